@@ -1,0 +1,255 @@
+//! The values a config file produces. Parsing lives beside; these are plain data.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crieur_core::{Channel, Location, Network, Severity};
+use jiff::SignedDuration;
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+
+/// A loaded and checked `crieur.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The file's folder: relative paths in the config are relative to it.
+    pub dir: PathBuf,
+    /// The IANA name of the top-level zone (`timezone`).
+    pub timezone_name: String,
+    /// The top-level zone, the default for channels and posts.
+    pub timezone: TimeZone,
+    /// `[storage]`.
+    pub storage: Storage,
+    /// `[queue]`.
+    pub queue: QueueSettings,
+    /// `[channels.NAME]`, by name.
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[mentions.KEY]`, by key (the `@KEY` written in posts).
+    pub mentions: BTreeMap<String, Mention>,
+    /// `[policy]` with its per-network and per-channel layers.
+    pub policy: PolicyConfig,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// The database URL, `sqlite://...` or `postgres://...`; a relative SQLite path is already
+    /// resolved against `$STATE_DIRECTORY` or the config's folder.
+    pub url: String,
+    /// The key that encrypts tokens at rest (32 bytes, base64), when configured.
+    pub key: Option<SecretRef>,
+}
+
+/// What to do with a slot missed while the daemon was down, or a fixed time already past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    /// Publish late, within `max_late`; otherwise skip.
+    PublishLate,
+    /// Skip: the post goes to its channel's next free slot.
+    Skip,
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Globs, relative to the config's folder, whose files hold posts.
+    pub files: Vec<String>,
+    /// `missed`.
+    pub missed: Missed,
+    /// `max_late`.
+    pub max_late: SignedDuration,
+}
+
+/// One `[channels.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    /// The domain channel (name, network, zone, cadence).
+    pub channel: Channel,
+    /// The network-specific keys.
+    pub settings: NetworkSettings,
+}
+
+/// The keys that only one network takes.
+#[derive(Debug, Clone)]
+pub enum NetworkSettings {
+    /// `network = "x"`.
+    X(XSettings),
+    /// `network = "linkedin"`.
+    Linkedin(LinkedinSettings),
+    /// `network = "facebook"`.
+    Facebook(FacebookSettings),
+    /// `network = "webhook"`.
+    Webhook(WebhookSettings),
+}
+
+impl NetworkSettings {
+    /// The network these settings are for.
+    pub fn network(&self) -> Network {
+        match self {
+            NetworkSettings::X(_) => Network::X,
+            NetworkSettings::Linkedin(_) => Network::Linkedin,
+            NetworkSettings::Facebook(_) => Network::Facebook,
+            NetworkSettings::Webhook(_) => Network::Webhook,
+        }
+    }
+}
+
+/// OAuth keys shared by the networks that use OAuth 2.0.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    /// `api_base`: the API root (default the network's public one).
+    pub api_base: Option<String>,
+    /// `token_url`: the token endpoint (default the network's).
+    pub token_url: Option<String>,
+    /// `authorize_url`: the authorization page for `crieur auth` (default the network's).
+    pub authorize_url: Option<String>,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `client_secret` (confidential clients).
+    pub client_secret: Option<SecretRef>,
+    /// `access_token`: a token managed outside crieur.
+    pub access_token: Option<SecretRef>,
+    /// `refresh_token`: with `client_id`, lets crieur refresh.
+    pub refresh_token: Option<SecretRef>,
+}
+
+/// X channel keys.
+#[derive(Debug, Clone, Default)]
+pub struct XSettings {
+    /// OAuth and endpoint keys.
+    pub oauth: OAuthSettings,
+}
+
+/// LinkedIn channel keys.
+#[derive(Debug, Clone, Default)]
+pub struct LinkedinSettings {
+    /// OAuth and endpoint keys.
+    pub oauth: OAuthSettings,
+    /// `author`: `urn:li:person:...` or `urn:li:organization:...`.
+    pub author: String,
+    /// `linkedin_version`: the `LinkedIn-Version` header, `YYYYMM`.
+    pub linkedin_version: Option<String>,
+}
+
+/// Facebook Page channel keys.
+#[derive(Debug, Clone, Default)]
+pub struct FacebookSettings {
+    /// OAuth and endpoint keys (`client_id`/`client_secret` are the app id and secret).
+    pub oauth: OAuthSettings,
+    /// `page_id`.
+    pub page_id: String,
+    /// `graph_version`: the Graph API version, default `v25.0`.
+    pub graph_version: Option<String>,
+}
+
+/// Webhook channel keys.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `url`: where to POST.
+    pub url: String,
+    /// `secret`: the Standard Webhooks secret (`whsec_` + base64), by reference.
+    pub secret: SecretRef,
+    /// `allow_private`: lifts the https-only and no-private-address rules.
+    pub allow_private: bool,
+}
+
+/// A reference to a secret; the value is only read when needed, and never logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`.
+    Env(String),
+    /// `file:PATH` (resolved against the config's folder; must not be readable by group or others).
+    File(PathBuf),
+    /// `credential:NAME`: `$CREDENTIALS_DIRECTORY/NAME` (systemd `LoadCredential=`).
+    Credential(String),
+}
+
+/// One `[mentions.KEY]` entry: how to mention a person or organisation on each network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mention {
+    /// `name`: the plain name (Facebook, webhook, and the LinkedIn mention's label).
+    pub name: String,
+    /// `x`: the handle, with its `@`.
+    pub x: Option<String>,
+    /// `linkedin`: the URN.
+    pub linkedin: Option<String>,
+    /// `facebook`: a name to use instead of `name` on Facebook.
+    pub facebook: Option<String>,
+    /// Where the entry is written.
+    pub location: Location,
+}
+
+/// `[policy]`, `[policy.NETWORK]` and `[policy.channels.NAME]`.
+///
+/// The most specific layer wins: channel, then network, then the base layer, then the built-in
+/// default of policy.md (the policy crate holds the defaults).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyConfig {
+    /// `[policy]`.
+    pub base: PolicyLayer,
+    /// `[policy.x]`, `[policy.linkedin]`...
+    pub networks: BTreeMap<Network, PolicyLayer>,
+    /// `[policy.channels.NAME]`.
+    pub channels: BTreeMap<String, PolicyLayer>,
+}
+
+/// One layer of policy settings; `None` means "not set here".
+#[derive(Debug, Clone, Default)]
+pub struct PolicyLayer {
+    /// `rules`: severity by rule id.
+    pub rules: BTreeMap<String, Severity>,
+    /// `min_gap`.
+    pub min_gap: Option<SignedDuration>,
+    /// `max_per_day`.
+    pub max_per_day: Option<u32>,
+    /// `quiet_hours = "22:00-07:00"`: start and end, local time (may wrap midnight).
+    pub quiet_hours: Option<(Time, Time)>,
+    /// `max_silence`.
+    pub max_silence: Option<SignedDuration>,
+    /// `duplicate_window`.
+    pub duplicate_window: Option<SignedDuration>,
+    /// `max_hashtags`.
+    pub max_hashtags: Option<u32>,
+    /// `hashtag_style`.
+    pub hashtag_style: Option<HashtagStyle>,
+    /// `banned_hashtags` (with or without `#`; compared case-insensitively).
+    pub banned_hashtags: Option<Vec<String>>,
+    /// `require_link_for`: categories.
+    pub require_link_for: Option<Vec<String>>,
+    /// `mix`: minimum share by category, 0.0..=1.0.
+    pub mix: Option<BTreeMap<String, f64>>,
+    /// `mix_window`.
+    pub mix_window: Option<SignedDuration>,
+    /// `utm`: the UTM tags, or `false` to turn them off.
+    pub utm: Option<Utm>,
+    /// `max_length`: overrides the network's length limit.
+    pub max_length: Option<u32>,
+    /// Where the layer's table starts.
+    pub location: Option<Location>,
+}
+
+/// Hashtag style required by `hashtags.style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashtagStyle {
+    /// `#OpenSource`: each word capitalised.
+    CamelCase,
+    /// No requirement.
+    Any,
+}
+
+/// The UTM tags added to links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Utm {
+    /// `utm = false`.
+    Off,
+    /// Templates; `{network}`, `{channel}`, `{campaign}`, `{category}`, `{post}` are replaced.
+    Tags {
+        /// `utm_source`, default `{network}`.
+        source: String,
+        /// `utm_medium`, default `social`.
+        medium: String,
+        /// `utm_campaign`, default `{campaign}` (the post's campaign, else its category).
+        campaign: String,
+    },
+}

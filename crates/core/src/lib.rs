@@ -1,0 +1,25 @@
+//! The domain of crieur, shared by every other crate.
+//!
+//! Data flows one way: post files become [`Post`]s and the config becomes [`Channel`]s (crate
+//! `crieur-config`); the policy renders and judges them (`crieur-policy`); the scheduler lays them on
+//! [`Slot`]s and dispatches [`Delivery`]s (`crieur-scheduler`); the store records intent and outcome
+//! (`crieur-store`); an adapter behind the [`Publisher`] trait sends them (`crieur-net-*`).
+//!
+//! This crate does no I/O. It holds plain values, the [`Publisher`] contract every network adapter
+//! fits, and the [`Clock`] through which everything else reads the time (so tests can drive it).
+
+mod cadence;
+mod clock;
+mod diagnostic;
+mod location;
+mod network;
+mod post;
+mod publisher;
+
+pub use cadence::{Cadence, CadenceError, DaySet};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use diagnostic::{Diagnostic, Severity};
+pub use location::Location;
+pub use network::{Network, UnknownNetwork};
+pub use post::{Article, Channel, Post, PostTime, Slot, ThreadItem, Variant};
+pub use publisher::{Delivery, Outcome, Publisher, Reconciled, RejectKind};

@@ -1,0 +1,153 @@
+//! The contract between the dispatcher and the network adapters.
+
+use jiff::Timestamp;
+
+use crate::{Article, Network};
+
+/// One (post, channel, thread item) to send, rendered: the exact bytes the network will receive.
+///
+/// The store keeps one delivery per (post, channel, item). Item 0 is the post itself; items 1.. are
+/// its thread, each sent only after the previous item is published, with the previous item's remote
+/// id in [`Delivery::reply_to`]. So a thread interrupted by a crash resumes at the first unpublished
+/// item and never re-posts the part that went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Stable id of this delivery, the same across every attempt (the webhook's `webhook-id`,
+    /// the key adapters log). Derived from (post, channel, item), never random.
+    pub id: String,
+    /// The post id.
+    pub post: String,
+    /// The channel name.
+    pub channel: String,
+    /// The channel's network.
+    pub network: Network,
+    /// The rendered text, exactly as the network must receive it (escaping, mentions and UTM tags
+    /// already applied by the policy crate: adapters never transform it).
+    pub text: String,
+    /// The rendered link (UTM-tagged), for networks that send it apart from the text (Facebook's
+    /// `link`, the webhook's `link`).
+    pub link: Option<String>,
+    /// The post's category, when it has one.
+    pub category: Option<String>,
+    /// The article, for blog posts.
+    pub article: Option<Article>,
+    /// 0 for the post itself, n for the n-th reply of its thread.
+    pub item: u32,
+    /// The remote id of the previous thread item (the one to reply to), for items 1...
+    pub reply_to: Option<String>,
+    /// 1-based attempt number; the store increments it when it claims the delivery.
+    pub attempt: u32,
+    /// When the current attempt started (reconciliation looks for the post since then; for an
+    /// attempt that follows an `unknown`, the start of the first attempt that may have sent it).
+    pub attempt_started_at: Timestamp,
+    /// True when an earlier attempt ended `unknown`: the post may already be on the network.
+    pub may_have_been_sent: bool,
+}
+
+/// Why the network refused a delivery for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectKind {
+    /// The network says it already has this content.
+    Duplicate,
+    /// The text or payload is too long or otherwise invalid for the network.
+    Invalid,
+    /// The account lacks a permission or is blocked by the network's policy.
+    Forbidden,
+    /// The endpoint is gone (webhook 410): the channel is disabled until the config changes.
+    Gone,
+    /// The network's answer could not be understood, or the channel's config cannot be sent
+    /// (for example a webhook URL refused by the SSRF guard).
+    Other,
+}
+
+/// The outcome of one attempt, in terms the store can act on without knowing the network.
+///
+/// How adapters map HTTP situations (each adapter documents its network's specifics):
+///
+/// | situation | outcome |
+/// |---|---|
+/// | 2xx with the created object's id | [`Outcome::Published`] |
+/// | DNS failure, connection refused, TLS failure: nothing was sent | [`Outcome::Retry`] |
+/// | 429, or 502/503/504 from a gateway that says it did not process the request | [`Outcome::Retry`], with `not_before` from `Retry-After` or the network's reset header |
+/// | 401, or the network's "token invalid/expired" code | [`Outcome::Unauthorized`] |
+/// | other 4xx: content, duplicate, permission | [`Outcome::Rejected`] |
+/// | timeout after the request was written, connection reset, other 5xx, an unreadable 2xx | [`Outcome::Unknown`] |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The network created the post.
+    Published {
+        /// The network's id for it.
+        remote_id: String,
+        /// A public URL, when the network has one.
+        url: Option<String>,
+    },
+    /// Provably not sent (or refused before processing): may be retried.
+    Retry {
+        /// What happened, for `status`.
+        reason: String,
+        /// The earliest time the network accepts another try, when it said so.
+        not_before: Option<Timestamp>,
+    },
+    /// Refused for good; never retried.
+    Rejected {
+        /// The kind of refusal.
+        kind: RejectKind,
+        /// The network's reason, with what to change.
+        reason: String,
+    },
+    /// The credentials were refused: refresh the token or re-authorize the channel. Not sent.
+    Unauthorized {
+        /// The network's reason.
+        reason: String,
+    },
+    /// The request may have reached the network; reconcile before any retry.
+    Unknown {
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// What reconciliation learned about a delivery whose last attempt ended [`Outcome::Unknown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The post is on the network.
+    Found {
+        /// The network's id for it.
+        remote_id: String,
+        /// A public URL, when the network has one.
+        url: Option<String>,
+    },
+    /// The network was asked and the post is not there: it may be sent again.
+    NotFound,
+    /// The adapter cannot prove either way; the delivery stays `unknown` (or, for webhooks whose
+    /// receivers deduplicate on `webhook-id`, the adapter answers `NotFound` instead).
+    CannotTell {
+        /// Why not.
+        reason: String,
+    },
+}
+
+/// A network adapter. One per channel; interchangeable behind this trait.
+///
+/// Adapters know nothing of the schedule or the store: they send what they are given and say what
+/// happened. They never retry a request that may have reached the network; the dispatcher decides
+/// about retries from the [`Outcome`].
+#[async_trait::async_trait]
+pub trait Publisher: Send + Sync {
+    /// The network this adapter speaks.
+    fn network(&self) -> Network;
+
+    /// Sends one delivery, once. Never panics; every failure is an [`Outcome`].
+    async fn publish(&self, delivery: &Delivery) -> Outcome;
+
+    /// Looks for `delivery` on the network (since `delivery.attempt_started_at`), after an attempt
+    /// that ended [`Outcome::Unknown`].
+    async fn reconcile(&self, delivery: &Delivery) -> Reconciled;
+
+    /// The earliest instant this channel may send again, when the adapter learned a rate limit
+    /// (for example X's `x-rate-limit-remaining: 0`). The dispatcher holds the channel's
+    /// deliveries until then instead of collecting 429s. Default: no hold.
+    fn hold_until(&self) -> Option<Timestamp> {
+        None
+    }
+}

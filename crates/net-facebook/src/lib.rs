@@ -1,0 +1,1 @@
+//! crieur-net-facebook (being written).

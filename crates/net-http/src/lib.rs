@@ -1,0 +1,1 @@
+//! crieur-net-http (being written).

@@ -1,0 +1,1 @@
+//! crieur-net-linkedin (being written).

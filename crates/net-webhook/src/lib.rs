@@ -1,0 +1,1 @@
+//! crieur-net-webhook (being written).

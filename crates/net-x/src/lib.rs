@@ -1,0 +1,1 @@
+//! crieur-net-x (being written).

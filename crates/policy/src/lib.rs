@@ -1,0 +1,1 @@
+//! crieur-policy (being written).

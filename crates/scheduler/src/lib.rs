@@ -1,0 +1,1 @@
+//! crieur-scheduler (being written).

@@ -1,0 +1,1 @@
+//! crieur-store (being written).

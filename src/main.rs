@@ -1,0 +1,2 @@
+//! The `crieur` command line.
+fn main() {}
