@@ -39,10 +39,14 @@ impl fmt::Display for Cadence {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CadenceError {
     /// Not of the form `DAYS HH:MM` or `cron:...`.
-    #[error("cadence {0:?} is not `DAYS HH:MM` (e.g. \"Mon-Fri 09:15\", \"daily 08:00\") or `cron:EXPR`")]
+    #[error(
+        "cadence {0:?} is not `DAYS HH:MM` (e.g. \"Mon-Fri 09:15\", \"daily 08:00\") or `cron:EXPR`"
+    )]
     Shape(String),
     /// An unknown day name.
-    #[error("unknown day {0:?}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun, a range like Mon-Fri, a list like Tue,Thu, or daily")]
+    #[error(
+        "unknown day {0:?}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun, a range like Mon-Fri, a list like Tue,Thu, or daily"
+    )]
     Day(String),
     /// A time that is not `HH:MM` on a 24-hour clock.
     #[error("time {0:?} is not HH:MM on a 24-hour clock (00:00 to 23:59)")]

@@ -22,4 +22,6 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};
 pub use post::{Article, Channel, Post, PostTime, Slot, ThreadItem, Variant};
-pub use publisher::{Delivery, Outcome, Publisher, Reconciled, RejectKind};
+pub use publisher::{
+    Delivery, Outcome, Publisher, Reconciled, RejectKind, TokenVault, Tokens, VaultError,
+};

@@ -19,7 +19,8 @@ pub enum Network {
 
 impl Network {
     /// Every network, in a stable order.
-    pub const ALL: [Network; 4] = [Network::X, Network::Facebook, Network::Linkedin, Network::Webhook];
+    pub const ALL: [Network; 4] =
+        [Network::X, Network::Facebook, Network::Linkedin, Network::Webhook];
 
     /// The name used in config files, JSON output and the database.
     pub fn as_str(self) -> &'static str {

@@ -151,3 +151,58 @@ pub trait Publisher: Send + Sync {
         None
     }
 }
+
+/// OAuth tokens of one channel, as crieur stores them (encrypted at rest by the store).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token, when the network gave one. Single-use on X: the new one must be saved
+    /// before the new access token is used.
+    pub refresh_token: Option<String>,
+    /// When the access token expires, when known.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// An error of the token vault: the database could not be read or written, or no key is set.
+#[derive(Debug, thiserror::Error)]
+#[error("token storage: {0}")]
+pub struct VaultError(pub String);
+
+/// Where OAuth adapters keep the tokens they obtain or refresh. Implemented by the store, which
+/// encrypts them at rest; adapters see only this trait.
+#[async_trait::async_trait]
+pub trait TokenVault: Send + Sync {
+    /// The stored tokens of `channel`, if any were stored.
+    async fn load(&self, channel: &str) -> Result<Option<Tokens>, VaultError>;
+
+    /// Saves the tokens of `channel`, durably, before returning (rotation: the caller uses the
+    /// new access token only after this returns Ok).
+    async fn save(&self, channel: &str, tokens: &Tokens) -> Result<(), VaultError>;
+
+    /// Marks `channel` as needing `crieur auth` again (refresh token revoked or invalid). Its
+    /// deliveries are held, not failed, until new tokens are saved.
+    async fn mark_revoked(&self, channel: &str, reason: &str) -> Result<(), VaultError>;
+
+    /// Takes the refresh lock of `channel` for `owner`, across every instance sharing the
+    /// database, for at most `ttl`. Returns false when another owner holds it.
+    async fn try_lock_refresh(
+        &self,
+        channel: &str,
+        owner: &str,
+        ttl: jiff::SignedDuration,
+    ) -> Result<bool, VaultError>;
+
+    /// Releases the refresh lock taken by `owner`.
+    async fn unlock_refresh(&self, channel: &str, owner: &str) -> Result<(), VaultError>;
+}
