@@ -1,1 +1,10 @@
-//! End-to-end tests.
+//! End-to-end tests: the real `crieur` binary, real files, a real database, mock networks on
+//! loopback. One test binary with one module per area (faster to link than many).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+mod errors;
+mod html_page;
+mod preview;

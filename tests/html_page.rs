@@ -1,0 +1,157 @@
+//! The HTML calendar in a real browser: headless Chromium driven over WebDriver (chromedriver).
+//!
+//! The page is served by a tiny loopback server, and Chromium resolves every host name to that
+//! server (`--host-resolver-rules`), so any request the page made, to any host, would be counted:
+//! the test asserts the page itself is the only request. A screenshot is kept under `target/`.
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Serves `page` to every request and records each request line.
+async fn serve(page: String) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let page = page.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&got).to_string();
+                let host = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Host: ").or_else(|| l.strip_prefix("host: ")))
+                    .unwrap_or("?")
+                    .to_owned();
+                let first = head.lines().next().unwrap_or("").to_owned();
+                log.lock().unwrap().push(format!("{host} {first}"));
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+async fn wd(client: &reqwest::Client, method: reqwest::Method, url: String, body: Value) -> Value {
+    let resp = client.request(method, &url).json(&body).send().await.unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {v}");
+    v["value"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
+    let (chromium, chromedriver) = ("/usr/bin/chromium", "chromedriver");
+    if Command::new(chromedriver).arg("--version").output().is_err() {
+        panic!("chromedriver is missing: install Debian's chromium and chromium-driver packages (.ci/run does)");
+    }
+    let config = common::example_config();
+    let config = config.to_str().unwrap();
+    let json = common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "json"]);
+    assert!(json.status.success(), "{}", common::stderr(&json));
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let filled: Vec<&Value> = doc["entries"].as_array().unwrap().iter().filter(|e| !e["post"].is_null()).collect();
+    assert!(filled.len() >= 5, "the example week has posts");
+
+    let html = common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "html"]);
+    assert!(html.status.success(), "{}", common::stderr(&html));
+    let (page_port, seen) = serve(common::stdout(&html)).await;
+
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/status")).send().await {
+            if r.status().is_success() {
+                ready = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "chromedriver did not start");
+
+    let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        "binary": chromium,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", "--window-size=1800,1400",
+                 format!("--host-resolver-rules=MAP * 127.0.0.1:{page_port}")]
+    }}}});
+    let session = wd(&client, reqwest::Method::POST, format!("{base}/session"), caps).await;
+    let sid = session["sessionId"].as_str().unwrap().to_owned();
+    let s = format!("{base}/session/{sid}");
+    wd(&client, reqwest::Method::POST, format!("{s}/url"), json!({"url": "http://calendar.crieur.test/"})).await;
+
+    let script = r#"
+        return Array.from(document.querySelectorAll('article.slot.filled')).map(el => {
+            const r = el.getBoundingClientRect();
+            const st = getComputedStyle(el);
+            return { channel: el.dataset.channel, at: el.dataset.at, post: el.dataset.post,
+                     visible: r.width > 0 && r.height > 0 && st.visibility === 'visible' && st.display !== 'none',
+                     text: el.querySelector('pre.text').innerText };
+        });"#;
+    let slots = wd(&client, reqwest::Method::POST, format!("{s}/execute/sync"), json!({"script": script, "args": []})).await;
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), filled.len(), "one card per filled slot");
+    for (card, entry) in slots.iter().zip(&filled) {
+        assert_eq!(card["visible"], true, "{card}");
+        assert_eq!(card["post"], entry["post"]);
+        assert_eq!(card["at"], entry["at"]);
+        assert_eq!(card["text"].as_str().unwrap().trim(), entry["text"].as_str().unwrap().trim());
+    }
+
+    let shot = wd(&client, reqwest::Method::GET, format!("{s}/screenshot"), Value::Null).await;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
+    let out = common::root().join("target/preview-week.png");
+    std::fs::write(&out, png).unwrap();
+    let _ = client.delete(&s).send().await;
+
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "only the page itself was requested: {requests:?}");
+}
