@@ -1,1 +1,38 @@
-//! crieur-net-http (being written).
+//! The HTTP client that every crieur network adapter shares.
+//!
+//! One setup for all adapters ([`HttpClient`], built by [`HttpClientBuilder`]): rustls, a connect
+//! timeout and a total timeout, no redirects followed, no automatic retries, `User-Agent:
+//! crieur/<version>`, and response bodies read in chunks up to a cap, never buffered past it. An
+//! adapter that must control where it connects (the webhook's SSRF guard) plugs its own DNS
+//! resolver into the builder.
+//!
+//! Around it, the pieces every adapter needs to turn HTTP into an [`Outcome`](crieur_core::Outcome):
+//! - [`SendError::fate`] says whether a failed request may have reached the network
+//!   ([`SendFate::NotSent`]: safe to retry; [`SendFate::MaybeSent`]: reconcile first), and
+//!   [`SendError::outcome`] maps it.
+//! - [`retry_after`], [`XRateLimits`] and [`FacebookUsage`] read the networks' rate-limit headers.
+//! - [`bearer_header`] and [`sensitive_header`] put a [`secrecy::SecretString`] into a header value
+//!   marked sensitive, so it never reaches `Debug` output or logs.
+//!
+//! Every request is logged at debug level with its method, the URL without query or credentials
+//! ([`display_url`]), and the delivery id; nothing else of the request is logged.
+//!
+//! Header size: reqwest is built here without HTTP/2, so responses are HTTP/1.1, whose head hyper
+//! bounds to 100 header lines and a read buffer of about 400 KiB (8 KiB + 100 x 4 KiB); a larger
+//! head fails the request (a [`SendError`] of fate [`SendFate::MaybeSent`]).
+
+mod client;
+mod ratelimit;
+mod secret;
+
+pub use client::{
+    BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+    HttpClient, HttpClientBuilder, Response, SendError, SendFate, USER_AGENT, display_url,
+    error_chain,
+};
+pub use ratelimit::{FacebookUsage, RateWindow, XRateLimits, retry_after};
+pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};
+
+/// The reqwest version these types come from, re-exported so adapters name the same types
+/// (`Url`, `Method`, `StatusCode`, `header`, `dns`) without a version mismatch.
+pub use reqwest;
