@@ -4,7 +4,27 @@
 //! every error names `path:line:col` and says what to change, rejects unknown keys, and refuses
 //! hostile input (huge, binary, invalid UTF-8, deeply nested) with an error instead of a panic.
 //! Secrets stay references ([`SecretRef`]) until an adapter needs them.
+//!
+//! Design: each file is parsed once into toml's spanned document tree; each table is then checked
+//! key by key (so one run reports every unknown key, with its place) and deserialized into private
+//! raw structs (`deny_unknown_fields`, `Spanned` values) that are converted, with checks, into the
+//! public types of [`types`](crate::Config). Loading collects every problem into [`Errors`] rather
+//! than stopping at the first.
 
+mod config;
+mod duration;
+mod error;
+mod policy;
+mod posts;
+mod secret;
+mod source;
 mod types;
 
+pub use config::{find_config, load_config};
+pub use duration::{DurationError, parse_duration};
+pub use error::{ConfigError, Errors};
+pub use policy::RULE_IDS;
+pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
+pub use secret::SecretError;
+pub use source::MAX_FILE_BYTES;
 pub use types::*;
