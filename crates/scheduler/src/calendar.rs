@@ -355,3 +355,333 @@ fn targets<'a>(
         Some((lane, prior))
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crieur_core::Location;
+    use jiff::civil::date;
+
+    fn channel(name: &str, zone: &str, cadence: &[&str]) -> Channel {
+        Channel {
+            name: name.into(),
+            network: Network::Linkedin,
+            timezone: TimeZone::get(zone).unwrap(),
+            cadence: cadence.iter().map(|c| c.parse().unwrap()).collect(),
+            max_length: None,
+            location: Location::default(),
+        }
+    }
+
+    fn post(id: &str, channels: &[&str], file_index: usize, index_in_file: usize) -> Post {
+        Post {
+            id: id.into(),
+            location: Location::default(),
+            text_location: Location::default(),
+            file_index,
+            index_in_file,
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            category: None,
+            campaign: None,
+            text: format!("text of {id}"),
+            link: None,
+            at: None,
+            priority: 0,
+            variants: BTreeMap::new(),
+            thread: Vec::new(),
+            article: None,
+        }
+    }
+
+    /// Posts `ids` on `channels`, in file order.
+    fn queue(ids: &[&str], channels: &[&str]) -> Vec<Post> {
+        ids.iter().enumerate().map(|(i, id)| post(id, channels, 0, i)).collect()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// A calendar as lines `AT CHANNEL POST` (`-` for an empty slot, `POST!` for a fixed time).
+    fn lines(calendar: &Calendar, posts: &[Post]) -> Vec<String> {
+        calendar
+            .entries
+            .iter()
+            .map(|e| {
+                let at = e.at.timestamp().display_with_offset(e.at.offset());
+                let post = match e.post {
+                    None => "-".to_owned(),
+                    Some(p) if e.fixed => format!("{}!", posts[p].id),
+                    Some(p) => posts[p].id.clone(),
+                };
+                format!("{at} {} {post}", e.channel)
+            })
+            .collect()
+    }
+
+    fn lay_lines(
+        channels: &[Channel],
+        posts: &[Post],
+        history: &History,
+        (from, to, now): (&str, &str, &str),
+    ) -> Vec<String> {
+        lines(&lay(channels, posts, history, ts(from), ts(to), ts(now)).unwrap(), posts)
+    }
+
+    /// Monday 2 March 2026 00:00 to Thursday 5 March 00:00 in Paris; now is the same Monday.
+    const MON_TO_THU: (&str, &str, &str) =
+        ("2026-03-01T23:00:00Z", "2026-03-04T23:00:00Z", "2026-03-01T23:00:00Z");
+
+    #[test]
+    fn free_slots_fill_by_priority_then_file_then_place() {
+        let channels = [channel("li", "Europe/Paris", &["daily 09:00"])];
+        let mut posts = vec![
+            post("a", &["li"], 1, 0),
+            post("b", &["li"], 0, 1),
+            post("c", &["li"], 0, 0),
+            post("d", &["li"], 2, 0),
+        ];
+        posts[3].priority = 10;
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), MON_TO_THU),
+            [
+                "2026-03-02T09:00:00+01:00 li d",
+                "2026-03-03T09:00:00+01:00 li c",
+                "2026-03-04T09:00:00+01:00 li b",
+            ]
+        );
+        assert_eq!(queue_order(&posts), [3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn fixed_times_take_their_slot_or_stand_alone() {
+        let channels = [channel("li", "Europe/Paris", &["daily 09:00"])];
+        let mut posts = queue(&["q1", "on-slot", "off-slot", "q2", "instant", "q3"], &["li"]);
+        posts[1].at = Some(PostTime::Civil(date(2026, 3, 3).at(9, 0, 0, 0)));
+        posts[2].at = Some(PostTime::Civil(date(2026, 3, 3).at(14, 0, 0, 0)));
+        posts[4].at = Some(PostTime::Instant(ts("2026-03-04T08:00:00Z")));
+        let window = ("2026-03-01T23:00:00Z", "2026-03-05T23:00:00Z", "2026-03-01T23:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            [
+                "2026-03-02T09:00:00+01:00 li q1",
+                "2026-03-03T09:00:00+01:00 li on-slot!",
+                "2026-03-03T14:00:00+01:00 li off-slot!",
+                "2026-03-04T09:00:00+01:00 li instant!",
+                "2026-03-05T09:00:00+01:00 li q2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_civil_fixed_time_is_read_in_each_channel_zone_with_the_gap_rule() {
+        let channels =
+            [channel("paris", "Europe/Paris", &[]), channel("ny", "America/New_York", &[])];
+        let mut posts = queue(&["spring"], &["paris", "ny"]);
+        // 02:30 on 29 March 2026 does not exist in Paris (moves to 03:30 +02:00); New York has
+        // been on -04:00 since 8 March.
+        posts[0].at = Some(PostTime::Civil(date(2026, 3, 29).at(2, 30, 0, 0)));
+        let window = ("2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z", "2026-03-01T00:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            ["2026-03-29T03:30:00+02:00 paris spring!", "2026-03-29T02:30:00-04:00 ny spring!"]
+        );
+    }
+
+    #[test]
+    fn each_channel_fills_on_its_own() {
+        let channels = [
+            channel("paris", "Europe/Paris", &["daily 09:00"]),
+            channel("ny", "America/New_York", &["Tue,Thu 10:00"]),
+        ];
+        let posts = vec![
+            post("p1", &["paris", "ny"], 0, 0),
+            post("p2", &["paris"], 0, 1),
+            post("p3", &["ny", "paris"], 0, 2),
+        ];
+        let window = ("2026-03-01T23:00:00Z", "2026-03-06T23:00:00Z", "2026-03-01T23:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            [
+                "2026-03-02T09:00:00+01:00 paris p1",
+                "2026-03-03T09:00:00+01:00 paris p2",
+                "2026-03-03T10:00:00-05:00 ny p1",
+                "2026-03-04T09:00:00+01:00 paris p3",
+                "2026-03-05T09:00:00+01:00 paris -",
+                "2026-03-05T10:00:00-05:00 ny p3",
+                "2026-03-06T09:00:00+01:00 paris -",
+            ]
+        );
+    }
+
+    #[test]
+    fn posts_placed_before_the_window_take_their_slots() {
+        let channels = [channel("li", "Europe/Paris", &["daily 09:00"])];
+        let posts = queue(&["p0", "p1", "p2", "p3"], &["li"]);
+        // Now is Monday; the window starts Wednesday: p0 and p1 go out Monday and Tuesday.
+        let window = ("2026-03-03T23:00:00Z", "2026-03-06T23:00:00Z", "2026-03-01T23:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            [
+                "2026-03-04T09:00:00+01:00 li p2",
+                "2026-03-05T09:00:00+01:00 li p3",
+                "2026-03-06T09:00:00+01:00 li -",
+            ]
+        );
+        // The same placements come out of `assign`.
+        let placed =
+            assign(&channels, &posts, &History::new(), ts(window.2), ts(window.1)).unwrap();
+        let placed: Vec<(usize, String)> =
+            placed.iter().map(|p| (p.post, p.at.datetime().to_string())).collect();
+        assert_eq!(
+            placed,
+            [
+                (0, "2026-03-02T09:00:00".to_owned()),
+                (1, "2026-03-03T09:00:00".to_owned()),
+                (2, "2026-03-04T09:00:00".to_owned()),
+                (3, "2026-03-05T09:00:00".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn slots_before_now_stay_empty_and_every_slot_is_an_entry() {
+        let channels = [channel("li", "Europe/Paris", &["daily 09:00", "daily 17:00"])];
+        let posts = queue(&["p0"], &["li"]);
+        // Now is Tuesday at 13:00: the queue fills from Tuesday 17:00.
+        let window = ("2026-03-01T23:00:00Z", "2026-03-03T23:00:00Z", "2026-03-03T12:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            [
+                "2026-03-02T09:00:00+01:00 li -",
+                "2026-03-02T17:00:00+01:00 li -",
+                "2026-03-03T09:00:00+01:00 li -",
+                "2026-03-03T17:00:00+01:00 li p0",
+            ]
+        );
+        // Now after the window: nothing is filled, every slot is still there.
+        let window = ("2026-03-01T23:00:00Z", "2026-03-02T23:00:00Z", "2026-04-01T00:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), window),
+            ["2026-03-02T09:00:00+01:00 li -", "2026-03-02T17:00:00+01:00 li -"]
+        );
+    }
+
+    #[test]
+    fn entries_sort_by_instant_then_channel_name() {
+        // Given in reverse name order; three channels at the same instant, one an hour earlier.
+        let channels = [
+            channel("zeta", "UTC", &["daily 09:00"]),
+            channel("beta", "Europe/London", &["daily 09:00"]),
+            channel("alpha", "Europe/Lisbon", &["daily 09:00"]),
+            channel("early", "Europe/Paris", &["daily 09:00"]),
+        ];
+        let window = ("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z", "2026-03-02T00:00:00Z");
+        assert_eq!(
+            lay_lines(&channels, &[], &History::new(), window),
+            [
+                "2026-03-02T09:00:00+01:00 early -",
+                "2026-03-02T09:00:00+00:00 alpha -",
+                "2026-03-02T09:00:00+00:00 beta -",
+                "2026-03-02T09:00:00+00:00 zeta -",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_and_repeated_channels_are_ignored() {
+        let channels = [channel("li", "Europe/Paris", &["daily 09:00"])];
+        let posts =
+            vec![post("p0", &["nowhere", "li", "li"], 0, 0), post("p1", &["nowhere"], 0, 1)];
+        assert_eq!(
+            lay_lines(&channels, &posts, &History::new(), MON_TO_THU),
+            [
+                "2026-03-02T09:00:00+01:00 li p0",
+                "2026-03-03T09:00:00+01:00 li -",
+                "2026-03-04T09:00:00+01:00 li -",
+            ]
+        );
+    }
+
+    #[test]
+    fn history_skips_pins_and_requeues() {
+        let channels = [
+            channel("li", "Europe/Paris", &["daily 09:00"]),
+            channel("x", "Europe/Paris", &["daily 12:00"]),
+        ];
+        let mut posts = queue(&["published", "pinned", "missed", "next"], &["li", "x"]);
+        posts[2].at = Some(PostTime::Civil(date(2026, 2, 1).at(9, 0, 0, 0)));
+        let mut history = History::new();
+        // Published on li only: it still fills x.
+        history.record("published", "li", Prior::Done);
+        // Recorded for Wednesday 09:00 on li (a slot) and Tuesday 15:00 on x (not a slot).
+        history.record("pinned", "li", Prior::At(ts("2026-03-04T08:00:00Z")));
+        history.record("pinned", "x", Prior::At(ts("2026-03-03T14:00:00Z")));
+        // Its fixed time passed and was skipped on li: it takes li's next free slot; on x it
+        // stays at its (past) fixed time, outside the window.
+        history.record("missed", "li", Prior::Requeue);
+        assert_eq!(history.get("missed", "li"), Some(Prior::Requeue));
+        assert_eq!(history.get("missed", "x"), None);
+        assert_eq!(
+            lay_lines(&channels, &posts, &history, MON_TO_THU),
+            [
+                "2026-03-02T09:00:00+01:00 li missed",
+                "2026-03-02T12:00:00+01:00 x published",
+                "2026-03-03T09:00:00+01:00 li next",
+                "2026-03-03T12:00:00+01:00 x next",
+                "2026-03-03T15:00:00+01:00 x pinned",
+                "2026-03-04T09:00:00+01:00 li pinned",
+                "2026-03-04T12:00:00+01:00 x -",
+            ]
+        );
+        // `assign` also reports the fixed time outside its horizon, for the daemon's missed rule.
+        let placed =
+            assign(&channels, &posts, &history, ts(MON_TO_THU.0), ts(MON_TO_THU.1)).unwrap();
+        let missed_on_x: Vec<&Placement> =
+            placed.iter().filter(|p| p.post == 2 && p.channel == "x").collect();
+        assert_eq!(missed_on_x.len(), 1);
+        assert!(missed_on_x[0].fixed);
+        assert_eq!(missed_on_x[0].at.to_string(), "2026-02-01T09:00:00+01:00[Europe/Paris]");
+    }
+
+    #[test]
+    fn more_posts_than_slots_leaves_the_rest_unplaced() {
+        let channels = [
+            channel("a", "Europe/Paris", &["daily 09:00"]),
+            channel("b", "America/New_York", &["cron:0 9,15 * * MON-FRI"]),
+        ];
+        let posts: Vec<Post> =
+            (0..20_000).map(|i| post(&format!("p{i}"), &["a", "b"], i / 50, i % 50)).collect();
+        // Four weeks from Monday 2 March.
+        let (from, to) = (ts("2026-03-02T00:00:00Z"), ts("2026-03-30T00:00:00Z"));
+        let placed = assign(&channels, &posts, &History::new(), from, to).unwrap();
+        let on_a = placed.iter().filter(|p| p.channel == "a").count();
+        let on_b = placed.iter().filter(|p| p.channel == "b").count();
+        assert_eq!((on_a, on_b), (28, 40));
+        // The first posts in queue order got the slots, in order, on each channel.
+        for name in ["a", "b"] {
+            let got: Vec<usize> =
+                placed.iter().filter(|p| p.channel == name).map(|p| p.post).collect();
+            let want: Vec<usize> = (0..got.len()).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn too_dense_cadence_is_an_error() {
+        let channels = [channel("x", "UTC", &["cron:*/10 * * * * *"])];
+        let err = lay(
+            &channels,
+            &[],
+            &History::new(),
+            ts("2026-03-02T00:00:00Z"),
+            ts("2026-03-03T00:00:00Z"),
+            ts("2026-03-02T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SlotError::TooDense { per_day: 8640, .. }), "{err}");
+    }
+}

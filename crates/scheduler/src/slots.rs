@@ -296,3 +296,381 @@ impl Iterator for Slots<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crieur_core::{Location, Network};
+    use jiff::civil::date;
+    use jiff::tz::AmbiguousOffset;
+    use proptest::prelude::*;
+
+    fn channel(zone: &str, cadence: &[&str]) -> Channel {
+        Channel {
+            name: "c".into(),
+            network: Network::X,
+            timezone: TimeZone::get(zone).unwrap(),
+            cadence: cadence.iter().map(|c| c.parse().unwrap()).collect(),
+            max_length: None,
+            location: Location::default(),
+        }
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn rfc3339(z: &Zoned) -> String {
+        z.timestamp().display_with_offset(z.offset()).to_string()
+    }
+
+    /// The slots of a cadence from `from` (inclusive) to `to` (exclusive), in RFC 3339.
+    fn slots(zone: &str, cadence: &[&str], from: &str, to: &str) -> Vec<String> {
+        slots_between(&channel(zone, cadence), ts(from), ts(to))
+            .unwrap()
+            .iter()
+            .map(rfc3339)
+            .collect()
+    }
+
+    /// Three days around a transition, for one cadence: the day before, the day, the day after.
+    fn around(zone: &str, cadence: &str, day_before: &str, day_after_next: &str) -> Vec<String> {
+        slots(zone, &[cadence], day_before, day_after_next)
+    }
+
+    #[test]
+    fn paris_spring_forward_gap() {
+        let (from, to) = ("2026-03-27T23:00:00Z", "2026-03-30T22:00:00Z");
+        assert_eq!(
+            around("Europe/Paris", "daily 01:30", from, to),
+            ["2026-03-28T01:30:00+01:00", "2026-03-29T01:30:00+01:00", "2026-03-30T01:30:00+02:00"]
+        );
+        // 02:30 does not exist on the 29th: it moves forward by the gap's hour, with the new offset.
+        let expected =
+            ["2026-03-28T02:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"];
+        assert_eq!(around("Europe/Paris", "daily 02:30", from, to), expected);
+        assert_eq!(around("Europe/Paris", "cron:30 2 * * *", from, to), expected);
+        assert_eq!(
+            around("Europe/Paris", "daily 03:30", from, to),
+            ["2026-03-28T03:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-03-30T03:30:00+02:00"]
+        );
+        // The moved 02:30 and the real 03:30 are the same instant: one slot.
+        assert_eq!(
+            slots(
+                "Europe/Paris",
+                &["daily 02:30", "daily 03:30"],
+                "2026-03-28T23:00:00Z",
+                "2026-03-29T22:00:00Z"
+            ),
+            ["2026-03-29T03:30:00+02:00"]
+        );
+    }
+
+    #[test]
+    fn paris_fall_back_fold() {
+        let (from, to) = ("2026-10-23T22:00:00Z", "2026-10-26T23:00:00Z");
+        assert_eq!(
+            around("Europe/Paris", "daily 01:30", from, to),
+            ["2026-10-24T01:30:00+02:00", "2026-10-25T01:30:00+02:00", "2026-10-26T01:30:00+01:00"]
+        );
+        // 02:30 happens twice on the 25th (+02:00, then +01:00): the slot is the first only.
+        let expected =
+            ["2026-10-24T02:30:00+02:00", "2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"];
+        assert_eq!(around("Europe/Paris", "daily 02:30", from, to), expected);
+        assert_eq!(around("Europe/Paris", "cron:30 2 * * *", from, to), expected);
+        assert_eq!(
+            around("Europe/Paris", "daily 03:30", from, to),
+            ["2026-10-24T03:30:00+02:00", "2026-10-25T03:30:00+01:00", "2026-10-26T03:30:00+01:00"]
+        );
+    }
+
+    #[test]
+    fn new_york_spring_forward_gap() {
+        let (from, to) = ("2026-03-07T05:00:00Z", "2026-03-10T04:00:00Z");
+        assert_eq!(
+            around("America/New_York", "daily 01:30", from, to),
+            ["2026-03-07T01:30:00-05:00", "2026-03-08T01:30:00-05:00", "2026-03-09T01:30:00-04:00"]
+        );
+        let expected =
+            ["2026-03-07T02:30:00-05:00", "2026-03-08T03:30:00-04:00", "2026-03-09T02:30:00-04:00"];
+        assert_eq!(around("America/New_York", "daily 02:30", from, to), expected);
+        assert_eq!(around("America/New_York", "cron:30 2 * * *", from, to), expected);
+        assert_eq!(
+            around("America/New_York", "daily 03:30", from, to),
+            ["2026-03-07T03:30:00-05:00", "2026-03-08T03:30:00-04:00", "2026-03-09T03:30:00-04:00"]
+        );
+        // Every minute of a cron hour inside the gap moves by the gap: 02:00 -> 03:00, etc.
+        assert_eq!(
+            slots(
+                "America/New_York",
+                &["cron:*/20 2 * * *"],
+                "2026-03-08T05:00:00Z",
+                "2026-03-09T04:00:00Z"
+            ),
+            ["2026-03-08T03:00:00-04:00", "2026-03-08T03:20:00-04:00", "2026-03-08T03:40:00-04:00"]
+        );
+    }
+
+    #[test]
+    fn new_york_fall_back_fold() {
+        let (from, to) = ("2026-10-31T04:00:00Z", "2026-11-03T05:00:00Z");
+        let expected =
+            ["2026-10-31T01:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"];
+        assert_eq!(around("America/New_York", "daily 01:30", from, to), expected);
+        assert_eq!(around("America/New_York", "cron:30 1 * * *", from, to), expected);
+        assert_eq!(
+            around("America/New_York", "daily 02:30", from, to),
+            ["2026-10-31T02:30:00-04:00", "2026-11-01T02:30:00-05:00", "2026-11-02T02:30:00-05:00"]
+        );
+        assert_eq!(
+            around("America/New_York", "cron:30 2 * * *", from, to),
+            ["2026-10-31T02:30:00-04:00", "2026-11-01T02:30:00-05:00", "2026-11-02T02:30:00-05:00"]
+        );
+        assert_eq!(
+            around("America/New_York", "daily 03:30", from, to),
+            ["2026-10-31T03:30:00-04:00", "2026-11-01T03:30:00-05:00", "2026-11-02T03:30:00-05:00"]
+        );
+        // A cron hour inside the fold runs once, in its first occurrence (-04:00), not again at -05:00.
+        assert_eq!(
+            slots(
+                "America/New_York",
+                &["cron:*/15 1 * * *"],
+                "2026-11-01T04:00:00Z",
+                "2026-11-02T05:00:00Z"
+            ),
+            [
+                "2026-11-01T01:00:00-04:00",
+                "2026-11-01T01:15:00-04:00",
+                "2026-11-01T01:30:00-04:00",
+                "2026-11-01T01:45:00-04:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn weekdays_ranges_and_bounds() {
+        // Monday 2026-03-02 to Monday 2026-03-09 in Paris (UTC+1): Mon-Fri 09:15 and Sat 11:00.
+        let got = slots(
+            "Europe/Paris",
+            &["Mon-Fri 09:15", "Sat 11:00"],
+            "2026-03-01T23:00:00Z",
+            "2026-03-09T08:15:00Z",
+        );
+        assert_eq!(
+            got,
+            [
+                "2026-03-02T09:15:00+01:00",
+                "2026-03-03T09:15:00+01:00",
+                "2026-03-04T09:15:00+01:00",
+                "2026-03-05T09:15:00+01:00",
+                "2026-03-06T09:15:00+01:00",
+                "2026-03-07T11:00:00+01:00",
+            ],
+            "`to` is excluded: Monday the 9th at 09:15 is not in"
+        );
+        // `from` is included.
+        assert_eq!(
+            slots("Europe/Paris", &["Mon 09:15"], "2026-03-02T08:15:00Z", "2026-03-02T08:16:00Z"),
+            ["2026-03-02T09:15:00+01:00"]
+        );
+        // Empty and reversed ranges, empty cadence.
+        assert!(
+            slots("Europe/Paris", &["daily 09:00"], "2026-03-02T08:15:00Z", "2026-03-02T08:15:00Z")
+                .is_empty()
+        );
+        assert!(
+            slots("Europe/Paris", &["daily 09:00"], "2026-03-09T00:00:00Z", "2026-03-02T00:00:00Z")
+                .is_empty()
+        );
+        assert!(
+            slots("Europe/Paris", &[], "2026-03-02T00:00:00Z", "2026-04-02T00:00:00Z").is_empty()
+        );
+        // Cron day-of-month and weekday fields, read in the local date.
+        assert_eq!(
+            slots(
+                "Asia/Tokyo",
+                &["cron:0 9 1,15 * *", "cron:0 18 * * SUN"],
+                "2026-02-28T00:00:00Z",
+                "2026-03-16T00:00:00Z"
+            ),
+            [
+                "2026-03-01T09:00:00+09:00",
+                "2026-03-01T18:00:00+09:00",
+                "2026-03-08T18:00:00+09:00",
+                "2026-03-15T09:00:00+09:00",
+                "2026-03-15T18:00:00+09:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn next_slot_and_far_ranges() {
+        let schedule = Schedule::new(&channel("Europe/Paris", &["Wed 12:30"])).unwrap();
+        let next = schedule.next_slot(ts("2026-03-26T00:00:00Z"), Timestamp::MAX).unwrap();
+        assert_eq!(rfc3339(&next), "2026-04-01T12:30:00+02:00");
+        // A cron date that never exists ends at the range's end, without error.
+        let never = Schedule::new(&channel("Europe/Paris", &["cron:0 9 30 2 *"])).unwrap();
+        assert_eq!(never.next_slot(ts("2026-01-01T00:00:00Z"), ts("2036-01-01T00:00:00Z")), None);
+        // Leap days exist for cron.
+        let leap = Schedule::new(&channel("UTC", &["cron:0 9 29 2 *"])).unwrap();
+        let got = leap.next_slot(ts("2026-01-01T00:00:00Z"), ts("2036-01-01T00:00:00Z")).unwrap();
+        assert_eq!(rfc3339(&got), "2028-02-29T09:00:00+00:00");
+    }
+
+    #[test]
+    fn too_dense_cron_is_refused_with_its_name() {
+        let every_second = channel("UTC", &["cron:* * * * * *"]);
+        let err = Schedule::new(&every_second).unwrap_err();
+        assert_eq!(
+            err,
+            SlotError::TooDense {
+                channel: "c".into(),
+                cadence: "cron:* * * * * *".into(),
+                per_day: 86_400
+            }
+        );
+        assert!(err.to_string().contains("at most 1440"), "{err}");
+        // One a minute is the most allowed.
+        let every_minute = channel("UTC", &["cron:* * * * *"]);
+        assert_eq!(slots_per_day(&every_minute.cadence[0]), 1440);
+        let day =
+            slots_between(&every_minute, ts("2026-03-02T00:00:00Z"), ts("2026-03-03T00:00:00Z"))
+                .unwrap();
+        assert_eq!(day.len(), 1440);
+        assert_eq!(slots_per_day(&"Mon 09:00".parse().unwrap()), 1);
+        assert_eq!(slots_per_day(&"cron:0,30 9-11 * * *".parse().unwrap()), 6);
+    }
+
+    /// The instant a slot configured at civil `dt` must have, derived from the zone's offsets
+    /// directly: before the transition's offset for a gap (which moves it forward by the gap) and
+    /// for a fold (its first occurrence).
+    fn expected_instant(tz: &TimeZone, dt: DateTime) -> Timestamp {
+        let offset = match tz.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => offset,
+            AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => before,
+        };
+        offset.to_timestamp(dt).unwrap()
+    }
+
+    /// Every zone of the tz database, every day of 2026, a few local times, for weekly and cron
+    /// cadences: exactly one slot per date, at the configured local time, or, only in a gap, at
+    /// that time moved forward by the gap, or, in a fold, at the first occurrence.
+    #[test]
+    fn every_zone_every_day_of_2026() {
+        let names: Vec<String> =
+            jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();
+        assert!(names.len() > 300, "the tz database looks empty: {} zones", names.len());
+        let times = [(0, 30), (1, 30), (2, 30), (12, 0), (23, 30)];
+        let (mut gaps, mut folds) = (0usize, 0usize);
+        for name in &names {
+            let tz = TimeZone::get(name).unwrap();
+            let from = resolve(&tz, date(2026, 1, 1).at(0, 0, 0, 0)).unwrap();
+            let to = resolve(&tz, date(2027, 1, 1).at(0, 0, 0, 0)).unwrap();
+            for (h, m) in times {
+                let time = Time::new(h, m, 0, 0).unwrap();
+                let mut expected = Vec::new();
+                let mut day = date(2025, 12, 30);
+                while day <= date(2027, 1, 2) {
+                    let dt = day.to_datetime(time);
+                    let at = expected_instant(&tz, dt);
+                    if from <= at && at < to {
+                        expected.push((dt, at));
+                    }
+                    day = day.tomorrow().unwrap();
+                }
+                assert!((364..=366).contains(&expected.len()), "{name} {time}: {}", expected.len());
+                let weekly = format!("daily {h:02}:{m:02}");
+                let cron = format!("cron:{m} {h} * * *");
+                for cadence in [weekly, cron] {
+                    let got = slots_between(&channel(name, &[&cadence]), from, to).unwrap();
+                    assert_eq!(got.len(), expected.len(), "{name} {cadence}");
+                    for (z, (dt, at)) in got.iter().zip(&expected) {
+                        assert_eq!(z.timestamp(), *at, "{name} {cadence} on {dt}");
+                        match tz.to_ambiguous_timestamp(*dt).offset() {
+                            AmbiguousOffset::Unambiguous { .. } => assert_eq!(z.datetime(), *dt),
+                            AmbiguousOffset::Fold { before, .. } => {
+                                folds += 1;
+                                assert_eq!(
+                                    (z.datetime(), z.offset()),
+                                    (*dt, before),
+                                    "{name} {cadence}"
+                                );
+                            }
+                            AmbiguousOffset::Gap { before, after } => {
+                                gaps += 1;
+                                let moved = dt.checked_add(after.duration_since(before)).unwrap();
+                                assert_eq!(
+                                    (z.datetime(), z.offset()),
+                                    (moved, after),
+                                    "{name} {cadence}"
+                                );
+                            }
+                        }
+                    }
+                    assert!(
+                        got.windows(2).all(|w| w[0].timestamp() < w[1].timestamp()),
+                        "{name} {cadence}"
+                    );
+                }
+            }
+        }
+        // 2026 has gaps and folds at these times in many zones (Europe at 02:30, America at 01:30
+        // and 02:30...); make sure the loop saw them.
+        assert!(gaps > 20 && folds > 20, "gaps {gaps}, folds {folds}");
+    }
+
+    /// Zones with transitions at odd hours (midnight in Santiago and Havana, 02:00 in Europe,
+    /// half an hour on Lord Howe).
+    const ZONES: [&str; 8] = [
+        "Europe/Paris",
+        "America/New_York",
+        "America/Santiago",
+        "America/Havana",
+        "Australia/Lord_Howe",
+        "Asia/Tehran",
+        "Pacific/Apia",
+        "UTC",
+    ];
+
+    fn cadence_strategy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1u8..128, 0u8..24, 0u8..60).prop_map(|(days, h, m)| {
+                let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+                let list: Vec<&str> =
+                    (0..7).filter(|i| days & (1 << i) != 0).map(|i| names[i]).collect();
+                format!("{} {h:02}:{m:02}", list.join(","))
+            }),
+            (0u8..60, 0u8..24, 1u8..7)
+                .prop_map(|(m, h, step)| format!("cron:{m} {h}-23/{step} * * *")),
+            (0u8..60, 0u8..24).prop_map(|(m, h)| format!("cron:{m} {h} 1-7,28-31 * MON")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Slots are strictly increasing, and cutting a range in two gives the same slots.
+        #[test]
+        fn ranges_split_and_stay_ordered(
+            zone in 0..ZONES.len(),
+            cadences in proptest::collection::vec(cadence_strategy(), 1..4),
+            start in 0i64..(365 * 86_400),
+            len in 0i64..(40 * 86_400),
+            cut in 0.0f64..1.0,
+        ) {
+            let cadences: Vec<&str> = cadences.iter().map(String::as_str).collect();
+            let ch = channel(ZONES[zone], &cadences);
+            let a = ts("2026-01-01T00:00:00Z").checked_add(SignedDuration::from_secs(start)).unwrap();
+            let c = a.checked_add(SignedDuration::from_secs(len)).unwrap();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let b = a.checked_add(SignedDuration::from_secs((len as f64 * cut) as i64)).unwrap();
+            let whole = slots_between(&ch, a, c).unwrap();
+            let mut parts = slots_between(&ch, a, b).unwrap();
+            parts.extend(slots_between(&ch, b, c).unwrap());
+            prop_assert_eq!(&whole, &parts);
+            prop_assert!(whole.windows(2).all(|w| w[0].timestamp() < w[1].timestamp()));
+            prop_assert!(whole.iter().all(|z| a <= z.timestamp() && z.timestamp() < c));
+        }
+    }
+}
