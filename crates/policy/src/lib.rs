@@ -1,1 +1,5 @@
 //! crieur-policy (being written).
+
+mod emoji;
+mod tld;
+pub mod x;
