@@ -516,6 +516,16 @@ mod tests {
         let leap = Schedule::new(&channel("UTC", &["cron:0 9 29 2 *"])).unwrap();
         let got = leap.next_slot(ts("2026-01-01T00:00:00Z"), ts("2036-01-01T00:00:00Z")).unwrap();
         assert_eq!(rfc3339(&got), "2028-02-29T09:00:00+00:00");
+        // croner's `L` (last day of the month) is read on the local date.
+        assert_eq!(
+            slots(
+                "Pacific/Auckland",
+                &["cron:0 9 L * *"],
+                "2026-01-01T00:00:00Z",
+                "2026-04-01T00:00:00Z"
+            ),
+            ["2026-01-31T09:00:00+13:00", "2026-02-28T09:00:00+13:00", "2026-03-31T09:00:00+13:00"]
+        );
     }
 
     #[test]
