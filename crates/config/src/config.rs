@@ -16,7 +16,7 @@ use crate::duration::parse_duration;
 use crate::error::{ConfigError, Errors};
 use crate::policy::parse_policy;
 use crate::secret::check_file_mode;
-use crate::source::{Src, as_value, list, read_source};
+use crate::source::{LineIndex, Src, as_value, list, read_source};
 use crate::types::*;
 
 /// Finds the config file: `explicit` (`--config PATH`), else `$CRIEUR_CONFIG`, else
@@ -101,7 +101,8 @@ pub(crate) const TOP_KEYS: &[&str] =
 
 /// Parses the text of a config file read from `path`.
 pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config, Errors> {
-    let src = Src::new(path, text);
+    let index = LineIndex::new(text);
+    let src = Src::new(path, text, &index);
     let doc = src.parse_document(text)?;
     let mut errors = Errors::default();
     let dir = match path.parent() {
@@ -860,4 +861,445 @@ pub(crate) fn take_keys<'i>(
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"timezone = "Europe/Paris"
+
+[channels.company-x]
+network = "x"
+cadence = ["Mon-Fri 09:15"]
+access_token = "env:X_ACCESS_TOKEN"
+"#;
+
+    fn parse(text: &str) -> Result<Config, Errors> {
+        parse_config(Path::new("c.toml"), text, &Env::default())
+    }
+
+    /// The errors of `text`, one per line.
+    fn errors(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[track_caller]
+    fn assert_has(out: &str, wanted: &str) {
+        assert!(
+            out.lines().any(|l| l.starts_with(wanted)),
+            "wanted a line starting with\n  {wanted}\ngot\n{out}"
+        );
+    }
+
+    #[test]
+    fn the_spec_example_loads_with_every_value() {
+        let text = r#"
+timezone = "Europe/Paris"
+
+[storage]
+url = "sqlite://data/crieur.db?mode=rwc"
+key = "credential:crieur-key"
+
+[queue]
+files = ["queue/*.toml"]
+missed = "skip"
+max_late = "1h30m"
+
+[channels.company-x]
+network = "x"
+cadence = ["Mon-Fri 09:15", "Mon-Fri 17:30", "Sat 11:00"]
+timezone = "America/New_York"
+access_token = "env:X_ACCESS_TOKEN"
+refresh_token = "credential:x-refresh"
+client_id = "abc123"
+api_base = "http://127.0.0.1:9000"
+token_url = "https://api.x.com/2/oauth2/token"
+max_length = 25000
+
+[channels.company-linkedin]
+network = "linkedin"
+author = "urn:li:organization:2414183"
+linkedin_version = "202611"
+cadence = ["Tue,Thu 10:00"]
+access_token = "env:LINKEDIN_TOKEN"
+
+[channels.company-facebook]
+network = "facebook"
+page_id = "104857600123"
+graph_version = "v25.0"
+cadence = ["Wed 12:30", "cron:0 9 * * MON-FRI"]
+access_token = "env:FB_PAGE_TOKEN"
+client_id = "1234"
+client_secret = "env:FB_APP_SECRET"
+
+[channels.blog]
+network = "webhook"
+url = "https://blog.example.com/hooks/crieur"
+secret = "env:BLOG_WEBHOOK_SECRET"
+cadence = ["Mon 08:00"]
+
+[mentions.acme]
+name = "Acme"
+x = "acme"
+linkedin = "urn:li:organization:2414183"
+"#;
+        let env = Env { state_directory: Some(PathBuf::from("/var/lib/crieur")) };
+        let c = parse_config(Path::new("conf/crieur.toml"), text, &env).unwrap();
+        assert_eq!(c.dir, Path::new("conf"));
+        assert_eq!(c.timezone_name, "Europe/Paris");
+        assert_eq!(c.storage.url, "sqlite:///var/lib/crieur/data/crieur.db?mode=rwc");
+        assert_eq!(c.storage.key, Some(SecretRef::Credential("crieur-key".into())));
+        assert_eq!(c.queue.files, ["queue/*.toml"]);
+        assert_eq!(c.queue.missed, Missed::Skip);
+        assert_eq!(c.queue.max_late, jiff::SignedDuration::from_mins(90));
+        assert_eq!(c.channels.len(), 4);
+        let x = &c.channels["company-x"];
+        assert_eq!(x.channel.network, Network::X);
+        assert_eq!(x.channel.timezone.iana_name(), Some("America/New_York"));
+        assert_eq!(x.channel.cadence.len(), 3);
+        assert_eq!(x.channel.cadence[2].to_string(), "Sat 11:00");
+        assert_eq!(x.channel.max_length, Some(25000));
+        assert_eq!(x.channel.location.to_string(), "conf/crieur.toml:13:1");
+        let NetworkSettings::X(xs) = &x.settings else { panic!("x settings") };
+        assert_eq!(xs.oauth.client_id.as_deref(), Some("abc123"));
+        assert_eq!(xs.oauth.api_base.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(xs.oauth.refresh_token, Some(SecretRef::Credential("x-refresh".into())));
+        let li = &c.channels["company-linkedin"];
+        assert_eq!(li.channel.timezone.iana_name(), Some("Europe/Paris"));
+        let NetworkSettings::Linkedin(ls) = &li.settings else { panic!("linkedin settings") };
+        assert_eq!(ls.author, "urn:li:organization:2414183");
+        assert_eq!(ls.linkedin_version.as_deref(), Some("202611"));
+        let NetworkSettings::Facebook(fs) = &c.channels["company-facebook"].settings else {
+            panic!()
+        };
+        assert_eq!(fs.page_id, "104857600123");
+        assert_eq!(fs.oauth.client_secret, Some(SecretRef::Env("FB_APP_SECRET".into())));
+        let NetworkSettings::Webhook(ws) = &c.channels["blog"].settings else { panic!() };
+        assert_eq!(ws.url, "https://blog.example.com/hooks/crieur");
+        assert_eq!(ws.secret, SecretRef::Env("BLOG_WEBHOOK_SECRET".into()));
+        assert!(!ws.allow_private);
+        let acme = &c.mentions["acme"];
+        assert_eq!(acme.x.as_deref(), Some("@acme"));
+        assert_eq!(acme.location.to_string(), "conf/crieur.toml:46:1");
+    }
+
+    #[test]
+    fn defaults_for_storage_and_queue() {
+        let c = parse_config(Path::new("crieur.toml"), BASE, &Env::default()).unwrap();
+        let beside = std::path::absolute("crieur.db").unwrap();
+        assert_eq!(c.storage.url, format!("sqlite://{}", beside.display()));
+        assert_eq!(c.storage.key, None);
+        assert_eq!(c.dir, Path::new("."));
+        assert_eq!(c.queue.files, ["posts/*.toml", "posts/*.md"]);
+        assert_eq!(c.queue.missed, Missed::PublishLate);
+        assert_eq!(c.queue.max_late, jiff::SignedDuration::from_hours(2));
+        let env = Env { state_directory: Some(PathBuf::from("/var/lib/crieur")) };
+        let c = parse_config(Path::new("/etc/crieur/crieur.toml"), BASE, &env).unwrap();
+        assert_eq!(c.storage.url, "sqlite:///var/lib/crieur/crieur.db");
+        let pg = format!("{BASE}\n[storage]\nurl = \"postgres://crieur@db.internal/crieur\"\n");
+        assert_eq!(parse(&pg).unwrap().storage.url, "postgres://crieur@db.internal/crieur");
+        let mem = format!("{BASE}\n[storage]\nurl = \"sqlite::memory:\"\n");
+        assert_eq!(parse(&mem).unwrap().storage.url, "sqlite::memory:");
+    }
+
+    #[test]
+    fn database_urls_are_checked_without_echoing_them() {
+        let out =
+            errors(&format!("{BASE}\n[storage]\nurl = \"postgres://crieur:hunter2@db/crieur\"\n"));
+        assert_has(&out, "c.toml:9:7: error: [storage] url: a password is written in the URL");
+        assert!(!out.contains("hunter2"), "{out}");
+        let out = errors(&format!("{BASE}\n[storage]\nurl = \"mysql://db/crieur\"\n"));
+        assert_has(&out, "c.toml:9:7: error: [storage] url: unsupported database");
+        let out = errors(&format!("{BASE}\n[storage]\nurl = \"sqlite://\"\n"));
+        assert_has(&out, "c.toml:9:7: error: [storage] url: a SQLite URL needs a file name");
+    }
+
+    #[test]
+    fn unknown_keys_in_every_table_are_placed() {
+        let out = errors(&format!("zz = 1\n{BASE}"));
+        assert_has(
+            &out,
+            "c.toml:1:1: error: unknown key `zz` at the top level; expected one of `timezone`",
+        );
+        let out = errors(&format!("{BASE}[storage]\nurl = \"sqlite://a.db\"\npath = \"x\"\n"));
+        assert_has(
+            &out,
+            "c.toml:9:1: error: in [storage]: unknown key `path`; expected `url` or `key`",
+        );
+        let out = errors(&format!("{BASE}[queue]\nfile = [\"a\"]\n"));
+        assert_has(
+            &out,
+            "c.toml:8:1: error: in [queue]: unknown key `file`; expected one of `files`, `missed`, `max_late`",
+        );
+        let out = errors(&format!("{BASE}colour = \"blue\"\n"));
+        assert_has(
+            &out,
+            "c.toml:7:1: error: unknown key `colour` in [channels.company-x]; x channels take `network`, `cadence`",
+        );
+        let out = errors(&format!(
+            "{BASE}[mentions.acme]\nname = \"Acme\"\nmastodon = \"@acme@example.social\"\n"
+        ));
+        assert_has(&out, "c.toml:9:1: error: in [mentions.acme]: unknown key `mastodon`");
+        let out = errors(&format!("{BASE}[policy]\nmin_gapp = \"1h\"\n"));
+        assert_has(
+            &out,
+            "c.toml:8:1: error: unknown key `min_gapp` in [policy]; expected one of `rules`",
+        );
+        assert!(out.contains("[policy.channels.NAME]"), "{out}");
+        let out = errors(&format!("{BASE}[policy.x]\nmax_hashtag = 2\n"));
+        assert_has(&out, "c.toml:8:1: error: unknown key `max_hashtag` in [policy.x]");
+        let out = errors(&format!("{BASE}[policy.channels.company-x]\nquiet = \"1h\"\n"));
+        assert_has(&out, "c.toml:8:1: error: unknown key `quiet` in [policy.channels.company-x]");
+        let out = errors(&format!("{BASE}[policy]\nutm = {{ source = \"x\", term = \"y\" }}\n"));
+        assert_has(&out, "c.toml:8:23: error: in [policy] utm: unknown key `term`");
+    }
+
+    #[test]
+    fn a_key_of_another_network_says_which_network_takes_it() {
+        let out = errors(&format!("{BASE}page_id = \"123\"\nsecret = \"env:S\"\n"));
+        assert_has(
+            &out,
+            "c.toml:7:1: error: `page_id` is a key of facebook channels, and channel `company-x` is on x",
+        );
+        assert_has(&out, "c.toml:8:1: error: `secret` is a key of webhook channels");
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://b.example/h\"\nsecret = \"env:S\"\naccess_token = \"env:T\"\n",
+        );
+        assert_has(
+            &out,
+            "c.toml:6:1: error: `access_token` is a key of x and facebook and linkedin channels",
+        );
+    }
+
+    #[test]
+    fn zones_are_checked_and_named() {
+        let out = errors("timezone = \"Europe/Pariss\"\n");
+        assert_has(
+            &out,
+            "c.toml:1:12: error: unknown time zone \"Europe/Pariss\": write an IANA zone name like \"Europe/Paris\"",
+        );
+        let out = errors(&format!("{BASE}timezone = \"Mars/Olympus\"\n"));
+        assert_has(&out, "c.toml:7:12: error: unknown time zone \"Mars/Olympus\"");
+        let out = errors("[channels]\n");
+        assert_has(&out, "c.toml:1:1: error: missing `timezone` at the top level");
+    }
+
+    #[test]
+    fn a_bad_cadence_is_placed_at_its_string() {
+        let text =
+            BASE.replace(r#"["Mon-Fri 09:15"]"#, r#"["Mon-Fri 09:15", "Mo 10:00", "Tue 25:00"]"#);
+        let out = errors(&text);
+        assert_has(&out, "c.toml:5:29: error: [channels.company-x] cadence: unknown day \"Mo\"");
+        assert_has(
+            &out,
+            "c.toml:5:41: error: [channels.company-x] cadence: time \"25:00\" is not HH:MM",
+        );
+    }
+
+    #[test]
+    fn a_literal_secret_is_refused_without_repeating_it() {
+        let text = BASE.replace("env:X_ACCESS_TOKEN", "AAAAtoken-value-1234");
+        let out = errors(&text);
+        assert_has(
+            &out,
+            "c.toml:6:16: error: `access_token`: a secret is never written in the config: write `env:NAME`, `file:PATH` or `credential:NAME` and put the value there",
+        );
+        assert!(!out.contains("token-value"), "{out}");
+        let out = errors(&format!("{BASE}[storage]\nkey = \"c2VjcmV0LWtleQ==\"\n"));
+        assert_has(&out, "c.toml:8:7: error: `key`: a secret is never written in the config");
+        assert!(!out.contains("c2VjcmV0"), "{out}");
+        let out = errors(&BASE.replace("env:X_ACCESS_TOKEN", "env:"));
+        assert_has(
+            &out,
+            "c.toml:6:16: error: `access_token`: secret reference `env:` needs a variable name",
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_readable_secret_file_is_a_load_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("x-token");
+        std::fs::write(&secret, "value\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let config = dir.path().join("crieur.toml");
+        std::fs::write(&config, BASE.replace("env:X_ACCESS_TOKEN", "file:x-token")).unwrap();
+        let out = load_config(&config).unwrap_err().to_string();
+        let wanted = format!(
+            "{}:6:16: error: `access_token`: secret file {} is accessible to group or others (mode 0644): run `chmod 600 {}`",
+            config.display(),
+            secret.display(),
+            secret.display()
+        );
+        assert_has(&out, &wanted);
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = load_config(&config).unwrap();
+        let NetworkSettings::X(x) = &c.channels["company-x"].settings else { panic!() };
+        assert_eq!(x.oauth.access_token, Some(SecretRef::File("x-token".into())));
+        // A secret file that does not exist yet (CI) is not a load error.
+        std::fs::remove_file(&secret).unwrap();
+        assert!(load_config(&config).is_ok());
+    }
+
+    #[test]
+    fn required_keys_per_network() {
+        let out = errors("timezone = \"UTC\"\n[channels.a]\ncadence = []\n");
+        assert_has(
+            &out,
+            "c.toml:2:1: error: [channels.a] needs `network = \"...\"`: one of `x`, `facebook`, `linkedin`, `webhook`",
+        );
+        let out = errors("timezone = \"UTC\"\n[channels.a]\nnetwork = \"myspace\"\n");
+        assert_has(&out, "c.toml:3:11: error: [channels.a]: unknown network \"myspace\"");
+        let out = errors("timezone = \"UTC\"\n[channels.a]\nnetwork = \"x\"\n");
+        assert_has(
+            &out,
+            "c.toml:2:1: error: [channels.a] has no way to publish: add `access_token = \"env:NAME\"`, or `client_id` (then run `crieur auth a`)",
+        );
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"x\"\naccess_token = \"env:T\"\nrefresh_token = \"env:R\"\n",
+        );
+        assert_has(&out, "c.toml:2:1: error: [channels.a]: `refresh_token` needs `client_id`");
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"linkedin\"\naccess_token = \"env:T\"\n",
+        );
+        assert_has(
+            &out,
+            "c.toml:2:1: error: [channels.a] needs `author`, like `author = \"urn:li:organization:2414183\"`",
+        );
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"linkedin\"\naccess_token = \"env:T\"\nauthor = \"acme\"\nlinkedin_version = \"2026-11\"\n",
+        );
+        assert_has(&out, "c.toml:5:10: error: [channels.a] author \"acme\" must be a LinkedIn URN");
+        assert_has(
+            &out,
+            "c.toml:6:20: error: [channels.a] linkedin_version \"2026-11\" must be YYYYMM",
+        );
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"facebook\"\naccess_token = \"env:T\"\n",
+        );
+        assert_has(&out, "c.toml:2:1: error: [channels.a] needs `page_id`");
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"facebook\"\naccess_token = \"env:T\"\npage_id = \"my-page\"\ngraph_version = \"25\"\n",
+        );
+        assert_has(
+            &out,
+            "c.toml:5:11: error: [channels.a] page_id \"my-page\" must be the Page's numeric id",
+        );
+        assert_has(
+            &out,
+            "c.toml:6:17: error: [channels.a] graph_version \"25\" must look like \"v25.0\"",
+        );
+        let out = errors("timezone = \"UTC\"\n[channels.a]\nnetwork = \"webhook\"\n");
+        assert_has(&out, "c.toml:2:1: error: [channels.a] needs `url`");
+        assert_has(&out, "c.toml:2:1: error: [channels.a] needs `secret`");
+        let out = errors(
+            "timezone = \"UTC\"\n[channels.a]\nnetwork = \"webhook\"\nurl = \"http://10.0.0.2/h\"\nsecret = \"env:S\"\n",
+        );
+        assert_has(
+            &out,
+            "c.toml:4:7: error: [channels.a] url \"http://10.0.0.2/h\" must use https (set `allow_private = true`",
+        );
+        let ok = "timezone = \"UTC\"\n[channels.a]\nnetwork = \"webhook\"\nurl = \"http://127.0.0.1:8080/h\"\nsecret = \"env:S\"\nallow_private = true\n";
+        assert!(parse(ok).is_ok());
+        let out = errors("timezone = \"UTC\"\n[channels.\"a b\"]\nnetwork = \"x\"\n");
+        assert_has(&out, "c.toml:2:11: error: channel name \"a b\" may only hold letters, digits");
+    }
+
+    #[test]
+    fn wrong_types_are_placed() {
+        let out = errors(&format!("{BASE}max_length = \"long\"\n"));
+        assert_has(
+            &out,
+            "c.toml:7:14: error: in [channels.company-x]: invalid type: string \"long\"; expected u32",
+        );
+        let out = errors("timezone = 3\n");
+        assert_has(
+            &out,
+            "c.toml:1:12: error: `timezone`: invalid type: integer `3`; expected a string",
+        );
+        let out = errors("timezone = \"UTC\"\nchannels = 3\n");
+        assert_has(&out, "c.toml:2:12: error: [channels] must be a table, not a integer");
+    }
+
+    #[test]
+    fn mentions_are_checked() {
+        let out = errors(&format!(
+            "{BASE}[mentions.acme]\nname = \"Acme\"\nx = \"@acme-corp\"\nlinkedin = \"acme\"\n[mentions.nobody]\nx = \"@n\"\n[mentions.\"a-b\"]\nname = \"A\"\n"
+        ));
+        assert_has(&out, "c.toml:9:5: error: [mentions.acme] x \"@acme-corp\" is not an X handle");
+        assert_has(
+            &out,
+            "c.toml:10:12: error: [mentions.acme] linkedin \"acme\" is not a LinkedIn URN",
+        );
+        assert_has(&out, "c.toml:11:1: error: [mentions.nobody] needs `name = \"...\"`");
+        assert_has(
+            &out,
+            "c.toml:13:11: error: mention key \"a-b\" may only hold letters, digits and `_`",
+        );
+    }
+
+    #[test]
+    fn durations_and_queue_values() {
+        let out = errors(&format!(
+            "{BASE}[queue]\nmax_late = \"2 hours\"\nmissed = \"later\"\nfiles = [\"posts/[.toml\"]\n"
+        ));
+        assert_has(
+            &out,
+            "c.toml:8:12: error: [queue] max_late: duration \"2 hours\" is not valid (unknown unit)",
+        );
+        assert_has(
+            &out,
+            "c.toml:9:10: error: [queue] missed = \"later\": use \"publish-late\" or \"skip\"",
+        );
+        assert_has(
+            &out,
+            "c.toml:10:10: error: [queue] files: \"posts/[.toml\" is not a valid glob",
+        );
+    }
+
+    #[test]
+    fn several_problems_are_reported_in_one_run() {
+        let text = "timezone = \"Nowhere/Town\"\nbogus = 1\n[channels.a]\nnetwork = \"x\"\ncadence = [\"Someday 10:00\"]\naccess_token = \"plaintext\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.len(), 4, "{e}");
+    }
+
+    #[test]
+    fn find_config_follows_the_search_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) =
+            (dir.path().join("a.toml"), dir.path().join("b.toml"), dir.path().join("c.toml"));
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(&b, "").unwrap();
+        let cands = [c.clone(), b.clone()];
+        assert_eq!(find_config_in(Some(&a), Some(b.clone().into()), &cands).unwrap(), a);
+        assert_eq!(find_config_in(None, Some(a.clone().into()), &cands).unwrap(), a);
+        assert_eq!(find_config_in(None, None, &cands).unwrap(), b);
+        assert_eq!(find_config_in(None, Some(OsString::new()), &cands).unwrap(), b);
+        let e = find_config_in(Some(&c), None, &cands).unwrap_err();
+        assert!(e.to_string().contains("(given by --config) does not exist"), "{e}");
+        let e = find_config_in(None, Some(c.clone().into()), &cands).unwrap_err();
+        assert!(e.to_string().contains("$CRIEUR_CONFIG"), "{e}");
+        let e = find_config_in(None, None, std::slice::from_ref(&c)).unwrap_err();
+        assert!(e.to_string().starts_with("error: no config file found"), "{e}");
+        // The real entry point honours an explicit path before anything else.
+        assert_eq!(find_config(Some(&a)).unwrap(), a);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        for text in [
+            "[".repeat(10_000),
+            format!("a = {}", "[".repeat(10_000)),
+            format!("a = {}", "{b=".repeat(10_000)),
+            format!("{} = 1", vec!["k"; 10_000].join(".")),
+            format!("timezone = \"UTC\"\n[policy]\nrules = {}\"x\"", "{a=".repeat(200)),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(!e.is_empty());
+        }
+    }
 }

@@ -20,6 +20,9 @@ mod secret;
 mod source;
 mod types;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{find_config, load_config};
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};

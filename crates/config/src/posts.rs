@@ -12,7 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::config::{http_url, take_keys};
 use crate::error::{ConfigError, Errors};
-use crate::source::{Src, as_value, list, read_source};
+use crate::source::{LineIndex, Src, as_value, list, read_source};
 use crate::types::Config;
 
 /// The most posts crieur reads across all files.
@@ -31,12 +31,16 @@ pub const MAX_POST_FILES: usize = 10_000;
 /// [`Errors`] with every problem found; also a file that cannot be read, over 8 MiB, not UTF-8 or
 /// binary, more than [`MAX_POST_FILES`] files or [`MAX_POSTS`] posts.
 pub fn load_posts(config: &Config) -> Result<Vec<Post>, Errors> {
+    load_posts_up_to(config, MAX_POSTS)
+}
+
+pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post>, Errors> {
     let mut errors = Errors::default();
     let files = queue_files(config, &mut errors);
     let ctx = Ctx { channels: config.channels.keys().cloned().collect() };
-    let mut reader = Reader { posts: Vec::new(), ids: BTreeMap::new(), errors };
+    let mut reader = Reader { posts: Vec::new(), ids: BTreeMap::new(), errors, limit };
     for (file_index, path) in files.iter().enumerate() {
-        if reader.posts.len() > MAX_POSTS {
+        if reader.posts.len() > limit {
             break;
         }
         match read_source(path) {
@@ -45,9 +49,9 @@ pub fn load_posts(config: &Config) -> Result<Vec<Post>, Errors> {
         }
     }
     let Reader { posts, mut errors, .. } = reader;
-    if posts.len() > MAX_POSTS {
+    if posts.len() > limit {
         errors.push(ConfigError::general(format!(
-            "more than {MAX_POSTS} posts in the queue files: crieur refuses to load so many; archive \
+            "more than {limit} posts in the queue files: crieur refuses to load so many; archive \
              published posts into files outside `queue.files`"
         )));
     }
@@ -113,6 +117,8 @@ pub(crate) struct Reader {
     /// First place of each id.
     pub ids: BTreeMap<String, Location>,
     pub errors: Errors,
+    /// The most posts to read.
+    pub limit: usize,
 }
 
 const POST_KEYS: &[&str] =
@@ -129,7 +135,6 @@ struct RawPost {
     text: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
     priority: Option<i64>,
-    thread: Option<Vec<RawThreadItem>>,
     title: Option<Spanned<String>>,
     slug: Option<Spanned<String>>,
     tags: Option<Vec<String>>,
@@ -175,7 +180,8 @@ impl Reader {
     }
 
     fn toml_file(&mut self, path: &Path, text: &str, file_index: usize, ctx: &Ctx) {
-        let src = Src::new(path, text);
+        let index = LineIndex::new(text);
+        let src = Src::new(path, text, &index);
         let doc = match src.parse_document(text) {
             Ok(doc) => doc.into_inner(),
             Err(e) => return self.errors.push(e),
@@ -200,7 +206,7 @@ impl Reader {
                 continue;
             };
             for (index_in_file, item) in items.into_iter().enumerate() {
-                if self.posts.len() > MAX_POSTS {
+                if self.posts.len() > self.limit {
                     return;
                 }
                 if let Some((span, table)) = src.table(item, "each [[post]]", &mut self.errors) {
@@ -211,7 +217,8 @@ impl Reader {
     }
 
     fn markdown_file(&mut self, path: &Path, text: &str, file_index: usize, ctx: &Ctx) {
-        let src = Src::new(path, text);
+        let index = LineIndex::new(text);
+        let src = Src::new(path, text, &index);
         let start = Location::new(path, 1, 1);
         let Some(after_open) = strip_fence_line(text) else {
             return self.errors.push(ConfigError::at(
@@ -238,7 +245,7 @@ impl Reader {
             ));
         };
         let front = &text[fm_start..fm_end];
-        let fsrc = Src { path, text, base: fm_start };
+        let fsrc = Src { base: fm_start, ..src };
         let table = match toml::de::DeTable::parse(front) {
             Ok(t) => t.into_inner(),
             Err(e) => {
@@ -336,7 +343,43 @@ impl Reader {
         }
         let variant_names: Vec<&str> = variants_raw.iter().map(String::as_str).collect();
         let taken_variants = take_keys(&mut table, &variant_names);
-        let at_raw = take_keys(&mut table, &["at"]).remove("at");
+        let mut taken = take_keys(&mut table, &["at", "thread"]);
+        let at_raw = taken.remove("at");
+        let thread_raw = taken.remove("thread");
+        // The id as written, to name the post in messages before it is checked.
+        let shown = match table.get("id").map(|v| v.get_ref()) {
+            Some(DeValue::String(s)) => s.to_string(),
+            _ => "?".to_owned(),
+        };
+        let pctx = format!("post `{shown}`");
+        let prefix = if is_article { "" } else { "post." };
+
+        // The parts are checked apart, so one mistake does not hide the others.
+        let thread = thread_raw.and_then(|(_, v)| {
+            let ctx = format!("in {pctx} [[{prefix}thread]]");
+            src.de::<Vec<RawThreadItem>>(v, &ctx, errors).map(|items| thread_items(src, items))
+        });
+        let mut variants = BTreeMap::new();
+        for (name, (_, value)) in taken_variants {
+            let vctx = format!("{pctx} override [{prefix}{name}]");
+            let vspan = value.span();
+            if let Some(rv) = src.de::<RawVariant>(value, &format!("in {vctx}"), errors) {
+                let link = rv
+                    .link
+                    .as_ref()
+                    .and_then(|l| http_url(src, l, &format!("{vctx}: link"), false, errors));
+                variants.insert(
+                    name,
+                    Variant {
+                        text: rv.text.map(|t| post_text(t.get_ref())),
+                        link,
+                        thread: rv.thread.map(|items| thread_items(src, items)),
+                        location: src.loc(&vspan),
+                    },
+                );
+            }
+        }
+        let at = at_raw.and_then(|(_, v)| post_time(src, v, &pctx, errors));
 
         let Some(raw) =
             src.de::<RawPost>(as_value(span.clone(), table), &format!("in {what}"), errors)
@@ -385,9 +428,6 @@ impl Reader {
                 }
             }
         };
-        let shown = id.clone().unwrap_or_else(|| "?".to_owned());
-        let pctx = format!("post `{shown}`");
-
         // channels
         let mut channels = Vec::new();
         match &raw.channels {
@@ -435,30 +475,6 @@ impl Reader {
             .link
             .as_ref()
             .and_then(|l| http_url(src, l, &format!("{pctx}: link"), false, errors));
-        let at = at_raw.and_then(|(_, v)| post_time(src, v, &pctx, errors));
-        let thread = raw.thread.map(|items| thread_items(src, items)).unwrap_or_default();
-
-        let mut variants = BTreeMap::new();
-        for (name, (_, value)) in taken_variants {
-            let vctx = format!("{pctx} override [{}{name}]", if is_article { "" } else { "post." });
-            let vspan = value.span();
-            if let Some(rv) = src.de::<RawVariant>(value, &format!("in {vctx}"), errors) {
-                let link = rv
-                    .link
-                    .as_ref()
-                    .and_then(|l| http_url(src, l, &format!("{vctx}: link"), false, errors));
-                variants.insert(
-                    name,
-                    Variant {
-                        text: rv.text.map(|t| post_text(t.get_ref())),
-                        link,
-                        thread: rv.thread.map(|items| thread_items(src, items)),
-                        location: src.loc(&vspan),
-                    },
-                );
-            }
-        }
-
         let (text, text_location, article) = match article {
             None => match &raw.text {
                 Some(t) => (post_text(t.get_ref()), src.loc(&t.span()), None),
@@ -516,7 +532,7 @@ impl Reader {
                 at,
                 priority: raw.priority.unwrap_or(0),
                 variants,
-                thread,
+                thread: thread.unwrap_or_default(),
                 article,
             });
         }
@@ -588,4 +604,386 @@ fn parse_post_time(s: &str) -> Option<PostTime> {
         return jiff::Timestamp::from_str(s).ok().map(PostTime::Instant);
     }
     jiff::civil::DateTime::from_str(s).ok().map(PostTime::Civil)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{Env, parse_config};
+
+    const CONFIG: &str = r#"timezone = "Europe/Paris"
+[channels.company-x]
+network = "x"
+access_token = "env:X"
+[channels.company-linkedin]
+network = "linkedin"
+author = "urn:li:organization:1"
+access_token = "env:L"
+[channels.blog]
+network = "webhook"
+url = "https://blog.example.com/h"
+secret = "env:S"
+"#;
+
+    /// A config in a fresh folder, with `files` written under it.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        config: Config,
+    }
+
+    impl Fixture {
+        fn new(files: &[(&str, &[u8])]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("posts")).unwrap();
+            for (name, content) in files {
+                std::fs::write(dir.path().join(name), content).unwrap();
+            }
+            let path = dir.path().join("crieur.toml");
+            let config = parse_config(&path, CONFIG, &Env::default()).unwrap();
+            Fixture { dir, config }
+        }
+
+        fn posts(&self) -> Result<Vec<Post>, Errors> {
+            load_posts(&self.config)
+        }
+
+        /// The errors, with the temporary folder replaced by `D`.
+        fn errors(&self) -> String {
+            let out = self.posts().unwrap_err().to_string();
+            out.replace(&self.dir.path().display().to_string(), "D")
+        }
+    }
+
+    fn one(name: &str, content: &str) -> Fixture {
+        Fixture::new(&[(name, content.as_bytes())])
+    }
+
+    #[track_caller]
+    fn assert_has(out: &str, wanted: &str) {
+        assert!(
+            out.lines().any(|l| l.starts_with(wanted)),
+            "wanted a line starting with\n  {wanted}\ngot\n{out}"
+        );
+    }
+
+    #[test]
+    fn a_full_post_fills_every_field() {
+        let f = one(
+            "posts/a.toml",
+            r#"# queue
+[[post]]
+id = "lyon-office-welcome"
+channels = ["company-x", "company-linkedin"]
+category = "hr"
+campaign = "careers"
+text = """
+Welcome to the six people who joined our Lyon office! #Hiring
+"""
+link = "https://example.com/careers"
+at = "2026-12-01 09:00"
+priority = 10
+
+[post.x]
+text = "Six new faces in Lyon. #Hiring"
+
+[post.company-linkedin]
+link = "https://example.com/careers/lyon"
+
+[[post.company-linkedin.thread]]
+text = "more"
+
+[[post.thread]]
+text = """
+2/ What they will work on
+"""
+
+[[post]]
+id = "second"
+channels = ["company-x"]
+text = "two"
+at = "2026-12-01T09:00:00+01:00"
+"#,
+        );
+        let posts = f.posts().unwrap();
+        assert_eq!(posts.len(), 2);
+        let p = &posts[0];
+        assert_eq!(p.id, "lyon-office-welcome");
+        assert!(p.location.to_string().ends_with("posts/a.toml:2:1"), "{}", p.location);
+        assert!(p.text_location.to_string().ends_with("posts/a.toml:7:8"), "{}", p.text_location);
+        assert_eq!((p.file_index, p.index_in_file), (0, 0));
+        assert_eq!(p.channels, ["company-x", "company-linkedin"]);
+        assert_eq!(p.category.as_deref(), Some("hr"));
+        assert_eq!(p.campaign.as_deref(), Some("careers"));
+        assert_eq!(p.text, "Welcome to the six people who joined our Lyon office! #Hiring");
+        assert_eq!(p.link.as_deref(), Some("https://example.com/careers"));
+        assert_eq!(p.at, Some(PostTime::Civil(jiff::civil::date(2026, 12, 1).at(9, 0, 0, 0))));
+        assert_eq!(p.priority, 10);
+        assert_eq!(p.variants.len(), 2);
+        assert_eq!(p.variants["x"].text.as_deref(), Some("Six new faces in Lyon. #Hiring"));
+        assert!(p.variants["x"].location.to_string().ends_with("a.toml:14:1"));
+        let li = p.variant_for("company-linkedin", Network::Linkedin).unwrap();
+        assert_eq!(li.link.as_deref(), Some("https://example.com/careers/lyon"));
+        assert_eq!(li.thread.as_ref().unwrap()[0].text, "more");
+        assert_eq!(p.thread.len(), 1);
+        assert_eq!(p.thread[0].text, "2/ What they will work on");
+        assert!(p.article.is_none());
+        let q = &posts[1];
+        assert_eq!((q.file_index, q.index_in_file, q.priority), (0, 1, 0));
+        assert_eq!(q.at, Some(PostTime::Instant("2026-12-01T08:00:00Z".parse().unwrap())));
+        assert!(q.variants.is_empty() && q.thread.is_empty());
+    }
+
+    #[test]
+    fn files_are_sorted_deduplicated_and_indexed() {
+        let mut f = Fixture::new(&[
+            ("posts/b.toml", b"[[post]]\nid = \"b1\"\nchannels = [\"blog\"]\ntext = \"b\"\n"),
+            ("posts/a.toml", b"[[post]]\nid = \"a1\"\nchannels = [\"blog\"]\ntext = \"a\"\n[[post]]\nid = \"a2\"\nchannels = [\"blog\"]\ntext = \"a\"\n"),
+            ("posts/notes.txt", b"not a post file"),
+        ]);
+        f.config.queue.files = vec!["posts/*.toml".into(), "posts/a.*".into(), "posts/*.md".into()];
+        let posts = f.posts().unwrap();
+        let order: Vec<_> =
+            posts.iter().map(|p| (p.id.as_str(), p.file_index, p.index_in_file)).collect();
+        assert_eq!(order, [("a1", 0, 0), ("a2", 0, 1), ("b1", 1, 0)]);
+        // A glob that picks a file of another kind is an error naming it.
+        f.config.queue.files = vec!["posts/*".into()];
+        let out = f.errors();
+        assert!(out.contains("D/posts/notes.txt: a post file must end in .toml"), "{out}");
+    }
+
+    #[test]
+    fn markdown_articles() {
+        let f = one(
+            "posts/2026-12-data-contracts.md",
+            "+++\nid = \"blog-dc\"\nchannels = [\"blog\", \"company-x\"]\ncategory = \"expertise\"\ntitle = \"Data contracts in practice\"\ntags = [\"data\", \"contracts\"]\n\n[x]\ntext = \"Short teaser\"\n+++\n\n# Heading\n\nBody text.\n",
+        );
+        let posts = f.posts().unwrap();
+        let p = &posts[0];
+        assert_eq!(p.id, "blog-dc");
+        assert!(p.location.to_string().ends_with("2026-12-data-contracts.md:1:1"));
+        // No `text`: the title is the teaser, and its place is the title's.
+        assert_eq!(p.text, "Data contracts in practice");
+        assert!(p.text_location.to_string().ends_with(".md:5:9"), "{}", p.text_location);
+        assert_eq!(p.variants["x"].text.as_deref(), Some("Short teaser"));
+        let a = p.article.as_ref().unwrap();
+        assert_eq!(a.title, "Data contracts in practice");
+        assert_eq!(a.slug, "2026-12-data-contracts");
+        assert_eq!(a.tags, ["data", "contracts"]);
+        assert_eq!(a.body_markdown, "# Heading\n\nBody text.");
+    }
+
+    #[test]
+    fn bad_front_matter_is_placed() {
+        let out = one("posts/a.md", "# Title\n\nno front matter\n").errors();
+        assert_has(
+            &out,
+            "D/posts/a.md:1:1: error: a Markdown post starts with TOML front matter between two `+++` lines",
+        );
+        let out = one("posts/a.md", "+++\nid = \"a\"\n\nbody\n").errors();
+        assert_has(&out, "D/posts/a.md:1:1: error: the front matter is not closed");
+        let out = one(
+            "posts/a.md",
+            "+++\nid = \"a\"\nchannels = [\"blog\"]\ntitle = = \"x\"\n+++\nbody\n",
+        )
+        .errors();
+        assert_has(&out, "D/posts/a.md:4:9: error: invalid TOML in the front matter");
+        let out = one(
+            "posts/a.md",
+            "+++\nid = \"a\"\nchannels = [\"blog\"]\ntitle = \"T\"\nauthor = \"me\"\n+++\nbody\n",
+        )
+        .errors();
+        assert_has(
+            &out,
+            "D/posts/a.md:5:1: error: unknown key `author` in the front matter; expected one of `id`",
+        );
+        let out = one("posts/a.md", "+++\nid = \"a\"\nchannels = [\"blog\"]\n+++\nbody\n").errors();
+        assert_has(&out, "D/posts/a.md:1:1: error: post `a`: an article needs `title = \"...\"`");
+        let out =
+            one("posts/a.toml", "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntitle = \"T\"\n")
+                .errors();
+        assert_has(&out, "D/posts/a.toml:4:1: error: `title` is only for Markdown articles");
+    }
+
+    #[test]
+    fn unknown_keys_in_posts_overrides_and_threads() {
+        let out = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntxt = \"typo\"\n[post.x]\ntext = \"t\"\nlnk = \"l\"\n[[post.thread]]\ntext = \"2/\"\nwhen = 1\n[[post]]\nid = \"b\"\nchannels = [\"blog\"]\n[post.mastodon]\ntext = \"t\"\n",
+        )
+        .errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:4:1: error: unknown key `txt` in [[post]]; expected one of `id`, `channels`",
+        );
+        assert_has(
+            &out,
+            "D/posts/a.toml:7:1: error: in post `a` override [post.x]: unknown key `lnk`; expected one of `text`, `link`, `thread`",
+        );
+        assert_has(
+            &out,
+            "D/posts/a.toml:10:1: error: in post `a` [[post.thread]]: unknown key `when`; expected `text`",
+        );
+        assert_has(&out, "D/posts/a.toml:14:7: error: unknown key `mastodon` in [[post]]");
+        let out = one("posts/a.toml", "post = 3\nextra = 1\n").errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:2:1: error: unknown key `extra`: a post file holds only `[[post]]` tables",
+        );
+        assert_has(&out, "D/posts/a.toml:1:8: error: `post` must be an array of tables");
+        let out =
+            one("posts/a.toml", "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\nx = \"text\"\n")
+                .errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:4:1: error: `x` names a network or channel, so it must be an override table",
+        );
+    }
+
+    #[test]
+    fn unknown_channels_are_placed_and_the_known_ones_listed() {
+        let out = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\", \"company-fb\"]\ntext = \"t\"\n",
+        )
+        .errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:3:21: error: post `a`: unknown channel `company-fb`; known channels: `blog`, `company-linkedin`, `company-x`",
+        );
+        let out = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\ntext = \"t\"\n[[post]]\nid = \"b\"\nchannels = []\n",
+        )
+        .errors();
+        assert_has(&out, "D/posts/a.toml:1:1: error: post `a` has no `channels`");
+        assert_has(&out, "D/posts/a.toml:6:12: error: post `b`: `channels` is empty");
+    }
+
+    #[test]
+    fn duplicate_ids_across_files_name_the_first() {
+        let f = Fixture::new(&[
+            ("posts/a.toml", b"[[post]]\nid = \"same\"\nchannels = [\"blog\"]\ntext = \"a\"\n"),
+            ("posts/b.toml", b"\n[[post]]\nchannels = [\"blog\"]\nid = \"same\"\ntext = \"b\"\n"),
+        ]);
+        let out = f.errors();
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_has(
+            &out,
+            "D/posts/b.toml:4:6: error: duplicate post id `same`: first used at D/posts/a.toml:2:6",
+        );
+    }
+
+    #[test]
+    fn ids_are_required_and_checked() {
+        let out = one("posts/a.toml", "[[post]]\nchannels = [\"blog\"]\n[[post]]\nid = \"has space\"\nchannels = [\"blog\"]\n").errors();
+        assert_has(&out, "D/posts/a.toml:1:1: error: [[post]] has no `id`");
+        assert_has(&out, "D/posts/a.toml:4:6: error: post id \"has space\" may only hold letters");
+    }
+
+    #[test]
+    fn fixed_times_in_two_forms() {
+        let post = |at: &str| {
+            let f = one(
+                "posts/a.toml",
+                &format!("[[post]]\nid = \"a\"\nchannels = [\"blog\"]\nat = {at}\n"),
+            );
+            (f.posts().map(|p| p[0].at), f)
+        };
+        let civil = PostTime::Civil(jiff::civil::date(2026, 12, 1).at(9, 0, 0, 0));
+        assert_eq!(post("\"2026-12-01 09:00\"").0.unwrap(), Some(civil));
+        assert_eq!(post("\"2026-12-01T09:00\"").0.unwrap(), Some(civil));
+        assert_eq!(post("2026-12-01T09:00:00").0.unwrap(), Some(civil));
+        let instant = PostTime::Instant("2026-12-01T08:00:00Z".parse().unwrap());
+        assert_eq!(post("\"2026-12-01T09:00:00+01:00\"").0.unwrap(), Some(instant));
+        assert_eq!(post("2026-12-01T08:00:00Z").0.unwrap(), Some(instant));
+        assert_eq!(post("\"2026-12-01T03:00:00-05:00\"").0.unwrap(), Some(instant));
+        for bad in [
+            "\"tomorrow 9am\"",
+            "\"2026-12-01\"",
+            "\"2026-13-01 09:00\"",
+            "\"01/12/2026 09:00\"",
+            "\"2026-12-01 09:00[Europe/Paris]\"",
+        ] {
+            let (r, f) = post(bad);
+            assert!(r.is_err(), "{bad}");
+            let out = f.errors();
+            assert_has(&out, "D/posts/a.toml:4:6: error: post `a`: `at = ");
+            assert!(out.contains("write a local time \"2026-12-01 09:00\" (in each channel's zone) or an instant with offset \"2026-12-01T09:00:00+01:00\""), "{out}");
+        }
+    }
+
+    #[test]
+    fn links_must_be_http_urls() {
+        for bad in ["example.com/careers", "ftp://example.com/x", "https://", "javascript:alert(1)"]
+        {
+            let f = one(
+                "posts/a.toml",
+                &format!("[[post]]\nid = \"a\"\nchannels = [\"blog\"]\nlink = \"{bad}\"\n"),
+            );
+            let out = f.errors();
+            assert_has(&out, &format!("D/posts/a.toml:4:8: error: post `a`: link \"{bad}\""));
+        }
+        let f = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\n[post.x]\nlink = \"nope\"\n",
+        );
+        assert_has(
+            &f.errors(),
+            "D/posts/a.toml:5:8: error: post `a` override [post.x]: link \"nope\" is not a URL",
+        );
+    }
+
+    #[test]
+    fn hostile_files_are_refused_with_their_place() {
+        let out = Fixture::new(&[("posts/a.toml", b"[[post]]\nid = \"a\xff\"\n")]).errors();
+        assert_has(&out, "D/posts/a.toml:2:8: error: not UTF-8 text (invalid byte at offset 16)");
+        let out = Fixture::new(&[("posts/a.toml", b"[[post]]\n\x00\x01\x02binary")]).errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:2:1: error: NUL byte at offset 9: this looks like a binary file",
+        );
+        let out = Fixture::new(&[("posts/a.md", b"+++\n\x00")]).errors();
+        assert_has(&out, "D/posts/a.md:2:1: error: NUL byte");
+        // Over 8 MiB: refused from its size, before reading.
+        let f = Fixture::new(&[]);
+        let big = std::fs::File::create(f.dir.path().join("posts/big.toml")).unwrap();
+        big.set_len(MAX_FILE_BYTES_FOR_TEST + 1).unwrap();
+        let out = f.errors();
+        assert_has(&out, "error: D/posts/big.toml is larger than 8 MiB: crieur refuses it");
+        // Deep nesting in a post file and in front matter.
+        let deep =
+            format!("[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = {}", "[".repeat(10_000));
+        let out = one("posts/a.toml", &deep).errors();
+        assert_has(&out, "D/posts/a.toml:4:");
+        assert!(out.contains("recurse"), "{out}");
+        let deep = format!("+++\n{} = 1\n+++\n", vec!["k"; 10_000].join("."));
+        assert!(one("posts/a.md", &deep).posts().is_err());
+    }
+
+    const MAX_FILE_BYTES_FOR_TEST: u64 = crate::source::MAX_FILE_BYTES;
+
+    #[test]
+    fn too_many_posts_are_refused() {
+        let mut text = String::new();
+        for i in 0..6 {
+            text.push_str(&format!("[[post]]\nid = \"p{i}\"\nchannels = [\"blog\"]\n"));
+        }
+        let f = one("posts/a.toml", &text);
+        assert_eq!(load_posts_up_to(&f.config, 6).unwrap().len(), 6);
+        let e = load_posts_up_to(&f.config, 5).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error: more than 5 posts in the queue files: crieur refuses to load so many; archive published posts into files outside `queue.files`"
+        );
+    }
+
+    #[test]
+    fn texts_lose_the_newlines_of_multiline_strings_only() {
+        let f = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"\"\"\n\n  Indented line\nsecond line\n\n\"\"\"\n",
+        );
+        assert_eq!(f.posts().unwrap()[0].text, "  Indented line\nsecond line");
+    }
 }
