@@ -22,7 +22,7 @@ pub enum Cadence {
         /// The expression as written after `cron:`.
         pattern: String,
         /// The parsed expression.
-        cron: croner::Cron,
+        cron: Box<croner::Cron>,
     },
 }
 
@@ -72,7 +72,7 @@ impl FromStr for Cadence {
                 pattern: pattern.clone(),
                 reason: e.to_string(),
             })?;
-            return Ok(Cadence::Cron { pattern, cron });
+            return Ok(Cadence::Cron { pattern, cron: Box::new(cron) });
         }
         let mut parts = s.split_whitespace();
         let (Some(days), Some(time), None) = (parts.next(), parts.next(), parts.next()) else {
