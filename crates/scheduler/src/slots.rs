@@ -121,7 +121,7 @@ impl Schedule {
                             per_day,
                         });
                     }
-                    cron.push(CronDay { cron: c.clone(), times: cron_times(c, per_day) });
+                    cron.push(CronDay { cron: (**c).clone(), times: cron_times(c, per_day) });
                 }
             }
         }
