@@ -1,0 +1,1 @@
+//! crieur-net-oauth (being written).
