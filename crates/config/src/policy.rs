@@ -63,7 +63,7 @@ struct RawLayer {
     hashtag_style: Option<Spanned<String>>,
     banned_hashtags: Option<Vec<Spanned<String>>>,
     require_link_for: Option<Vec<Spanned<String>>>,
-    mix: Option<BTreeMap<Spanned<String>, Spanned<f64>>>,
+    mix: Option<Spanned<BTreeMap<Spanned<String>, Spanned<f64>>>>,
     mix_window: Option<Spanned<String>>,
     max_length: Option<Spanned<u32>>,
 }
@@ -100,24 +100,22 @@ pub(crate) fn parse_policy(
     if let Some((_, v)) = nested.remove("channels")
         && let Some((_, t)) = src.table(v, "[policy.channels]", errors)
     {
-        {
-            for (name, v) in t {
-                let name_span = name.span();
-                let name = name.into_inner().into_owned();
-                if !channels.contains_key(&name) {
-                    errors.push(src.err(
+        for (name, v) in t {
+            let name_span = name.span();
+            let name = name.into_inner().into_owned();
+            if !channels.contains_key(&name) {
+                errors.push(src.err(
                         &name_span,
                         format!(
                             "[policy.channels.{name}]: no channel is named `{name}`; known channels: {}",
                             list(channels.keys())
                         ),
                     ));
-                    continue;
-                }
-                let ctx = format!("[policy.channels.{name}]");
-                if let Some((span, t)) = src.table(v, &ctx, errors) {
-                    out.channels.insert(name, layer(src, span, t, &ctx, false, errors));
-                }
+                continue;
+            }
+            let ctx = format!("[policy.channels.{name}]");
+            if let Some((span, t)) = src.table(v, &ctx, errors) {
+                out.channels.insert(name, layer(src, span, t, &ctx, false, errors));
             }
         }
     }
@@ -231,9 +229,8 @@ fn layer(
     if let Some(mix) = raw.mix {
         let mut shares = BTreeMap::new();
         let mut total = 0.0;
-        let mut first_span = None;
-        for (cat, share) in mix {
-            first_span.get_or_insert(cat.span());
+        let mix_span = mix.span();
+        for (cat, share) in mix.into_inner() {
             let v = *share.get_ref();
             if !(0.0..=1.0).contains(&v) {
                 errors.push(src.err(
@@ -248,11 +245,9 @@ fn layer(
             total += v;
             shares.insert(cat.into_inner(), v);
         }
-        if total > 1.0 + 1e-9
-            && let Some(span) = &first_span
-        {
+        if total > 1.0 + 1e-9 {
             errors.push(src.err(
-                span,
+                &mix_span,
                 format!("{ctx} mix: the minimum shares add up to {total:.2}, more than 1"),
             ));
         }
@@ -363,4 +358,154 @@ fn hh_mm(s: &str) -> Option<Time> {
         return None;
     }
     Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Env, parse_config};
+
+    const BASE: &str =
+        "timezone = \"UTC\"\n[channels.company-x]\nnetwork = \"x\"\naccess_token = \"env:T\"\n";
+
+    fn policy(text: &str) -> Result<PolicyConfig, String> {
+        parse_config(Path::new("c.toml"), &format!("{BASE}{text}"), &Env::default())
+            .map(|c| c.policy)
+            .map_err(|e| e.to_string())
+    }
+
+    #[track_caller]
+    fn assert_has(out: &str, wanted: &str) {
+        assert!(out.lines().any(|l| l.starts_with(wanted)), "wanted\n  {wanted}\ngot\n{out}");
+    }
+
+    #[test]
+    fn every_layer_and_key() {
+        let p = policy(
+            r##"[policy]
+rules = { "regularity.min_gap" = "error", "engagement.open_question" = "warning", length = "off" }
+min_gap = "1h"
+max_per_day = 3
+quiet_hours = "22:00-07:00"
+max_silence = "7d"
+duplicate_window = "30d"
+max_hashtags = 3
+hashtag_style = "CamelCase"
+banned_hashtags = ["#FollowForFollow", "Like4Like"]
+require_link_for = ["expertise"]
+mix = { hr = 0.10, expertise = 0.3, culture = 0 }
+mix_window = "28d"
+utm = { source = "{network}", campaign = "{post}" }
+max_length = 500
+
+[policy.x]
+max_hashtags = 2
+utm = false
+
+[policy.channels.company-x]
+rules = { regularity.quiet_hours = "error" }
+hashtag_style = "any"
+"##,
+        )
+        .unwrap();
+        let b = &p.base;
+        assert_eq!(b.rules["regularity.min_gap"], Severity::Error);
+        assert_eq!(b.rules["engagement.open_question"], Severity::Warning);
+        assert_eq!(b.rules["length"], Severity::Off);
+        assert_eq!(b.min_gap, Some(jiff::SignedDuration::from_hours(1)));
+        assert_eq!(b.max_per_day, Some(3));
+        assert_eq!(b.quiet_hours, Some((Time::constant(22, 0, 0, 0), Time::constant(7, 0, 0, 0))));
+        assert_eq!(b.max_silence, Some(jiff::SignedDuration::from_hours(7 * 24)));
+        assert_eq!(b.duplicate_window, Some(jiff::SignedDuration::from_hours(30 * 24)));
+        assert_eq!(b.max_hashtags, Some(3));
+        assert_eq!(b.hashtag_style, Some(HashtagStyle::CamelCase));
+        assert_eq!(b.banned_hashtags.as_deref().unwrap(), ["#FollowForFollow", "Like4Like"]);
+        assert_eq!(b.require_link_for.as_deref().unwrap(), ["expertise"]);
+        let mix = b.mix.as_ref().unwrap();
+        assert_eq!((mix["hr"], mix["expertise"], mix["culture"]), (0.10, 0.3, 0.0));
+        assert_eq!(b.mix_window, Some(jiff::SignedDuration::from_hours(28 * 24)));
+        assert_eq!(
+            b.utm,
+            Some(Utm::Tags {
+                source: "{network}".into(),
+                medium: "social".into(),
+                campaign: "{post}".into()
+            })
+        );
+        assert_eq!(b.max_length, Some(500));
+        assert_eq!(b.location.as_ref().unwrap().to_string(), "c.toml:5:1");
+        let x = &p.networks[&Network::X];
+        assert_eq!((x.max_hashtags, x.utm.clone()), (Some(2), Some(Utm::Off)));
+        assert!(x.rules.is_empty() && x.min_gap.is_none());
+        let c = &p.channels["company-x"];
+        assert_eq!(c.rules["regularity.quiet_hours"], Severity::Error);
+        assert_eq!(c.hashtag_style, Some(HashtagStyle::Any));
+        assert_eq!(c.location.as_ref().unwrap().to_string(), "c.toml:25:1");
+        assert!(policy("").unwrap().base.rules.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_placed() {
+        let out = policy(
+            r#"[policy]
+rules = { "length" = "fatal", "lenght" = "error", "mix" = 1 }
+quiet_hours = "22h-7h"
+mix = { hr = 1.5 }
+hashtag_style = "camel"
+utm = "yes"
+max_per_day = 0
+[policy.channels.company-y]
+min_gap = "1h"
+[policy.mastodon]
+max_hashtags = 1
+"#,
+        )
+        .unwrap_err();
+        assert_has(
+            &out,
+            "c.toml:6:22: error: [policy] rules: severity \"fatal\" of `length`: use \"error\", \"warning\" or \"off\"",
+        );
+        assert_has(
+            &out,
+            "c.toml:6:31: error: [policy] rules: unknown rule `lenght`; rules are `length`, `empty`",
+        );
+        assert_has(
+            &out,
+            "c.toml:6:59: error: [policy] rules: `mix` must be \"error\", \"warning\" or \"off\", not a integer",
+        );
+        assert_has(
+            &out,
+            "c.toml:7:15: error: [policy] quiet_hours \"22h-7h\" must be \"HH:MM-HH:MM\"",
+        );
+        assert_has(
+            &out,
+            "c.toml:8:14: error: [policy] mix: the share of `hr` must be between 0 and 1",
+        );
+        assert_has(
+            &out,
+            "c.toml:9:17: error: [policy] hashtag_style \"camel\": use \"CamelCase\" or \"any\"",
+        );
+        assert_has(&out, "c.toml:10:7: error: [policy] utm must be false or a table");
+        assert_has(&out, "c.toml:11:15: error: [policy] max_per_day must be at least 1");
+        assert_has(
+            &out,
+            "c.toml:12:18: error: [policy.channels.company-y]: no channel is named `company-y`; known channels: `company-x`",
+        );
+        assert_has(&out, "c.toml:14:9: error: unknown key `mastodon` in [policy]");
+        let out = policy("[policy]\nmix = { hr = 0.6, expertise = 0.6 }\n").unwrap_err();
+        assert_has(
+            &out,
+            "c.toml:6:7: error: [policy] mix: the minimum shares add up to 1.20, more than 1",
+        );
+    }
+
+    #[test]
+    fn rule_ids_match_the_policy_table() {
+        assert_eq!(RULE_IDS.len(), 16);
+        let unique: std::collections::BTreeSet<_> = RULE_IDS.iter().collect();
+        assert_eq!(unique.len(), RULE_IDS.len());
+    }
 }
