@@ -74,7 +74,10 @@ fn queue_files(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
             )));
             continue;
         };
-        let paths = match glob::glob(full) {
+        // Hidden files (editor lock files like `.#a.toml`) are not posts.
+        let options =
+            glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
+        let paths = match glob::glob_with(full, options) {
             Ok(paths) => paths,
             Err(e) => {
                 errors.push(ConfigError::general(format!(
@@ -740,6 +743,7 @@ at = "2026-12-01T09:00:00+01:00"
             ("posts/b.toml", b"[[post]]\nid = \"b1\"\nchannels = [\"blog\"]\ntext = \"b\"\n"),
             ("posts/a.toml", b"[[post]]\nid = \"a1\"\nchannels = [\"blog\"]\ntext = \"a\"\n[[post]]\nid = \"a2\"\nchannels = [\"blog\"]\ntext = \"a\"\n"),
             ("posts/notes.txt", b"not a post file"),
+            ("posts/.hidden.toml", b"not read"),
         ]);
         f.config.queue.files = vec!["posts/*.toml".into(), "posts/a.*".into(), "posts/*.md".into()];
         let posts = f.posts().unwrap();
