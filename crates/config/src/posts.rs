@@ -599,10 +599,9 @@ fn parse_post_time(s: &str) -> Option<PostTime> {
     if s.len() < 16 || s.contains('[') {
         return None;
     }
-    let has_offset = {
-        let tail = &s[16..];
-        tail.contains(['+', 'Z', 'z']) || tail.contains('-')
-    };
+    // After "YYYY-MM-DD HH:MM", an offset shows as `+`, `-` or `Z`.
+    let tail = s.get(16..)?;
+    let has_offset = tail.contains(['+', '-', 'Z', 'z']);
     if has_offset {
         return jiff::Timestamp::from_str(s).ok().map(PostTime::Instant);
     }
@@ -915,6 +914,19 @@ at = "2026-12-01T09:00:00+01:00"
             assert_has(&out, "D/posts/a.toml:4:6: error: post `a`: `at = ");
             assert!(out.contains("write a local time \"2026-12-01 09:00\" (in each channel's zone) or an instant with offset \"2026-12-01T09:00:00+01:00\""), "{out}");
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_time_parser_never_panics(s in "(?s)[0-9: TZ+-]{0,10}.{0,20}") {
+            let _ = parse_post_time(&s);
+        }
+    }
+
+    #[test]
+    fn times_with_multibyte_characters_are_refused_not_sliced() {
+        assert_eq!(parse_post_time("2026-12-01 09:0é+01:00"), None);
+        assert_eq!(parse_post_time("éééééééééééééééééé"), None);
     }
 
     #[test]
