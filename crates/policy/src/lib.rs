@@ -1,5 +1,45 @@
-//! crieur-policy (being written).
+//! crieur's policy: what each network receives, and whether it keeps the team's conventions.
+//!
+//! Everything here is a pure function of its arguments: no I/O, no async, no clock (time comes
+//! in as arguments), so `validate`, `preview`, `check` and the daemon (just before each send)
+//! reach the same verdict from the same input.
+//!
+//! - [`render`] turns a post into the exact text, link and thread a channel's network receives
+//!   (variant, `{link}`, UTM tags, mentions, LinkedIn escaping) and measures it ([`Length`]).
+//! - [`effective`] resolves `[policy]`, `[policy.NETWORK]` and `[policy.channels.NAME]` into
+//!   the settings in force on one channel ([`Effective`]), over the built-in defaults.
+//! - [`check_text`] (or [`check_post`]) runs the text rules on one rendering; [`check_calendar`]
+//!   runs the calendar rules on the laid calendar and the publication history; [`check_one`]
+//!   serves `crieur check`.
+//! - [`x::count_x`] is X's weighted length (twitter-text config v3), written here rather than
+//!   taken from the `twitter-text` crate, whose correct backend needs a C++ toolchain; it agrees
+//!   with twitter-text's conformance suite.
 
+mod calendar;
+mod check;
+mod effective;
 mod emoji;
+mod length;
+mod render;
+mod text;
 mod tld;
 pub mod x;
+
+#[cfg(test)]
+mod testing;
+
+pub use calendar::{Published, Scheduled, check_calendar};
+pub use check::{CheckResult, TextMeta, check_one, check_post, check_text, is_camel_case};
+pub use effective::{
+    Effective, RULES, Scope, default_max_hashtags, default_max_per_day, default_severity,
+    default_utm, effective, effective_for_network, is_rule, rule,
+};
+pub use length::{
+    BLUESKY_MAX_LENGTH, FACEBOOK_MAX_LENGTH, LINKEDIN_MAX_LENGTH, Length, MASTODON_MAX_LENGTH,
+    bluesky_length, default_limit, mastodon_length, measure, utf16_length,
+};
+pub use render::{
+    HashtagUse, LINKEDIN_RESERVED, MentionIssue, MentionReason, PartNotes, RenderContext, Rendered,
+    UtmConflict, UtmVars, escape_little_text, render, render_parts, tag_link,
+};
+pub use text::HashtagProblem;

@@ -401,16 +401,14 @@ impl<'a> Scanner<'a> {
     fn find_match(&mut self, from: usize) -> Option<Match> {
         for s in from..self.cs.len() {
             let c = self.cs[s];
-            if is_preceding(c) {
-                if let Some(m) = self.url_at(s + 1, Some(c)) {
+            if is_preceding(c)
+                && let Some(m) = self.url_at(s + 1, Some(c)) {
                     return Some(m);
                 }
-            }
-            if s == 0 {
-                if let Some(m) = self.url_at(0, None) {
+            if s == 0
+                && let Some(m) = self.url_at(0, None) {
                     return Some(m);
                 }
-            }
         }
         None
     }
