@@ -11,9 +11,14 @@
 //!   [`lay`] gives the preview's window, [`assign`] the daemon's due instants; both come from the
 //!   same code, so what the preview shows is what the daemon does.
 //!
-//! Everything here is pure: no I/O, no clock (the caller passes `now`), no async.
+//! - [`dispatch`] is the daemon's loop: it claims due deliveries from the store, sends them through
+//!   each channel's [`Publisher`](crieur_core::Publisher), and records the outcomes.
+//!
+//! Slots and calendar are pure: no I/O, no clock (the caller passes `now`), no async. Only
+//! [`dispatch`] talks to the store and the network, through traits.
 
 pub mod calendar;
+pub mod dispatch;
 pub mod slots;
 
 pub use calendar::{

@@ -1,0 +1,599 @@
+//! The dispatch loop: claim what is due, send it through the channel's adapter, record the outcome.
+//!
+//! One loop per process. Each turn it pings the watchdog, reconciles `unknown` deliveries through
+//! their adapter, claims the due ones in a batch (the store commits the intent before returning),
+//! hands each channel's claims to that channel's worker, and sleeps until the store's next due
+//! instant: never more than 30 s, re-reading the clock at each wake, and woken at once by
+//! [`Dispatcher::waker`] when a sync changes the queue or an outcome unblocks a thread item.
+//!
+//! Channels publish one delivery at a time (a per-channel lock keeps a thread's items and a
+//! channel's posts in order); different channels publish concurrently, up to a global bound.
+//! Outcomes go through one completer task that records them in batches (group commit), fenced by
+//! owner and attempt. A heartbeat renews the leases of everything in flight.
+//!
+//! The loop never retries by itself: it reports each [`Outcome`] and the store decides (backoff,
+//! bounded attempts, `unknown`). It never sends a delivery whose outcome is unknown: those go
+//! through [`Publisher::reconcile`] first.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crieur_core::{Clock, Delivery, Outcome, Publisher, RejectKind};
+use crieur_store::{Claimed, Completion, Lease, RetryPolicy, Store, StoreError};
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The longest the loop sleeps before re-reading the clock.
+pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// How long a rejected-as-gone channel (webhook 410) is held: until the config is reloaded.
+const GONE_HOLD: SignedDuration = SignedDuration::from_hours(24 * 365 * 100);
+
+/// How long a channel whose credentials were refused is held before crieur tries again.
+const UNAUTHORIZED_HOLD: SignedDuration = SignedDuration::from_mins(15);
+
+/// The reason prefix of a hold placed because the endpoint is gone; released at reload.
+pub const GONE_PREFIX: &str = "gone: ";
+
+/// Decides, just before sending, whether a delivery may go out: the policy's text rules run again
+/// on the exact rendered text, so a rule that fails now blocks the send.
+pub trait Gate: Send + Sync {
+    /// `Some(reason)` when an `error` rule blocks `delivery` (reason names the rule).
+    fn blocked(&self, delivery: &Delivery) -> Option<String>;
+}
+
+/// A gate that lets everything through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenGate;
+
+impl Gate for OpenGate {
+    fn blocked(&self, _: &Delivery) -> Option<String> {
+        None
+    }
+}
+
+/// Tuning of the loop.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// This process's lease owner (unique per process: [`crieur_store::new_owner`]).
+    pub owner: String,
+    /// How long a claim is leased before another instance may consider it abandoned.
+    pub lease: SignedDuration,
+    /// How many deliveries one claim takes at most.
+    pub batch: usize,
+    /// How many requests may be in flight at once, across channels.
+    pub max_in_flight: usize,
+    /// Backoff and attempt budget, applied by the store.
+    pub retry: RetryPolicy,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl DispatchSettings {
+    /// Defaults for `owner`: 2-minute leases, batches of 512, 256 requests in flight.
+    pub fn new(owner: String) -> Self {
+        Self {
+            owner,
+            lease: SignedDuration::from_mins(2),
+            batch: 512,
+            max_in_flight: 256,
+            retry: RetryPolicy::default(),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Errors that stop the loop.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The store failed in a way the loop cannot ride out.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What [`Dispatcher::run_once`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnceReport {
+    /// Deliveries sent and published (or found by reconciliation).
+    pub published: u64,
+    /// Deliveries whose outcome was anything else (retrying, failed, unknown).
+    pub not_published: u64,
+}
+
+/// Something the loop reports to its host (the binary): watchdog pings and the next due instant.
+pub trait Monitor: Send + Sync {
+    /// Called at every turn of the loop (the systemd watchdog is pinged from here, so a wedged
+    /// loop gets the service restarted).
+    fn alive(&self) {}
+    /// Called when a delivery settles.
+    fn settled(&self, _delivery: &Delivery, _outcome: &Outcome) {}
+}
+
+/// A monitor that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMonitor;
+
+impl Monitor for NoMonitor {}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    publishers: HashMap<String, Arc<dyn Publisher>>,
+    clock: Arc<dyn Clock>,
+    gate: Arc<dyn Gate>,
+    monitor: Arc<dyn Monitor>,
+    settings: DispatchSettings,
+    wake: Notify,
+    in_flight: Mutex<HashMap<String, u32>>,
+    channel_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    permits: Semaphore,
+    done_tx: mpsc::UnboundedSender<Done>,
+    store_failed: AtomicBool,
+}
+
+struct Done {
+    delivery: Delivery,
+    outcome: Outcome,
+    reconciled: bool,
+}
+
+/// The dispatch loop and its workers. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    done_rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Done>>>,
+    tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("owner", &self.shared.settings.owner)
+            .field("channels", &self.shared.publishers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher over `store`, sending through `publishers` (one per channel name).
+    pub fn new(
+        store: Arc<dyn Store>,
+        publishers: HashMap<String, Arc<dyn Publisher>>,
+        clock: Arc<dyn Clock>,
+        gate: Arc<dyn Gate>,
+        monitor: Arc<dyn Monitor>,
+        settings: DispatchSettings,
+    ) -> Self {
+        let channel_locks =
+            publishers.keys().map(|c| (c.clone(), Arc::new(tokio::sync::Mutex::new(())))).collect();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let permits = Semaphore::new(settings.max_in_flight.max(1));
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                publishers,
+                clock,
+                gate,
+                monitor,
+                settings,
+                wake: Notify::new(),
+                in_flight: Mutex::new(HashMap::new()),
+                channel_locks,
+                permits,
+                done_tx,
+                store_failed: AtomicBool::new(false),
+            }),
+            done_rx: Arc::new(tokio::sync::Mutex::new(done_rx)),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Wakes the loop at once (after a sync that changed the queue).
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Runs until `cancel` fires: then stops claiming, waits up to the shutdown grace for requests
+    /// in flight and their outcomes, and returns. Deliveries still in flight after the grace keep
+    /// their lease; they become `unknown` when it lapses (or at the next start on SQLite) and are
+    /// reconciled, never blindly re-sent.
+    ///
+    /// # Errors
+    /// When the store fails while recording outcomes repeatedly; claims that fail are retried
+    /// at the next turn (a PostgreSQL restart is ridden out).
+    pub async fn run(&self, cancel: CancellationToken) -> Result<(), DispatchError> {
+        let completer = self.spawn_completer();
+        let heartbeat = self.spawn_heartbeat(cancel.clone());
+        let mut store_errors = 0u32;
+        while !cancel.is_cancelled() {
+            self.shared.monitor.alive();
+            let sleep = match self.turn().await {
+                Ok(worked) => {
+                    store_errors = 0;
+                    if worked { Duration::ZERO } else { self.until_next().await }
+                }
+                Err(e) => {
+                    store_errors += 1;
+                    tracing::warn!(error = %e, "the store is unavailable; trying again");
+                    Duration::from_millis(200 * u64::from(store_errors.min(25)))
+                }
+            };
+            if sleep.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        heartbeat.abort();
+        self.tasks.close();
+        if tokio::time::timeout(self.shared.settings.shutdown_grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "requests still in flight after the shutdown grace; they will be reconciled"
+            );
+        }
+        drop(completer);
+        self.drain_completions().await;
+        Ok(())
+    }
+
+    /// Publishes everything due now (and thread items unblocked meanwhile), waits for every
+    /// outcome, and returns what happened. Reconciles `unknown` deliveries first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn run_once(&self) -> Result<OnceReport, DispatchError> {
+        let mut report = OnceReport::default();
+        loop {
+            let before = self.shared.clock.now();
+            let reconciling = self.reconcile_batch(before).await?;
+            let claimed = self.claim_batch(before).await?;
+            if reconciling == 0 && claimed == 0 {
+                break;
+            }
+            self.tasks.close();
+            self.tasks.wait().await;
+            self.tasks.reopen();
+            let (published, other) = self.drain_completions().await;
+            report.published += published;
+            report.not_published += other;
+        }
+        Ok(report)
+    }
+
+    /// One turn: reconcile, then claim. Returns whether anything was started.
+    async fn turn(&self) -> Result<bool, StoreError> {
+        let now = self.shared.clock.now();
+        let reconciling = self.reconcile_batch(now).await?;
+        let claimed = self.claim_batch(now).await?;
+        Ok(reconciling + claimed > 0 && claimed >= self.shared.settings.batch)
+    }
+
+    /// How long to sleep: until the store's next due instant, at most [`MAX_SLEEP`].
+    async fn until_next(&self) -> Duration {
+        let now = self.shared.clock.now();
+        match self.shared.store.next_due(now).await {
+            Ok(Some(next)) => {
+                let wait = now.duration_until(next);
+                if wait <= SignedDuration::ZERO {
+                    // Due now but nothing was claimable (all in flight, or held): look again soon.
+                    Duration::from_millis(20)
+                } else {
+                    Duration::try_from(wait).unwrap_or(MAX_SLEEP).min(MAX_SLEEP)
+                }
+            }
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next due instant");
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    async fn reconcile_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let s = &self.shared;
+        let claimed =
+            s.store.unknown_to_reconcile(&s.settings.owner, now, s.settings.lease, 64).await?;
+        let n = claimed.len();
+        for c in claimed {
+            self.track(&c.delivery);
+            let this = self.clone();
+            self.tasks.spawn(async move { this.reconcile_one(c).await });
+        }
+        Ok(n)
+    }
+
+    async fn reconcile_one(&self, claimed: Claimed) {
+        let s = &self.shared;
+        let d = claimed.delivery;
+        let Some(publisher) = s.publishers.get(&d.channel) else {
+            self.untrack(&d);
+            return;
+        };
+        let found = publisher.reconcile(&d).await;
+        tracing::info!(post = %d.post, channel = %d.channel, item = d.item, result = ?found, "reconciled");
+        let now = s.clock.now();
+        let applied = s
+            .store
+            .settle_reconciled(&s.settings.owner, &d.id, d.attempt, &found, now, &s.settings.retry)
+            .await;
+        self.untrack(&d);
+        match applied {
+            Ok(_) => {
+                if let crieur_core::Reconciled::Found { remote_id, url } = &found {
+                    let outcome =
+                        Outcome::Published { remote_id: remote_id.clone(), url: url.clone() };
+                    s.monitor.settled(&d, &outcome);
+                    let _ = s.done_tx.send(Done { delivery: d, outcome, reconciled: true });
+                }
+                s.wake.notify_one();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = %d.id, "could not record a reconciliation")
+            }
+        }
+    }
+
+    async fn claim_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let s = &self.shared;
+        let claimed =
+            s.store.claim_due(&s.settings.owner, now, s.settings.lease, s.settings.batch).await?;
+        let n = claimed.len();
+        let mut by_channel: HashMap<String, Vec<Delivery>> = HashMap::new();
+        for c in claimed {
+            self.track(&c.delivery);
+            by_channel.entry(c.delivery.channel.clone()).or_default().push(c.delivery);
+        }
+        for (channel, deliveries) in by_channel {
+            let this = self.clone();
+            self.tasks.spawn(async move { this.channel_worker(channel, deliveries).await });
+        }
+        Ok(n)
+    }
+
+    /// Sends `deliveries` of one channel in order, one at a time.
+    async fn channel_worker(&self, channel: String, deliveries: Vec<Delivery>) {
+        let s = &self.shared;
+        let lock = s.channel_locks.get(&channel).cloned();
+        let _guard = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
+        for d in deliveries {
+            let outcome = self.send(&d).await;
+            self.after_send(&d, &outcome).await;
+            let _ = s.done_tx.send(Done { delivery: d, outcome, reconciled: false });
+        }
+    }
+
+    async fn send(&self, d: &Delivery) -> Outcome {
+        let s = &self.shared;
+        let Some(publisher) = s.publishers.get(&d.channel) else {
+            return Outcome::Rejected {
+                kind: RejectKind::Other,
+                reason: format!("channel {:?} is not in the config any more", d.channel),
+            };
+        };
+        let now = s.clock.now();
+        if let Some(until) = publisher.hold_until().filter(|t| *t > now) {
+            return Outcome::Retry {
+                reason: format!("channel {} is rate limited", d.channel),
+                not_before: Some(until),
+            };
+        }
+        if let Some(reason) = s.gate.blocked(d) {
+            tracing::error!(post = %d.post, channel = %d.channel, %reason, "blocked by the policy; not sent");
+            return Outcome::Rejected { kind: RejectKind::Invalid, reason };
+        }
+        let Ok(_permit) = s.permits.acquire().await else {
+            return Outcome::Retry { reason: "shutting down".into(), not_before: None };
+        };
+        tracing::debug!(post = %d.post, channel = %d.channel, item = d.item, attempt = d.attempt, "sending");
+        publisher.publish(d).await
+    }
+
+    /// Channel-level consequences of an outcome: holds for rate limits, refused credentials and
+    /// gone endpoints.
+    async fn after_send(&self, d: &Delivery, outcome: &Outcome) {
+        let s = &self.shared;
+        let now = s.clock.now();
+        let hold = match outcome {
+            Outcome::Rejected { kind: RejectKind::Gone, reason } => {
+                tracing::error!(channel = %d.channel, %reason, "the endpoint is gone; the channel is disabled until the config is reloaded");
+                Some((now + GONE_HOLD, format!("{GONE_PREFIX}{reason}")))
+            }
+            Outcome::Unauthorized { reason } => {
+                tracing::error!(channel = %d.channel, %reason, "credentials refused; run `crieur auth {}` or fix the token", d.channel);
+                Some((now + UNAUTHORIZED_HOLD, format!("unauthorized: {reason}")))
+            }
+            _ => s
+                .publishers
+                .get(&d.channel)
+                .and_then(|p| p.hold_until())
+                .filter(|t| *t > now)
+                .map(|t| (t, "rate limited by the network".to_owned())),
+        };
+        if let Some((until, reason)) = hold
+            && let Err(e) = s.store.hold_channel(&d.channel, until, &reason, now).await
+        {
+            tracing::warn!(error = %e, channel = %d.channel, "could not hold the channel");
+        }
+    }
+
+    fn track(&self, d: &Delivery) {
+        let mut m = self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(d.id.clone(), d.attempt);
+    }
+
+    fn untrack(&self, d: &Delivery) {
+        let mut m = self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&d.id);
+    }
+
+    fn spawn_heartbeat(&self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let every = Duration::try_from(this.shared.settings.lease / 3)
+                .unwrap_or(Duration::from_secs(20))
+                .max(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = tokio::time::sleep(every) => {}
+                }
+                let leases: Vec<Lease> = {
+                    let m = this.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                    m.iter()
+                        .map(|(id, attempt)| Lease { id: id.clone(), attempt: *attempt })
+                        .collect()
+                };
+                if !leases.is_empty() {
+                    let s = &this.shared;
+                    let now = s.clock.now();
+                    match s.store.heartbeat(&s.settings.owner, &leases, now, s.settings.lease).await
+                    {
+                        Ok(n) if n < leases.len() as u64 => {
+                            tracing::warn!(lost = leases.len() as u64 - n, "some leases were lost");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+        })
+    }
+
+    fn spawn_completer(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let (published, other) = this.drain_completions_waiting().await;
+                if published + other == 0 && this.shared.done_tx.is_closed() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Waits for at least one outcome, then records every outcome available, in one batch.
+    async fn drain_completions_waiting(&self) -> (u64, u64) {
+        let mut rx = self.done_rx.lock().await;
+        let mut batch = Vec::new();
+        if rx.recv_many(&mut batch, 1024).await == 0 {
+            return (0, 0);
+        }
+        drop(rx);
+        self.record(batch).await
+    }
+
+    /// Records every outcome already available, without waiting.
+    async fn drain_completions(&self) -> (u64, u64) {
+        let mut total = (0, 0);
+        loop {
+            let mut batch = Vec::new();
+            {
+                let mut rx = self.done_rx.lock().await;
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(d) => batch.push(d),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if batch.is_empty() {
+                return total;
+            }
+            let (p, o) = self.record(batch).await;
+            total.0 += p;
+            total.1 += o;
+        }
+    }
+
+    /// Records a batch of outcomes in one transaction; retries the transaction while the store is
+    /// unreachable (the outcomes are the only record of what the network did).
+    async fn record(&self, batch: Vec<Done>) -> (u64, u64) {
+        let s = &self.shared;
+        let (mut published, mut other) = (0, 0);
+        let mut completions = Vec::new();
+        for d in &batch {
+            if matches!(d.outcome, Outcome::Published { .. }) {
+                published += 1;
+            } else {
+                other += 1;
+            }
+            if d.reconciled {
+                continue; // already settled by settle_reconciled
+            }
+            completions.push(Completion {
+                id: d.delivery.id.clone(),
+                attempt: d.delivery.attempt,
+                outcome: d.outcome.clone(),
+            });
+        }
+        let mut tries = 0u32;
+        while !completions.is_empty() {
+            let now = s.clock.now();
+            match s
+                .store
+                .complete_many(&s.settings.owner, &completions, now, &s.settings.retry)
+                .await
+            {
+                Ok(applied) => {
+                    for (c, a) in completions.iter().zip(&applied) {
+                        if *a == crieur_store::Applied::Fenced {
+                            tracing::warn!(delivery = %c.id, "lease lost before the outcome was recorded; another instance owns it");
+                        }
+                    }
+                    s.store_failed.store(false, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) => {
+                    tries += 1;
+                    s.store_failed.store(true, Ordering::Relaxed);
+                    tracing::warn!(error = %e, tries, "could not record outcomes; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries.min(25)))).await;
+                }
+            }
+        }
+        for d in &batch {
+            self.untrack(&d.delivery);
+            if !d.reconciled {
+                s.monitor.settled(&d.delivery, &d.outcome);
+                log_outcome(&d.delivery, &d.outcome);
+            }
+        }
+        s.wake.notify_one();
+        (published, other)
+    }
+}
+
+fn log_outcome(d: &Delivery, outcome: &Outcome) {
+    match outcome {
+        Outcome::Published { remote_id, url } => tracing::info!(
+            post = %d.post, channel = %d.channel, item = d.item, %remote_id, url = url.as_deref().unwrap_or(""),
+            "published"
+        ),
+        Outcome::Retry { reason, not_before } => tracing::warn!(
+            post = %d.post, channel = %d.channel, item = d.item, %reason, not_before = ?not_before.map(|t| t.to_string()),
+            "not sent; will retry"
+        ),
+        Outcome::Rejected { kind, reason } => tracing::error!(
+            post = %d.post, channel = %d.channel, item = d.item, ?kind, %reason, "rejected"
+        ),
+        Outcome::Unauthorized { reason } => tracing::error!(
+            post = %d.post, channel = %d.channel, item = d.item, %reason, "unauthorized"
+        ),
+        Outcome::Unknown { reason } => tracing::warn!(
+            post = %d.post, channel = %d.channel, item = d.item, %reason,
+            "outcome unknown; will reconcile before any retry"
+        ),
+    }
+}
