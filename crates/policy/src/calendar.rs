@@ -104,7 +104,9 @@ pub fn check_calendar(
                 scheduled: None,
             }))
             .collect();
-        events.sort_by(|a, b| (a.at, a.post, a.scheduled.is_some()).cmp(&(b.at, b.post, b.scheduled.is_some())));
+        events.sort_by(|a, b| {
+            (a.at, a.post, a.scheduled.is_some()).cmp(&(b.at, b.post, b.scheduled.is_some()))
+        });
         let mut out = Out { eff: &eff, channel, diags: &mut diags };
         duplicates(&mut out, &events);
         min_gap(&mut out, &events);

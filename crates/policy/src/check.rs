@@ -85,35 +85,37 @@ pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> 
     let network = rendered.network;
     let texts = std::iter::once(&rendered.text).chain(rendered.thread.iter());
     let lengths = std::iter::once(&rendered.length).chain(rendered.thread_lengths.iter());
-    for (part, ((text, length), notes)) in texts.zip(lengths).zip(rendered.parts.iter()).enumerate() {
+    for (part, ((text, length), notes)) in texts.zip(lengths).zip(rendered.parts.iter()).enumerate()
+    {
         let name = part_name(part);
         length_rule(&mut out, part, &name, network, text, length);
         let link_apart = part == 0 && network == Network::Facebook && rendered.link.is_some();
         if text.trim().is_empty() && !link_apart {
             out.push(rule::EMPTY, part, format!("{name} is empty on {network}: write some text"));
         }
-        let linked: Vec<_> = notes
-            .hashtags
-            .iter()
-            .filter(|h| h.problem != Some(HashtagProblem::NoLetter))
-            .collect();
+        let linked: Vec<_> =
+            notes.hashtags.iter().filter(|h| h.problem != Some(HashtagProblem::NoLetter)).collect();
         if let Some(max) = eff.max_hashtags
-            && linked.len() > max as usize {
-                out.push(
-                    rule::HASHTAGS_MAX,
-                    part,
-                    format!(
-                        "{name} has {} hashtags, at most {max} on {network}: remove {}",
-                        linked.len(),
-                        linked.len() - max as usize
-                    ),
-                );
-            }
+            && linked.len() > max as usize
+        {
+            out.push(
+                rule::HASHTAGS_MAX,
+                part,
+                format!(
+                    "{name} has {} hashtags, at most {max} on {network}: remove {}",
+                    linked.len(),
+                    linked.len() - max as usize
+                ),
+            );
+        }
         for h in &notes.hashtags {
             if let Some(problem) = h.problem {
                 let why = match problem {
                     HashtagProblem::NoLetter => {
-                        format!("#{} has no letter, so {network} will not link it: add a word or drop the #", h.word)
+                        format!(
+                            "#{} has no letter, so {network} will not link it: add a word or drop the #",
+                            h.word
+                        )
                     }
                     HashtagProblem::Joined(c) => format!(
                         "#{} will be linked only as #{} on {network} ({c:?} ends a hashtag): remove the {c:?}",
@@ -137,7 +139,8 @@ pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> 
             }
             let banned = eff.banned_hashtags.iter().find(|b| {
                 let b = b.strip_prefix('#').unwrap_or(b);
-                b.to_lowercase() == h.tag.to_lowercase() || b.to_lowercase() == h.word.to_lowercase()
+                b.to_lowercase() == h.tag.to_lowercase()
+                    || b.to_lowercase() == h.word.to_lowercase()
             });
             if let Some(b) = banned {
                 out.push(
@@ -174,7 +177,8 @@ pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> 
         }
     }
     if let Some(cat) = meta.category {
-        let has_link = rendered.link.is_some() || rendered.parts.iter().any(|p| p.links_in_text > 0);
+        let has_link =
+            rendered.link.is_some() || rendered.parts.iter().any(|p| p.links_in_text > 0);
         if !has_link && eff.require_link_for.iter().any(|c| c == cat) {
             out.push(
                 rule::LINKS_REQUIRED,
@@ -203,28 +207,37 @@ pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> 
     out.diags
 }
 
-fn length_rule(out: &mut Out<'_, '_>, part: usize, name: &str, network: Network, text: &str, length: &Length) {
+fn length_rule(
+    out: &mut Out<'_, '_>,
+    part: usize,
+    name: &str,
+    network: Network,
+    text: &str,
+    length: &Length,
+) {
     if let Some(limit) = length.limit
-        && length.used > limit {
-            let unit = if network == Network::X { " (X's weighted count)" } else { "" };
-            out.push(
-                rule::LENGTH,
-                part,
-                format!(
-                    "{name} is {} long on {network}{unit}, limit {limit}: shorten it by {}",
-                    length.used,
-                    length.used - limit
-                ),
-            );
-        }
+        && length.used > limit
+    {
+        let unit = if network == Network::X { " (X's weighted count)" } else { "" };
+        out.push(
+            rule::LENGTH,
+            part,
+            format!(
+                "{name} is {} long on {network}{unit}, limit {limit}: shorten it by {}",
+                length.used,
+                length.used - limit
+            ),
+        );
+    }
     if network == Network::X
-        && let Some(c) = text.chars().find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}')) {
-            out.push(
-                rule::LENGTH,
-                part,
-                format!("{name} holds U+{:04X}, which X refuses: remove it", c as u32),
-            );
-        }
+        && let Some(c) = text.chars().find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}'))
+    {
+        out.push(
+            rule::LENGTH,
+            part,
+            format!("{name} holds U+{:04X}, which X refuses: remove it", c as u32),
+        );
+    }
 }
 
 /// `hashtags.style = "CamelCase"`: the first cased letter is uppercase, and the tag has a
@@ -238,7 +251,12 @@ pub fn is_camel_case(tag: &str) -> bool {
 
 /// Checks `rendered` (a rendering of `post` on `channel`) with the text rules, each
 /// diagnostic located in the post file (the text, the variant or the thread item).
-pub fn check_post(post: &Post, channel: &Channel, rendered: &Rendered, eff: &Effective) -> Vec<Diagnostic> {
+pub fn check_post(
+    post: &Post,
+    channel: &Channel,
+    rendered: &Rendered,
+    eff: &Effective,
+) -> Vec<Diagnostic> {
     check_text(rendered, eff, &TextMeta::for_post(post, channel))
 }
 
@@ -286,5 +304,344 @@ pub fn check_one(
         text: rendered.text,
         length: rendered.length,
         diagnostics,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::render::render;
+    use crate::testing::{channel, mentions, post, thread_item};
+    use crieur_config::{PolicyLayer, Utm};
+
+    fn rules_of(diags: &[Diagnostic]) -> Vec<(String, Severity)> {
+        diags.iter().map(|d| (d.rule.clone(), d.severity)).collect()
+    }
+
+    fn one(text: &str, network: Network, policy: &PolicyConfig) -> Vec<(String, Severity)> {
+        rules_of(&check_one(text, network, None, policy, &mentions()).diagnostics)
+    }
+
+    fn has(found: &[(String, Severity)], id: &str, severity: Severity) -> bool {
+        found.iter().any(|(r, s)| r == id && *s == severity)
+    }
+
+    fn fires(text: &str, network: Network, id: &str) -> bool {
+        one(text, network, &PolicyConfig::default()).iter().any(|(r, _)| r == id)
+    }
+
+    #[test]
+    fn a_clean_text_passes_everywhere() {
+        for n in Network::ALL {
+            let r = check_one(
+                "Welcome to our new colleagues in Lyon! #Hiring",
+                n,
+                None,
+                &PolicyConfig::default(),
+                &mentions(),
+            );
+            assert!(r.diagnostics.is_empty(), "{n}: {:?}", r.diagnostics);
+            assert!(r.valid);
+        }
+    }
+
+    #[test]
+    fn length() {
+        let long = "a".repeat(281);
+        assert!(fires(&long, Network::X, rule::LENGTH));
+        assert!(!fires(&"a".repeat(280), Network::X, rule::LENGTH));
+        // CJK weighs 2 on X but 1 on LinkedIn.
+        assert!(fires(&"字".repeat(141), Network::X, rule::LENGTH));
+        assert!(!fires(&"字".repeat(141), Network::Linkedin, rule::LENGTH));
+        assert!(fires(&"a".repeat(3001), Network::Linkedin, rule::LENGTH));
+        assert!(fires("bad \u{FFFF}", Network::X, rule::LENGTH));
+        let r = check_one(&long, Network::X, None, &PolicyConfig::default(), &mentions());
+        assert!(!r.valid);
+        assert_eq!(r.length, Length { used: 281, limit: Some(280) });
+        assert!(
+            r.diagnostics[0].message.contains("shorten it by 1"),
+            "{}",
+            r.diagnostics[0].message
+        );
+        // A paid account's channel allows more.
+        let mut paid = channel("paid-x", Network::X);
+        paid.max_length = Some(25_000);
+        let r = check_one(&long, Network::X, Some(&paid), &PolicyConfig::default(), &mentions());
+        assert!(r.valid);
+        // Severity override on the network layer.
+        let mut p = PolicyConfig::default();
+        let mut layer = PolicyLayer::default();
+        layer.rules.insert(rule::LENGTH.into(), Severity::Warning);
+        p.networks.insert(Network::X, layer);
+        assert!(has(&one(&long, Network::X, &p), rule::LENGTH, Severity::Warning));
+        assert!(check_one(&long, Network::X, None, &p, &mentions()).valid);
+    }
+
+    #[test]
+    fn empty() {
+        assert!(fires("   ", Network::X, rule::EMPTY));
+        assert!(fires("", Network::Webhook, rule::EMPTY));
+        assert!(!fires("x", Network::X, rule::EMPTY));
+        // Facebook may post a link alone; X may not post nothing.
+        let mut p = post("p1", "");
+        p.link = Some("https://example.com".into());
+        let diags = |n: Network| {
+            let ch = channel("c", n);
+            let eff = effective(&PolicyConfig::default(), &ch);
+            let m = mentions();
+            let r = render(&p, &ch, &RenderContext::new(&m, &eff));
+            rules_of(&check_post(&p, &ch, &r, &eff))
+        };
+        assert!(!diags(Network::Facebook).iter().any(|(r, _)| r == rule::EMPTY));
+        assert!(!diags(Network::X).iter().any(|(r, _)| r == rule::EMPTY));
+        let mut p2 = post("p2", "ok");
+        p2.thread = vec![thread_item(" ", 7)];
+        let ch = channel("c", Network::X);
+        let eff = effective(&PolicyConfig::default(), &ch);
+        let m = mentions();
+        let r = render(&p2, &ch, &RenderContext::new(&m, &eff));
+        let d = check_post(&p2, &ch, &r, &eff);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].rule, rule::EMPTY);
+        assert_eq!(d[0].location.as_ref().map(|l| l.line), Some(7), "located on the thread item");
+    }
+
+    #[test]
+    fn hashtags_max_by_network_and_layers() {
+        let three = "News #One #Two #Three";
+        assert!(fires(three, Network::X, rule::HASHTAGS_MAX));
+        assert!(!fires(three, Network::Facebook, rule::HASHTAGS_MAX));
+        assert!(!fires(three, Network::Linkedin, rule::HASHTAGS_MAX));
+        assert!(!fires(&format!("{three} #A4 #B5 #C6 #D7"), Network::Webhook, rule::HASHTAGS_MAX));
+        assert!(fires("#A #B #C #D #E #F", Network::Linkedin, rule::HASHTAGS_MAX));
+        // Digits-only tags are not hashtags for the count.
+        assert!(!fires("#One #Two #2024", Network::X, rule::HASHTAGS_MAX));
+        let mut p = PolicyConfig::default();
+        p.base.max_hashtags = Some(1);
+        assert!(has(
+            &one("#One #Two", Network::Linkedin, &p),
+            rule::HASHTAGS_MAX,
+            Severity::Warning
+        ));
+        p.networks
+            .insert(Network::Linkedin, PolicyLayer { max_hashtags: Some(4), ..Default::default() });
+        assert!(one("#One #Two", Network::Linkedin, &p).is_empty());
+        let mut ch_layer = PolicyLayer::default();
+        ch_layer.rules.insert(rule::HASHTAGS_MAX.into(), Severity::Error);
+        p.channels.insert("company-x".into(), ch_layer);
+        let cx = channel("company-x", Network::X);
+        let d = check_one("#One #Two", Network::X, Some(&cx), &p, &mentions());
+        assert!(has(&rules_of(&d.diagnostics), rule::HASHTAGS_MAX, Severity::Error));
+        assert!(!d.valid);
+        assert_eq!(d.diagnostics[0].channel.as_deref(), Some("company-x"));
+    }
+
+    #[test]
+    fn hashtags_style() {
+        assert!(fires("Hi #opensource", Network::X, rule::HASHTAGS_STYLE));
+        assert!(fires("Hi #OPENSOURCE", Network::X, rule::HASHTAGS_STYLE));
+        assert!(!fires("Hi #OpenSource", Network::X, rule::HASHTAGS_STYLE));
+        assert!(!fires("Hi #NASA #AI #COP28 #日本", Network::Linkedin, rule::HASHTAGS_STYLE));
+        assert!(
+            is_camel_case("Rust2024") && is_camel_case("2024Recap") && !is_camel_case("rustLang")
+        );
+        let mut p = PolicyConfig::default();
+        p.base.hashtag_style = Some(HashtagStyle::Any);
+        assert!(one("Hi #opensource", Network::X, &p).is_empty());
+        let mut p = PolicyConfig::default();
+        p.base.rules.insert(rule::HASHTAGS_STYLE.into(), Severity::Off);
+        assert!(one("Hi #opensource", Network::X, &p).is_empty());
+    }
+
+    #[test]
+    fn hashtags_banned() {
+        let mut p = PolicyConfig::default();
+        p.base.banned_hashtags = Some(vec!["#FollowForFollow".into(), "spam".into()]);
+        assert!(has(
+            &one("Hi #followforfollow", Network::X, &p),
+            rule::HASHTAGS_BANNED,
+            Severity::Error
+        ));
+        assert!(has(&one("Hi #Spam", Network::X, &p), rule::HASHTAGS_BANNED, Severity::Error));
+        assert!(!one("Hi #Follow", Network::X, &p).iter().any(|(r, _)| r == rule::HASHTAGS_BANNED));
+        p.base.rules.insert(rule::HASHTAGS_BANNED.into(), Severity::Warning);
+        assert!(has(&one("Hi #Spam", Network::X, &p), rule::HASHTAGS_BANNED, Severity::Warning));
+    }
+
+    #[test]
+    fn hashtags_invalid() {
+        assert!(fires("Best of #2024", Network::X, rule::HASHTAGS_INVALID));
+        assert!(fires("We love #Open-Source", Network::Linkedin, rule::HASHTAGS_INVALID));
+        assert!(!fires("We love #OpenSource.", Network::X, rule::HASHTAGS_INVALID));
+        assert!(!fires("C# and F# are fine", Network::X, rule::HASHTAGS_INVALID));
+        let d = check_one(
+            "We love #Open-Source",
+            Network::X,
+            None,
+            &PolicyConfig::default(),
+            &mentions(),
+        );
+        assert!(d.diagnostics[0].message.contains("#Open-Source will be linked only as #Open"));
+    }
+
+    #[test]
+    fn mentions_unresolved() {
+        // X: a configured handle, or a literal valid handle.
+        assert!(!fires("Hi @acme and @jack", Network::X, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @big-corp", Network::X, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @bob", Network::X, rule::MENTIONS_UNRESOLVED), "bob has no x handle");
+        // LinkedIn: every mention needs a URN.
+        assert!(!fires("Hi @acme", Network::Linkedin, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @jack", Network::Linkedin, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @bob", Network::Linkedin, rule::MENTIONS_UNRESOLVED));
+        // Facebook: known keys become names; unknown ones are reported; webhooks take text.
+        assert!(!fires("Hi @bob", Network::Facebook, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @jack", Network::Facebook, rule::MENTIONS_UNRESOLVED));
+        assert!(!fires("Hi @jack", Network::Webhook, rule::MENTIONS_UNRESOLVED));
+        // A bad configured handle.
+        let mut m = mentions();
+        if let Some(e) = m.get_mut("acme") {
+            e.x = Some("@acme-corp".into());
+        }
+        let d = check_one("Hi @acme", Network::X, None, &PolicyConfig::default(), &m);
+        assert_eq!(
+            rules_of(&d.diagnostics),
+            [(rule::MENTIONS_UNRESOLVED.to_owned(), Severity::Error)]
+        );
+        let mut p = PolicyConfig::default();
+        p.networks.insert(Network::Linkedin, PolicyLayer::default());
+        if let Some(l) = p.networks.get_mut(&Network::Linkedin) {
+            l.rules.insert(rule::MENTIONS_UNRESOLVED.into(), Severity::Warning);
+        }
+        assert!(has(
+            &one("Hi @jack", Network::Linkedin, &p),
+            rule::MENTIONS_UNRESOLVED,
+            Severity::Warning
+        ));
+        assert!(has(
+            &one("Hi @big-corp", Network::X, &p),
+            rule::MENTIONS_UNRESOLVED,
+            Severity::Error
+        ));
+    }
+
+    fn post_rules(p: &Post, network: Network, policy: &PolicyConfig) -> Vec<(String, Severity)> {
+        let ch = channel("company", network);
+        let eff = effective(policy, &ch);
+        let m = mentions();
+        let r = render(p, &ch, &RenderContext::new(&m, &eff));
+        rules_of(&check_post(p, &ch, &r, &eff))
+    }
+
+    #[test]
+    fn links_required() {
+        let mut policy = PolicyConfig::default();
+        policy.base.require_link_for = Some(vec!["expertise".into()]);
+        let mut p = post("p1", "Our take on caching.");
+        p.category = Some("expertise".into());
+        assert!(has(&post_rules(&p, Network::X, &policy), rule::LINKS_REQUIRED, Severity::Warning));
+        p.link = Some("https://example.com/study".into());
+        assert!(
+            !post_rules(&p, Network::X, &policy).iter().any(|(r, _)| r == rule::LINKS_REQUIRED)
+        );
+        let mut q = post("p2", "Our take, from example.com/study");
+        q.category = Some("expertise".into());
+        assert!(post_rules(&q, Network::X, &policy).is_empty(), "a link in the text counts");
+        p.link = None;
+        p.category = Some("hr".into());
+        assert!(post_rules(&p, Network::X, &policy).is_empty());
+        p.category = Some("expertise".into());
+        let mut layer = PolicyLayer::default();
+        layer.rules.insert(rule::LINKS_REQUIRED.into(), Severity::Error);
+        policy.channels.insert("company".into(), layer);
+        assert!(has(&post_rules(&p, Network::X, &policy), rule::LINKS_REQUIRED, Severity::Error));
+    }
+
+    #[test]
+    fn links_broken_utm() {
+        let policy = PolicyConfig::default();
+        let mut p = post("p1", "Read this");
+        p.link = Some("https://example.com/?utm_source=newsletter".into());
+        let found = post_rules(&p, Network::X, &policy);
+        assert!(has(&found, rule::LINKS_BROKEN_UTM, Severity::Error));
+        p.link = Some("https://example.com/?utm_source=x".into());
+        assert!(post_rules(&p, Network::X, &policy).is_empty());
+        p.link = Some("https://example.com/?utm_source=newsletter".into());
+        let mut off = PolicyConfig::default();
+        off.base.utm = Some(Utm::Off);
+        assert!(post_rules(&p, Network::X, &off).is_empty(), "nothing to conflict with");
+        let mut lenient = PolicyConfig::default();
+        let mut layer = PolicyLayer::default();
+        layer.rules.insert(rule::LINKS_BROKEN_UTM.into(), Severity::Warning);
+        lenient.networks.insert(Network::X, layer);
+        assert!(has(
+            &post_rules(&p, Network::X, &lenient),
+            rule::LINKS_BROKEN_UTM,
+            Severity::Warning
+        ));
+    }
+
+    #[test]
+    fn engagement_open_question_is_off_by_default() {
+        assert!(!fires("We moved.", Network::X, rule::ENGAGEMENT_OPEN_QUESTION));
+        let mut p = PolicyConfig::default();
+        p.base.rules.insert(rule::ENGAGEMENT_OPEN_QUESTION.into(), Severity::Warning);
+        assert!(has(
+            &one("We moved.", Network::X, &p),
+            rule::ENGAGEMENT_OPEN_QUESTION,
+            Severity::Warning
+        ));
+        assert!(one("We moved. What do you think", Network::X, &p).is_empty());
+        assert!(one("On a déménagé. Dites-nous ce que vous en pensez", Network::X, &p).is_empty());
+        assert!(one("We moved! Where should we eat?", Network::X, &p).is_empty());
+        // A question mark inside a link is not a question.
+        assert!(!one("We moved: https://example.com/?q=1", Network::X, &p).is_empty());
+    }
+
+    #[test]
+    fn thread_items_are_checked_and_located() {
+        let mut p = post("p1", "1/ Short");
+        p.thread = vec![thread_item(&"b".repeat(300), 12), thread_item("3/ #a #b #c", 13)];
+        let ch = channel("company-x", Network::X);
+        let eff = effective(&PolicyConfig::default(), &ch);
+        let m = mentions();
+        let r = render(&p, &ch, &RenderContext::new(&m, &eff));
+        let d = check_post(&p, &ch, &r, &eff);
+        let got: Vec<_> =
+            d.iter().map(|d| (d.rule.as_str(), d.location.as_ref().map(|l| l.line))).collect();
+        assert!(got.contains(&(rule::LENGTH, Some(12))), "{got:?}");
+        assert!(got.contains(&(rule::HASHTAGS_MAX, Some(13))), "{got:?}");
+        assert!(got.contains(&(rule::HASHTAGS_STYLE, Some(13))), "{got:?}");
+        assert!(
+            d.iter()
+                .all(|d| d.post.as_deref() == Some("p1")
+                    && d.channel.as_deref() == Some("company-x"))
+        );
+        assert_eq!(
+            d[0].to_string(),
+            format!("posts/q.toml:12:8: error[length]: {} (post p1 on company-x)", d[0].message)
+        );
+    }
+
+    #[test]
+    fn check_json_has_the_contract_keys() {
+        let r = check_one(
+            "Hi @acme #opensource",
+            Network::Linkedin,
+            None,
+            &PolicyConfig::default(),
+            &mentions(),
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["text"],
+            "Hi @[Acme \\(Lyon\\)](urn:li:organization:2414183) {hashtag|\\#|opensource}"
+        );
+        assert_eq!(v["length"]["limit"], 3000);
+        assert_eq!(v["length"]["used"], r.text.encode_utf16().count());
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["diagnostics"][0]["rule"], "hashtags.style");
+        assert_eq!(v["diagnostics"][0]["severity"], "warning");
     }
 }

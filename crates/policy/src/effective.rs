@@ -246,7 +246,10 @@ fn resolve(
         mix_scope,
         mix_location,
         mix_window: first(&|l| l.mix_window).unwrap_or(SignedDuration::from_hours(28 * 24)),
-        utm: layers.iter().find_map(|(_, l)| l.and_then(|l| l.utm.clone())).unwrap_or_else(default_utm),
+        utm: layers
+            .iter()
+            .find_map(|(_, l)| l.and_then(|l| l.utm.clone()))
+            .unwrap_or_else(default_utm),
         max_length,
     }
 }
@@ -309,7 +312,8 @@ mod tests {
         let mut c = channel("paid-x", Network::X);
         c.max_length = Some(25_000);
         assert_eq!(effective(&p, &c).max_length, Some(25_000));
-        p.channels.insert("paid-x".into(), PolicyLayer { max_length: Some(4000), ..Default::default() });
+        p.channels
+            .insert("paid-x".into(), PolicyLayer { max_length: Some(4000), ..Default::default() });
         assert_eq!(effective(&p, &c).max_length, Some(4000));
     }
 }

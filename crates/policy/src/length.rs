@@ -96,7 +96,9 @@ fn count_mastodon_plain(text: &str) -> u64 {
             }
             if j > i + 1 && j < bytes.len() && bytes[j] == b'@' {
                 let mut k = j + 1;
-                while k < bytes.len() && (is_word_byte(bytes[k]) || bytes[k] == b'.' || bytes[k] == b'-') {
+                while k < bytes.len()
+                    && (is_word_byte(bytes[k]) || bytes[k] == b'.' || bytes[k] == b'-')
+                {
                     k += 1;
                 }
                 while k > j + 1 && matches!(bytes[k - 1], b'.' | b'-') {

@@ -180,13 +180,15 @@ pub fn render_parts(
     let (mut body, notes, placed) = render_one(text, tagged.as_deref(), network, ctx.mentions);
     parts.push(notes);
     if let Some(l) = &tagged
-        && !placed && matches!(network, Network::X | Network::Linkedin) {
-            let l = if network == Network::Linkedin { escape_little_text(l) } else { l.clone() };
-            if !(body.is_empty() || body.ends_with('\n')) {
-                body.push(' ');
-            }
-            body.push_str(&l);
+        && !placed
+        && matches!(network, Network::X | Network::Linkedin)
+    {
+        let l = if network == Network::Linkedin { escape_little_text(l) } else { l.clone() };
+        if !(body.is_empty() || body.ends_with('\n')) {
+            body.push(' ');
         }
+        body.push_str(&l);
+    }
     let mut rendered_thread = Vec::with_capacity(thread.len());
     for item in thread {
         let (t, notes, _) = render_one(item, tagged.as_deref(), network, ctx.mentions);
@@ -194,7 +196,8 @@ pub fn render_parts(
         parts.push(notes);
     }
     let length = measure(network, &body, ctx.max_length);
-    let thread_lengths = rendered_thread.iter().map(|t| measure(network, t, ctx.max_length)).collect();
+    let thread_lengths =
+        rendered_thread.iter().map(|t| measure(network, t, ctx.max_length)).collect();
     Rendered {
         network,
         text: body,
@@ -307,7 +310,9 @@ fn mention(
         (Network::Linkedin, None) => {
             (escape_little_text(&format!("@{key}")), Some(MentionReason::Unknown))
         }
-        (Network::Facebook, Some(m)) => (m.facebook.clone().unwrap_or_else(|| m.name.clone()), None),
+        (Network::Facebook, Some(m)) => {
+            (m.facebook.clone().unwrap_or_else(|| m.name.clone()), None)
+        }
         (Network::Facebook, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
         (Network::Webhook, Some(m)) => (m.name.clone(), None),
         (Network::Webhook, None) => (format!("@{key}"), None),
@@ -388,20 +393,28 @@ pub fn tag_link(link: &str, utm: &Utm, vars: &UtmVars<'_>) -> (String, Vec<UtmCo
     let mut conflicts = Vec::new();
     for (i, (k, v)) in existing.iter().enumerate() {
         if k.starts_with("utm_")
-            && let Some((_, other)) = existing[..i].iter().find(|(k2, v2)| k2 == k && v2 != v) {
-                conflicts.push(UtmConflict { param: k.clone(), found: other.clone(), wanted: v.clone() });
-            }
+            && let Some((_, other)) = existing[..i].iter().find(|(k2, v2)| k2 == k && v2 != v)
+        {
+            conflicts.push(UtmConflict {
+                param: k.clone(),
+                found: other.clone(),
+                wanted: v.clone(),
+            });
+        }
     }
     let Utm::Tags { source, medium, campaign } = utm else {
         return (link.to_owned(), conflicts);
     };
     let mut added = Vec::new();
-    for (param, template) in [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)] {
+    for (param, template) in
+        [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
+    {
         let value = fill(template, vars);
         if value.is_empty() {
             continue;
         }
-        let present: Vec<&String> = existing.iter().filter(|(k, _)| k == param).map(|(_, v)| v).collect();
+        let present: Vec<&String> =
+            existing.iter().filter(|(k, _)| k == param).map(|(_, v)| v).collect();
         if present.is_empty() {
             added.push(format!(
                 "{param}={}",
@@ -452,7 +465,13 @@ mod tests {
     }
 
     fn vars() -> UtmVars<'static> {
-        UtmVars { network: Network::X, channel: "company-x", campaign: Some("launch"), category: Some("hr"), post: "p1" }
+        UtmVars {
+            network: Network::X,
+            channel: "company-x",
+            campaign: Some("launch"),
+            category: Some("hr"),
+            post: "p1",
+        }
     }
 
     #[test]
@@ -472,11 +491,20 @@ mod tests {
         );
         assert_eq!(
             r.link.as_deref(),
-            Some("https://example.com/a_b?x=1&utm_source=linkedin&utm_medium=social&utm_campaign=hr")
+            Some(
+                "https://example.com/a_b?x=1&utm_source=linkedin&utm_medium=social&utm_campaign=hr"
+            )
         );
-        let issues: Vec<_> = r.parts[0].mentions.iter().map(|m| (m.key.as_str(), m.reason.clone())).collect();
-        assert_eq!(issues, [("bob", MentionReason::MissingForNetwork), ("ghost", MentionReason::Unknown)]);
-        assert_eq!(r.length, Length { used: crate::length::utf16_length(&r.text), limit: Some(3000) });
+        let issues: Vec<_> =
+            r.parts[0].mentions.iter().map(|m| (m.key.as_str(), m.reason.clone())).collect();
+        assert_eq!(
+            issues,
+            [("bob", MentionReason::MissingForNetwork), ("ghost", MentionReason::Unknown)]
+        );
+        assert_eq!(
+            r.length,
+            Length { used: crate::length::utf16_length(&r.text), limit: Some(3000) }
+        );
     }
 
     #[test]
@@ -490,7 +518,10 @@ mod tests {
             "Welcome @acme and Bob Martin, hi @someone! #Hiring \
              https://example.com/careers?utm_source=x&utm_medium=social&utm_campaign=lyon"
         );
-        assert_eq!(r.parts[0].mentions, [MentionIssue { key: "bob".into(), reason: MentionReason::MissingForNetwork }]);
+        assert_eq!(
+            r.parts[0].mentions,
+            [MentionIssue { key: "bob".into(), reason: MentionReason::MissingForNetwork }]
+        );
         // 50 characters of text, a space, a link weighing 23.
         assert_eq!(r.length, Length { used: 50 + 1 + 23, limit: Some(280) });
     }
@@ -503,7 +534,10 @@ mod tests {
         assert_eq!(r.text, "Read https://example.com?utm_source=x&utm_medium=social today");
         let mut p = post("p1", "Read this:\n");
         p.link = Some("https://example.com/".into());
-        assert_eq!(render_on(&p, Network::X).text, "Read this:\nhttps://example.com/?utm_source=x&utm_medium=social");
+        assert_eq!(
+            render_on(&p, Network::X).text,
+            "Read this:\nhttps://example.com/?utm_source=x&utm_medium=social"
+        );
         let p = post("p1", "No link here {link}");
         assert_eq!(render_on(&p, Network::X).text, "No link here {link}");
         assert_eq!(render_on(&p, Network::Linkedin).text, "No link here \\{link\\}");
@@ -515,10 +549,16 @@ mod tests {
         p.link = Some("https://example.com".into());
         let r = render_on(&p, Network::Facebook);
         assert_eq!(r.text, "Thanks Acme (Lyon) and Bob M.!");
-        assert_eq!(r.link.as_deref(), Some("https://example.com?utm_source=facebook&utm_medium=social"));
+        assert_eq!(
+            r.link.as_deref(),
+            Some("https://example.com?utm_source=facebook&utm_medium=social")
+        );
         let mut p = post("p1", "See {link}");
         p.link = Some("https://example.com".into());
-        assert_eq!(render_on(&p, Network::Facebook).text, "See https://example.com?utm_source=facebook&utm_medium=social");
+        assert_eq!(
+            render_on(&p, Network::Facebook).text,
+            "See https://example.com?utm_source=facebook&utm_medium=social"
+        );
     }
 
     #[test]
@@ -527,7 +567,10 @@ mod tests {
         p.link = Some("https://blog.example.com/a".into());
         let r = render_on(&p, Network::Webhook);
         assert_eq!(r.text, "New article by Acme (Lyon): #Rust & (C) [draft] @nobody");
-        assert_eq!(r.link.as_deref(), Some("https://blog.example.com/a?utm_source=webhook&utm_medium=social"));
+        assert_eq!(
+            r.link.as_deref(),
+            Some("https://blog.example.com/a?utm_source=webhook&utm_medium=social")
+        );
         assert!(r.parts[0].mentions.is_empty());
         assert_eq!(r.length.limit, None);
     }
@@ -536,12 +579,16 @@ mod tests {
     fn variants_channel_over_network_over_post() {
         let mut p = post("p1", "Base text");
         p.thread = vec![thread_item("2/ base thread", 9)];
-        p.variants.insert("x".into(), Variant { text: Some("X text".into()), ..Default::default() });
-        p.variants.insert("company-x".into(), Variant {
-            link: Some("https://c.example".into()),
-            thread: Some(vec![thread_item("2/ @acme", 20)]),
-            ..Default::default()
-        });
+        p.variants
+            .insert("x".into(), Variant { text: Some("X text".into()), ..Default::default() });
+        p.variants.insert(
+            "company-x".into(),
+            Variant {
+                link: Some("https://c.example".into()),
+                thread: Some(vec![thread_item("2/ @acme", 20)]),
+                ..Default::default()
+            },
+        );
         let r = render_on(&p, Network::X);
         // The channel variant has no text: the post's text is used, not the network variant's.
         assert_eq!(r.text, "Base text https://c.example?utm_source=x&utm_medium=social");
@@ -588,7 +635,14 @@ mod tests {
         // Another value: kept as written, reported.
         let (l, c) = tag_link("https://e.com/?utm_source=newsletter", &utm, &v);
         assert_eq!(l, "https://e.com/?utm_source=newsletter&utm_medium=social&utm_campaign=launch");
-        assert_eq!(c, [UtmConflict { param: "utm_source".into(), found: "newsletter".into(), wanted: "x".into() }]);
+        assert_eq!(
+            c,
+            [UtmConflict {
+                param: "utm_source".into(),
+                found: "newsletter".into(),
+                wanted: "x".into()
+            }]
+        );
         // Every parameter already there: the link is untouched.
         let full = "https://e.com/?utm_source=x&utm_medium=social&utm_campaign=launch";
         assert_eq!(tag_link(full, &utm, &v), (full.to_owned(), Vec::new()));
@@ -600,24 +654,31 @@ mod tests {
 
     #[test]
     fn utm_templates_and_empty_values() {
-        let utm = Utm::Tags { source: "{network}-{channel}".into(), medium: "social".into(), campaign: "{category}/{post} x".into() };
+        let utm = Utm::Tags {
+            source: "{network}-{channel}".into(),
+            medium: "social".into(),
+            campaign: "{category}/{post} x".into(),
+        };
         let v = vars();
         assert_eq!(
             tag_link("https://e.com", &utm, &v).0,
             "https://e.com?utm_source=x-company-x&utm_medium=social&utm_campaign=hr%2Fp1+x"
         );
         let v = UtmVars { campaign: None, category: None, ..vars() };
-        assert_eq!(tag_link("https://e.com", &default_utm(), &v).0, "https://e.com?utm_source=x&utm_medium=social");
+        assert_eq!(
+            tag_link("https://e.com", &default_utm(), &v).0,
+            "https://e.com?utm_source=x&utm_medium=social"
+        );
     }
 
     #[test]
     fn only_the_post_link_is_tagged() {
         let mut p = post("p1", "Sources: https://a.example.org/x and b.example.com/y?z=1 {link}");
-        p.link = Some("https://c.example/z".into());
+        p.link = Some("https://c.example.com/z".into());
         let r = render_on(&p, Network::X);
         assert_eq!(
             r.text,
-            "Sources: https://a.example.org/x and b.example.com/y?z=1 https://c.example/z?utm_source=x&utm_medium=social"
+            "Sources: https://a.example.org/x and b.example.com/y?z=1 https://c.example.com/z?utm_source=x&utm_medium=social"
         );
         assert_eq!(r.parts[0].links_in_text, 2);
         // Three links weigh 23 each.

@@ -79,15 +79,16 @@ pub(crate) fn tokenize<'a>(text: &'a str) -> Vec<Tok<'a>> {
     };
     while i < text.len() {
         if let Some(u) = urls.get(next_url)
-            && u.start == i {
-                flush(&mut toks, plain_start, i);
-                toks.push(Tok::Url(&text[u.start..u.end]));
-                next_url += 1;
-                prev = text[..u.end].chars().next_back();
-                i = u.end;
-                plain_start = i;
-                continue;
-            }
+            && u.start == i
+        {
+            flush(&mut toks, plain_start, i);
+            toks.push(Tok::Url(&text[u.start..u.end]));
+            next_url += 1;
+            prev = text[..u.end].chars().next_back();
+            i = u.end;
+            plain_start = i;
+            continue;
+        }
         let rest = &text[i..];
         let Some(c) = rest.chars().next() else { break };
         if rest.starts_with(LINK_PLACEHOLDER) {
@@ -98,29 +99,33 @@ pub(crate) fn tokenize<'a>(text: &'a str) -> Vec<Tok<'a>> {
             prev = Some('}');
             continue;
         }
-        if c == '#' && hashtag_may_follow(prev)
-            && let Some(tok) = hashtag(rest) {
-                flush(&mut toks, plain_start, i);
-                let tag_len = match &tok {
-                    Tok::Hashtag { tag, .. } => tag.len(),
-                    _ => 0,
-                };
-                toks.push(tok);
-                // Only the linked part is the hashtag; a joined rest stays plain text.
-                i += 1 + tag_len;
-                plain_start = i;
-                prev = text[..i].chars().next_back();
-                continue;
-            }
-        if c == '@' && mention_may_follow(prev)
-            && let Some(key) = mention(rest) {
-                flush(&mut toks, plain_start, i);
-                toks.push(Tok::Mention { key });
-                i += 1 + key.len();
-                plain_start = i;
-                prev = key.chars().next_back();
-                continue;
-            }
+        if c == '#'
+            && hashtag_may_follow(prev)
+            && let Some(tok) = hashtag(rest)
+        {
+            flush(&mut toks, plain_start, i);
+            let tag_len = match &tok {
+                Tok::Hashtag { tag, .. } => tag.len(),
+                _ => 0,
+            };
+            toks.push(tok);
+            // Only the linked part is the hashtag; a joined rest stays plain text.
+            i += 1 + tag_len;
+            plain_start = i;
+            prev = text[..i].chars().next_back();
+            continue;
+        }
+        if c == '@'
+            && mention_may_follow(prev)
+            && let Some(key) = mention(rest)
+        {
+            flush(&mut toks, plain_start, i);
+            toks.push(Tok::Mention { key });
+            i += 1 + key.len();
+            plain_start = i;
+            prev = key.chars().next_back();
+            continue;
+        }
         prev = Some(c);
         i += c.len_utf8();
     }
@@ -144,20 +149,24 @@ fn hashtag(rest: &str) -> Option<Tok<'_>> {
     // A joiner followed by more word characters: the author meant one longer tag.
     let mut after = body[tag_len..].chars();
     if let (Some(j), Some(n)) = (after.next(), after.next())
-        && matches!(j, '-' | '.' | '\'' | '’' | '&' | '+' | '/' | ':') && is_tag_char(n) {
-            let more: usize = body[tag_len..]
-                .chars()
-                .take_while(|&c| is_tag_char(c) || matches!(c, '-' | '.' | '\'' | '’' | '&' | '+' | '/' | ':'))
-                .map(char::len_utf8)
-                .sum();
-            word_len = tag_len + more;
-            while body[..word_len].ends_with(|c: char| !is_tag_char(c)) {
-                word_len -= body[..word_len].chars().next_back().map_or(1, char::len_utf8);
-            }
-            if problem.is_none() {
-                problem = Some(HashtagProblem::Joined(j));
-            }
+        && matches!(j, '-' | '.' | '\'' | '’' | '&' | '+' | '/' | ':')
+        && is_tag_char(n)
+    {
+        let more: usize = body[tag_len..]
+            .chars()
+            .take_while(|&c| {
+                is_tag_char(c) || matches!(c, '-' | '.' | '\'' | '’' | '&' | '+' | '/' | ':')
+            })
+            .map(char::len_utf8)
+            .sum();
+        word_len = tag_len + more;
+        while body[..word_len].ends_with(|c: char| !is_tag_char(c)) {
+            word_len -= body[..word_len].chars().next_back().map_or(1, char::len_utf8);
         }
+        if problem.is_none() {
+            problem = Some(HashtagProblem::Joined(j));
+        }
+    }
     Some(Tok::Hashtag { tag, word: &body[..word_len], problem })
 }
 
@@ -180,7 +189,8 @@ fn mention(rest: &str) -> Option<&str> {
 
 /// Whether `handle` (without `@`) is a valid X handle: 1 to 15 of `[A-Za-z0-9_]`.
 pub(crate) fn is_x_handle(handle: &str) -> bool {
-    (1..=15).contains(&handle.len()) && handle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (1..=15).contains(&handle.len())
+        && handle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
@@ -191,7 +201,9 @@ mod tests {
         tokenize(text)
             .into_iter()
             .filter_map(|t| match t {
-                Tok::Hashtag { tag, word, problem } => Some((tag.to_owned(), word.to_owned(), problem)),
+                Tok::Hashtag { tag, word, problem } => {
+                    Some((tag.to_owned(), word.to_owned(), problem))
+                }
                 _ => None,
             })
             .collect()

@@ -402,13 +402,15 @@ impl<'a> Scanner<'a> {
         for s in from..self.cs.len() {
             let c = self.cs[s];
             if is_preceding(c)
-                && let Some(m) = self.url_at(s + 1, Some(c)) {
-                    return Some(m);
-                }
+                && let Some(m) = self.url_at(s + 1, Some(c))
+            {
+                return Some(m);
+            }
             if s == 0
-                && let Some(m) = self.url_at(0, None) {
-                    return Some(m);
-                }
+                && let Some(m) = self.url_at(0, None)
+            {
+                return Some(m);
+            }
         }
         None
     }
