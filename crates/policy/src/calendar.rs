@@ -396,3 +396,282 @@ fn mix_shortfalls(
     }
     messages
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::channel;
+    use crieur_config::PolicyLayer;
+    use crieur_core::Network;
+    use jiff::civil::{Time, date};
+    use jiff::tz::{TimeZone, offset};
+
+    fn paris() -> TimeZone {
+        TimeZone::fixed(offset(2))
+    }
+
+    fn chan(name: &str, network: Network) -> Channel {
+        let mut c = channel(name, network);
+        c.timezone = paris();
+        c
+    }
+
+    fn at(day: i8, h: i8, m: i8) -> Zoned {
+        date(2026, 6, day).at(h, m, 0, 0).to_zoned(paris()).unwrap()
+    }
+
+    fn item(id: &str, ch: &str, when: Zoned, text: &str, category: Option<&str>) -> Scheduled {
+        Scheduled {
+            post_id: id.into(),
+            channel: ch.into(),
+            at: when,
+            text: text.into(),
+            category: category.map(str::to_owned),
+            location: Some(Location::new("posts/q.toml", 3, 1)),
+        }
+    }
+
+    fn week() -> (Timestamp, Timestamp) {
+        (at(1, 0, 0).timestamp(), at(8, 0, 0).timestamp())
+    }
+
+    fn run(
+        items: &[Scheduled],
+        history: &[Published],
+        chans: &[&Channel],
+        policy: &PolicyConfig,
+    ) -> Vec<(String, Option<String>, Severity)> {
+        check_calendar(items, history, week(), chans, policy)
+            .into_iter()
+            .map(|d| (d.rule, d.post, d.severity))
+            .collect()
+    }
+
+    /// One post a day at 09:00, different texts: nothing to say.
+    fn daily(ch: &str) -> Vec<Scheduled> {
+        (1..=7)
+            .map(|d| item(&format!("d{d}"), ch, at(d, 9, 0), &format!("text {d}"), Some("news")))
+            .collect()
+    }
+
+    #[test]
+    fn a_regular_week_passes() {
+        let x = chan("company-x", Network::X);
+        assert!(run(&daily("company-x"), &[], &[&x], &PolicyConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn duplicate() {
+        let x = chan("company-x", Network::X);
+        let mut items = daily("company-x");
+        items[4].text = "text 1 ".into();
+        let found = run(&items, &[], &[&x], &PolicyConfig::default());
+        assert_eq!(found, [(rule::DUPLICATE.into(), Some("d5".into()), Severity::Error)]);
+        // Against what was already published, within the window only.
+        let history = |days: i64| Published {
+            post_id: "old".into(),
+            channel: "company-x".into(),
+            at: at(1, 9, 0).timestamp() - SignedDuration::from_hours(24 * days),
+            text: "text 3".into(),
+            category: None,
+        };
+        let mut quiet_ok = PolicyConfig::default();
+        quiet_ok.base.max_silence = Some(SignedDuration::from_hours(24 * 60));
+        let found = run(&daily("company-x"), &[history(10)], &[&x], &quiet_ok);
+        assert_eq!(found, [(rule::DUPLICATE.into(), Some("d3".into()), Severity::Error)]);
+        assert!(run(&daily("company-x"), &[history(40)], &[&x], &quiet_ok).is_empty());
+        // Another channel may carry the same text.
+        let li = chan("company-li", Network::Linkedin);
+        let mut both = daily("company-x");
+        both.push(item("l1", "company-li", at(2, 10, 0), "text 1", None));
+        let mut p = PolicyConfig::default();
+        p.base.max_silence = Some(SignedDuration::from_hours(24 * 30));
+        assert!(run(&both, &[], &[&x, &li], &p).is_empty());
+        let mut layer = PolicyLayer::default();
+        layer.duplicate_window = Some(SignedDuration::from_hours(24));
+        p.channels.insert("company-x".into(), layer);
+        assert!(run(&items, &[], &[&x], &p).is_empty(), "a 1-day window lets day 5 repeat day 1");
+    }
+
+    #[test]
+    fn min_gap() {
+        let x = chan("company-x", Network::X);
+        let mut items = daily("company-x");
+        items.push(item("close", "company-x", at(3, 9, 40), "another", None));
+        let found = run(&items, &[], &[&x], &PolicyConfig::default());
+        assert_eq!(
+            found,
+            [(rule::REGULARITY_MIN_GAP.into(), Some("close".into()), Severity::Error)]
+        );
+        let d = &check_calendar(&items, &[], week(), &[&x], &PolicyConfig::default())[0];
+        assert!(d.message.contains("40m") && d.message.contains("minimum 1h"), "{}", d.message);
+        let mut p = PolicyConfig::default();
+        p.base.min_gap = Some(SignedDuration::from_mins(30));
+        assert!(run(&items, &[], &[&x], &p).is_empty());
+        let mut p = PolicyConfig::default();
+        let mut layer = PolicyLayer::default();
+        layer.rules.insert(rule::REGULARITY_MIN_GAP.into(), Severity::Warning);
+        p.networks.insert(Network::X, layer);
+        assert_eq!(run(&items, &[], &[&x], &p)[0].2, Severity::Warning);
+    }
+
+    #[test]
+    fn max_per_day_counts_the_local_day() {
+        let li = chan("company-li", Network::Linkedin);
+        let mut items = daily("company-li");
+        items.push(item("e1", "company-li", at(2, 12, 0), "e1", None));
+        // 23:30 local on day 2 is 21:30 UTC: still day 2 in the channel's zone.
+        items.push(item("e2", "company-li", at(2, 23, 30), "e2", None));
+        let found = run(&items, &[], &[&li], &PolicyConfig::default());
+        assert_eq!(
+            found,
+            [(rule::REGULARITY_MAX_PER_DAY.into(), Some("e2".into()), Severity::Warning)]
+        );
+        // X allows 5 a day.
+        let x = chan("company-x", Network::X);
+        let items_x: Vec<_> = items
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                s.channel = "company-x".into();
+                s
+            })
+            .collect();
+        assert!(run(&items_x, &[], &[&x], &PolicyConfig::default()).is_empty());
+        let mut p = PolicyConfig::default();
+        p.channels
+            .insert("company-x".into(), PolicyLayer { max_per_day: Some(1), ..Default::default() });
+        let found = run(&items_x, &[], &[&x], &p);
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|f| f.0 == rule::REGULARITY_MAX_PER_DAY));
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let x = chan("company-x", Network::X);
+        let mut items = daily("company-x");
+        items.push(item("late", "company-x", at(4, 22, 30), "late", None));
+        items.push(item("early", "company-x", at(5, 6, 59), "early", None));
+        items.push(item("ok", "company-x", at(6, 7, 0), "ok", None));
+        assert!(
+            run(&items, &[], &[&x], &PolicyConfig::default()).is_empty(),
+            "no quiet hours by default"
+        );
+        let mut p = PolicyConfig::default();
+        p.base.quiet_hours = Some((Time::constant(22, 0, 0, 0), Time::constant(7, 0, 0, 0)));
+        let found = run(&items, &[], &[&x], &p);
+        assert_eq!(
+            found,
+            [
+                (rule::REGULARITY_QUIET_HOURS.into(), Some("late".into()), Severity::Warning),
+                (rule::REGULARITY_QUIET_HOURS.into(), Some("early".into()), Severity::Warning),
+            ]
+        );
+        let mut layer = PolicyLayer::default();
+        layer.rules.insert(rule::REGULARITY_QUIET_HOURS.into(), Severity::Error);
+        p.channels.insert("company-x".into(), layer);
+        assert!(run(&items, &[], &[&x], &p).iter().all(|f| f.2 == Severity::Error));
+    }
+
+    #[test]
+    fn silence() {
+        let x = chan("company-x", Network::X);
+        let blog = chan("blog", Network::Webhook);
+        // A 7-day window with no post at all on the blog is not longer than 7 days.
+        assert!(run(&daily("company-x"), &[], &[&x, &blog], &PolicyConfig::default()).is_empty());
+        let mut p = PolicyConfig::default();
+        p.base.max_silence = Some(SignedDuration::from_hours(72));
+        let found = run(&daily("company-x"), &[], &[&x, &blog], &p);
+        assert_eq!(found, [(rule::REGULARITY_SILENCE.into(), None, Severity::Warning)]);
+        let d = &check_calendar(&daily("company-x"), &[], week(), &[&x, &blog], &p)[0];
+        assert_eq!(d.channel.as_deref(), Some("blog"));
+        assert!(d.message.contains("7d") && d.message.contains("3d"), "{}", d.message);
+        // Four quiet days in the middle of the week.
+        let items: Vec<_> = daily("company-x")
+            .into_iter()
+            .filter(|s| !["d3", "d4", "d5", "d6"].contains(&s.post_id.as_str()))
+            .collect();
+        let found = run(&items, &[], &[&x], &p);
+        assert_eq!(found, [(rule::REGULARITY_SILENCE.into(), None, Severity::Warning)]);
+        // A post published just before the window shortens the first stretch.
+        let history = [Published {
+            post_id: "h".into(),
+            channel: "blog".into(),
+            at: at(1, 0, 0).timestamp() - SignedDuration::from_hours(1),
+            text: "h".into(),
+            category: None,
+        }];
+        let mut blog_items = vec![
+            item("b1", "blog", at(3, 8, 0), "b1", None),
+            item("b2", "blog", at(6, 8, 0), "b2", None),
+        ];
+        assert!(run(&blog_items, &history, &[&blog], &p).is_empty());
+        blog_items.pop();
+        assert_eq!(
+            run(&blog_items, &history, &[&blog], &p).len(),
+            1,
+            "day 3 to the window's end is 5 days"
+        );
+    }
+
+    #[test]
+    fn mix_min_share_overall_and_per_channel() {
+        let x = chan("company-x", Network::X);
+        let li = chan("company-li", Network::Linkedin);
+        let mut items = daily("company-x");
+        // The same hr post on two channels counts once overall.
+        items.push(item("hr1", "company-x", at(3, 15, 0), "hr", Some("hr")));
+        items.push(item("hr1", "company-li", at(3, 15, 0), "hr", Some("hr")));
+        let mut p = PolicyConfig::default();
+        p.base.max_silence = Some(SignedDuration::from_hours(24 * 30));
+        p.base.mix = Some([("hr".to_owned(), 0.10)].into_iter().collect());
+        // 1 hr post of 8 distinct posts: 12.5%, enough.
+        assert!(run(&items, &[], &[&x, &li], &p).is_empty());
+        p.base.mix = Some([("hr".to_owned(), 0.20)].into_iter().collect());
+        let found = check_calendar(&items, &[], week(), &[&x, &li], &p);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].rule.as_str(), found[0].channel.as_deref()),
+            (rule::MIX_MIN_SHARE, None)
+        );
+        assert!(
+            found[0].message.contains("1 of 8 posts") && found[0].message.contains("plan 1 more"),
+            "{}",
+            found[0].message
+        );
+        // A target on the LinkedIn network counts LinkedIn's posts only: 1 of 1.
+        p.base.mix = None;
+        p.networks.insert(
+            Network::Linkedin,
+            PolicyLayer {
+                mix: Some([("hr".to_owned(), 0.5)].into_iter().collect()),
+                ..Default::default()
+            },
+        );
+        assert!(run(&items, &[], &[&x, &li], &p).is_empty());
+        p.channels.insert(
+            "company-x".into(),
+            PolicyLayer {
+                mix: Some([("hr".to_owned(), 0.5)].into_iter().collect()),
+                ..Default::default()
+            },
+        );
+        let found = check_calendar(&items, &[], week(), &[&x, &li], &p);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].channel.as_deref(), Some("company-x"));
+        // Off at the base layer silences the overall count.
+        let mut p = PolicyConfig::default();
+        p.base.max_silence = Some(SignedDuration::from_hours(24 * 30));
+        p.base.mix = Some([("hr".to_owned(), 0.9)].into_iter().collect());
+        p.base.rules.insert(rule::MIX_MIN_SHARE.into(), Severity::Off);
+        assert!(run(&items, &[], &[&x, &li], &p).is_empty());
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(SignedDuration::from_mins(40)), "40m");
+        assert_eq!(human(SignedDuration::from_hours(30)), "1d 6h");
+        assert_eq!(human(SignedDuration::ZERO), "0m");
+    }
+}
