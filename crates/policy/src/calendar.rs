@@ -488,8 +488,10 @@ mod tests {
         let mut p = PolicyConfig::default();
         p.base.max_silence = Some(SignedDuration::from_hours(24 * 30));
         assert!(run(&both, &[], &[&x, &li], &p).is_empty());
-        let mut layer = PolicyLayer::default();
-        layer.duplicate_window = Some(SignedDuration::from_hours(24));
+        let layer = PolicyLayer {
+            duplicate_window: Some(SignedDuration::from_hours(24)),
+            ..Default::default()
+        };
         p.channels.insert("company-x".into(), layer);
         assert!(run(&items, &[], &[&x], &p).is_empty(), "a 1-day window lets day 5 repeat day 1");
     }

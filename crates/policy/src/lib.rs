@@ -26,6 +26,8 @@ mod tld;
 pub mod x;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod testing;
 
 pub use calendar::{Published, Scheduled, check_calendar};
