@@ -1,1 +1,47 @@
-//! crieur-net-facebook (being written).
+//! The Facebook Page adapter: crieur publishes a post to a Page through the Graph API, paces the
+//! Page by Facebook's usage headers, reconciles uncertain attempts, and obtains the Page token.
+//!
+//! Design, in short:
+//! - [`FacebookPublisher`] sends `POST /{version}/{page-id}/feed` (form: `message`, `link`) with
+//!   the Page token in a sensitive `Authorization: Bearer` header, never in a URL. The token is a
+//!   static secret from the config or the one `crieur auth` stored, read from the
+//!   [`TokenVault`](crieur_core::TokenVault) before each request.
+//! - Graph error objects are mapped by code ([`refusal_outcome`]); every refusal is logged with
+//!   its `fbtrace_id`. Facebook has no idempotency key, so an uncertain attempt is
+//!   reconciled by reading `/{page-id}/published_posts` and matching the text.
+//! - Usage headers above 80% space the channel's posts ([`Publisher::hold_until`](crieur_core::Publisher::hold_until));
+//!   the pauses are in the `pace` table below.
+//! - [`authorize`] runs the login: authorization code on a loopback redirect, exchanged for a
+//!   long-lived user token, from which the Page token (which does not expire) is read and saved.
+//! - Thread items are refused: Pages have no threads.
+//!
+//! Pacing by the last usage reading:
+//!
+//! | highest counter | next post not before |
+//! |---|---|
+//! | below 80% | no pause |
+//! | 80% to 90% | 1 minute after the reading |
+//! | 90% to 95% | 5 minutes after the reading |
+//! | 95% or more, or a rate-limit error | `estimated_time_to_regain_access` when given, else 15 minutes after the reading |
+
+mod auth;
+mod graph;
+mod loopback;
+mod pace;
+mod publisher;
+
+pub use auth::{
+    AuthError, AuthorizedPage, DEFAULT_DIALOG_BASE, DEFAULT_LOGIN_WAIT, FacebookAuthConfig, SCOPES,
+    authorize,
+};
+pub use graph::{
+    GraphError, RATE_LIMIT_CODES, Refusal, is_rate_limit, refusal_outcome, token_subcode_meaning,
+};
+pub use loopback::{CALLBACK_PATH, LoopbackError};
+pub use pace::{
+    HIGH_PERCENT, PAUSE_HIGH, PAUSE_SLOW, PAUSE_THROTTLED, SLOW_DOWN_PERCENT, THROTTLED_PERCENT,
+};
+pub use publisher::{
+    DEFAULT_API_BASE, DEFAULT_GRAPH_VERSION, FacebookError, FacebookPublisher,
+    FacebookPublisherConfig, POST_URL_PREFIX, PageToken, RECONCILE_LIMIT, RECONCILE_SLACK,
+};
