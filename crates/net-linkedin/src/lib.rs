@@ -1,1 +1,32 @@
-//! crieur-net-linkedin (being written).
+//! The LinkedIn adapter: crieur publishes a channel's posts with LinkedIn's Posts API
+//! (`POST {api_base}/rest/posts`) as a member (`urn:li:person:ID`) or a company Page
+//! (`urn:li:organization:NUMBER`).
+//!
+//! Design, in short:
+//! - [`LinkedinPublisher`] sends the delivery's text as `commentary` byte for byte: the policy
+//!   crate has already escaped it in LinkedIn's "little text" format, and an escape added here
+//!   would show. It maps every answer to an [`Outcome`](crieur_core::Outcome) (table on the type).
+//! - No idempotency key exists on LinkedIn, but an identical commentary from the same author is
+//!   refused with 422 `DUPLICATE_POST`, naming the existing post. Reconciliation is therefore a
+//!   resend: an attempt flagged `may_have_been_sent` that meets `DUPLICATE_POST` is the earlier
+//!   post, published.
+//! - Access tokens last 60 days and most apps get no refresh token: [`expiry_warning`] tells the
+//!   daemon when to warn (14, 7 and 1 days ahead); past expiry nothing is sent and the channel is
+//!   `Unauthorized` until `crieur auth` runs again.
+//! - Tokens come from [`LinkedinTokens`]; no token ever reaches a log, an error or `Debug`.
+
+mod expiry;
+mod publisher;
+mod tokens;
+mod urn;
+
+pub use expiry::{EXPIRY_THRESHOLDS_DAYS, ExpiryWarning, expiry_warning};
+pub use publisher::{
+    DEFAULT_API_BASE, DEFAULT_LINKEDIN_VERSION, LinkedinError, LinkedinPublisher,
+    LinkedinPublisherConfig, RESTLI_PROTOCOL_VERSION,
+};
+pub use tokens::LinkedinTokens;
+pub use urn::{Author, InvalidAuthor};
+
+#[cfg(test)]
+mod tests;
