@@ -45,3 +45,6 @@ pub use publisher::{
     DEFAULT_API_BASE, DEFAULT_GRAPH_VERSION, FacebookError, FacebookPublisher,
     FacebookPublisherConfig, POST_URL_PREFIX, PageToken, RECONCILE_LIMIT, RECONCILE_SLACK,
 };
+
+#[cfg(test)]
+mod tests;
