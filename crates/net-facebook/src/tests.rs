@@ -400,10 +400,10 @@ async fn every_graph_error_maps_to_its_outcome() {
         }
         let (outcome, _) = answer(template).await;
         check(case, &outcome, &want);
-        if let Outcome::Unauthorized { reason } | Outcome::Rejected { reason, .. } = &outcome {
-            if !case.contains("unparseable") {
-                assert!(reason.contains("fbtrace_id AZtrace42x"), "{case}: {reason}");
-            }
+        if let Outcome::Unauthorized { reason } | Outcome::Rejected { reason, .. } = &outcome
+            && !case.contains("unparseable")
+        {
+            assert!(reason.contains("fbtrace_id AZtrace42x"), "{case}: {reason}");
         }
     }
 }
