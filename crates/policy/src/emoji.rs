@@ -8,8 +8,8 @@
 //! - a flag: two regional indicators (a lone one is an emoji too);
 //! - an emoji character, unless U+FE0E (text presentation) follows it; then an optional U+FE0F
 //!   and, after a modifier base, an optional skin tone; a black flag may carry a tag sequence
-//!   (`🏴` + tags + U+E007F, the subdivision flags); then any number of U+200D + another such
-//!   element (family, profession and other ZWJ sequences);
+//!   (`🏴` + tags + U+E007F, the subdivision flags); then up to three U+200D + another such
+//!   element (family, profession and other ZWJ sequences, which join at most four emoji);
 //! - a stray U+FE0F.
 //!
 //! Where the two can differ (a ZWJ sequence outside X's list, which X counts piece by piece) this
@@ -25,6 +25,9 @@ const ZWJ: char = '\u{200D}';
 const KEYCAP: char = '\u{20E3}';
 const BLACK_FLAG: char = '\u{1F3F4}';
 const CANCEL_TAG: char = '\u{E007F}';
+/// The longest ZWJ sequences Unicode recommends (families, kisses) join 4 emoji; longer
+/// chains are counted in pieces, so a chain of joined emoji cannot pass for one.
+const MAX_ZWJ_ELEMENTS: usize = 4;
 
 fn is_regional_indicator(c: char) -> bool {
     matches!(c, '\u{1F1E6}'..='\u{1F1FF}')
@@ -109,8 +112,13 @@ pub(crate) fn emoji_len(cs: &[char], i: usize, light_weight: impl Fn(char) -> bo
             j = k + 1;
         }
     }
-    while cs.get(j) == Some(&ZWJ) && cs.get(j + 1).is_some_and(|&n| is_emoji(n)) {
+    let mut elements = 1;
+    while elements < MAX_ZWJ_ELEMENTS
+        && cs.get(j) == Some(&ZWJ)
+        && cs.get(j + 1).is_some_and(|&n| is_emoji(n))
+    {
         j = element_end(cs, j + 1);
+        elements += 1;
     }
     j - i
 }
@@ -144,5 +152,7 @@ mod tests {
         assert_eq!(len("1"), 0);
         assert_eq!(len("a"), 0);
         assert_eq!(len("👍\u{200D}"), 1);
+        // Five joined emoji: the first four are one sequence, the rest is counted apart.
+        assert_eq!(len("👍\u{200D}👍\u{200D}👍\u{200D}👍\u{200D}👍"), 7);
     }
 }

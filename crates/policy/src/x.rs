@@ -940,3 +940,28 @@ mod tests {
         check_section("UnicodeDirectionalMarkerCounterTest");
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// Long texts shaped to make a naive matcher quadratic finish quickly.
+    #[test]
+    fn long_hostile_texts_are_counted() {
+        let texts = [
+            "a.".repeat(30_000),
+            "字.".repeat(30_000),
+            format!("{}com", "a.".repeat(30_000)),
+            format!("https://{}", "x".repeat(60_000)),
+            "(".repeat(60_000),
+            format!("a.com/{}", "((a)".repeat(15_000)),
+            "👍\u{200D}".repeat(20_000),
+            "#a".repeat(30_000),
+        ];
+        for t in &texts {
+            let c = count_x(t, 280);
+            assert!(c.weighted_length > 280 && !c.valid, "{c:?}");
+            let _ = extract_urls(t);
+        }
+    }
+}
