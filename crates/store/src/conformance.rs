@@ -932,17 +932,52 @@ async fn sqlite_second_instance_is_refused_and_orphans_become_unknown() {
     assert!(msg.contains("another crieur instance is using") && msg.contains("crieur.db"), "{msg}");
     assert!(msg.contains(&format!("pid {}?", std::process::id())), "{msg}");
     assert!(matches!(crate::migrate(&url).await, Err(StoreError::Locked { .. })));
-    first.sync(&[desired("a", "x", 0, t0(), "a")], t0()).await.unwrap();
+    first
+        .sync(&[desired("a", "x", 0, t0(), "a"), desired("b", "x", 0, t0(), "b")], t0())
+        .await
+        .unwrap();
     first.claim_due("me", t0(), SignedDuration::from_hours(1), 10).await.unwrap();
+    first
+        .complete(
+            "me",
+            "b:x:0",
+            1,
+            &Outcome::Unknown { reason: "reset".into() },
+            t0(),
+            &RetryPolicy::default(),
+        )
+        .await
+        .unwrap();
+    // A short command beside the daemon: writes, but never claims.
+    let cmd = open(&url, OpenOptions::for_command().with_key(key())).await.unwrap();
+    let r = cmd.resolve("b", "x", &Resolve::Retry, t0()).await.unwrap();
+    assert_eq!((r.from, r.to), (State::Unknown, State::Retrying));
+    let tokens = Tokens { access_token: "t".into(), refresh_token: None, expires_at: None };
+    cmd.save("x", &tokens).await.unwrap();
+    let err = cmd.claim_due("cmd", t0(), LEASE, 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotExclusive(_)), "{err}");
+    assert!(err.to_string().contains("only the daemon"), "{err}");
+    assert!(matches!(cmd.rescue_expired(t0()).await, Err(StoreError::NotExclusive(_))));
+    assert_eq!(
+        state_of(&first, "a:x:0").await.state,
+        State::Publishing,
+        "no rescue from a command"
+    );
+    drop(cmd);
     // The process "dies" mid-send.
     drop(first);
     let second = open(&url, OpenOptions::new()).await.unwrap();
     let row = state_of(&second, "a:x:0").await;
     assert_eq!(row.state, State::Unknown, "an orphaned publishing row is unknown at once");
     assert!(row.error.unwrap().contains("found at start"));
-    assert!(second.claim_due("me", t0(), LEASE, 10).await.unwrap().is_empty());
+    let retried = second.claim_due("me", t0(), LEASE, 10).await.unwrap();
+    assert_eq!(retried.iter().map(|c| c.delivery.id.as_str()).collect::<Vec<_>>(), ["b:x:0"]);
     assert_eq!(second.unknown_to_reconcile("me", t0(), LEASE, 10).await.unwrap().len(), 1);
     second.close().await;
+    drop(second);
+    // After a clean stop (no WAL left), a read-only open still reads.
+    let ro = open(&url, OpenOptions::read_only()).await.unwrap();
+    assert_eq!(ro.status().await.unwrap().deliveries.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,15 @@ pub enum StoreError {
     )]
     ReadOnly(&'static str),
 
+    /// A SQLite store opened without the instance lock ([`OpenOptions::for_command`]) was asked
+    /// to dispatch.
+    ///
+    /// [`OpenOptions::for_command`]: crate::OpenOptions::for_command
+    #[error(
+        "{0} needs the SQLite instance lock: only the daemon's store (opened exclusive) dispatches"
+    )]
+    NotExclusive(&'static str),
+
     /// The caller passed something the store cannot record.
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -57,8 +57,16 @@ use options::Target;
 /// fences compare it, so two processes must never share one.
 ///
 /// Locking, in every write method: on SQLite one `BEGIN IMMEDIATE` transaction (the database's
-/// write lock, waited for up to the busy timeout); on PostgreSQL one transaction that locks the
-/// rows it changes (`FOR UPDATE`, or `SKIP LOCKED` for claims).
+/// write lock, waited for up to the busy timeout) or one autocommit statement; on PostgreSQL one
+/// transaction that locks the rows it changes (`FOR UPDATE`, or `SKIP LOCKED` for claims).
+/// Every write method fails with [`StoreError::ReadOnly`] on a read-only store.
+///
+/// The [`TokenVault`] half: `save` seals the tokens (ChaCha20-Poly1305, fresh 12-byte nonce,
+/// the channel name as associated data) and upserts them in one statement, clearing any
+/// revocation; `load` opens them ([`StoreError::Decrypt`] on a wrong key, [`StoreError::NoKey`]
+/// without one); `mark_revoked` holds the channel's deliveries until tokens are saved again;
+/// `try_lock_refresh` is one upsert on `refresh_locks` that succeeds when the row is free,
+/// lapsed or already ours (shared by every instance on PostgreSQL).
 #[async_trait]
 pub trait Store: TokenVault + std::fmt::Debug {
     /// Which backend this is.
@@ -76,8 +84,11 @@ pub trait Store: TokenVault + std::fmt::Debug {
     ///   [`SyncReport::edited_after_publish`] and left alone; `publishing` and `unknown` ones are
     ///   left alone (listed in [`SyncReport::edited_in_flight`] when changed).
     ///
-    /// Idempotent: syncing the same set twice changes nothing the second time. On PostgreSQL,
-    /// concurrent syncs from several instances are serialized by a transaction advisory lock.
+    /// Idempotent: syncing the same set twice changes nothing the second time.
+    ///
+    /// Locks: one write transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL: a transaction
+    /// advisory lock serializes syncs of several instances, and every update re-checks the
+    /// state, so a row claimed meanwhile is left alone). Four bulk statements at most.
     ///
     /// # Errors
     /// [`StoreError::Invalid`] for duplicate ids or duplicate (post, channel, item) (nothing is
@@ -97,13 +108,15 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// `reply_to`). Each claimed row becomes `publishing` with `attempt + 1`, lease owner `owner`
     /// and expiry `now + lease`.
     ///
-    /// The same transaction first rescues lapsed leases, as [`Store::rescue_expired`] does.
-    /// On PostgreSQL rows locked by a concurrent claimer are skipped (`SKIP LOCKED`), so
-    /// concurrent claimers never get the same row.
+    /// Locks: one write transaction that first rescues lapsed leases (as
+    /// [`Store::rescue_expired`]), then claims in one statement. On PostgreSQL the candidates
+    /// are locked `FOR UPDATE SKIP LOCKED` in a materialized CTE: rows a concurrent claimer
+    /// holds are passed over, so two claimers never get the same row.
     ///
     /// # Errors
-    /// [`StoreError::ReadOnly`]; [`StoreError::Database`]; [`StoreError::Corrupt`] when a row
-    /// cannot be read back.
+    /// [`StoreError::ReadOnly`]; [`StoreError::NotExclusive`] on a SQLite store opened with
+    /// [`OpenOptions::for_command`]; [`StoreError::Database`]; [`StoreError::Corrupt`] when a
+    /// row cannot be read back.
     async fn claim_due(
         &self,
         owner: &str,
@@ -114,7 +127,10 @@ pub trait Store: TokenVault + std::fmt::Debug {
 
     /// Extends to `now + lease` the leases `owner` still holds among `leases` (same id, same
     /// attempt, `publishing` or `reconciling`). Returns how many were renewed: fewer than
-    /// asked means some were lost (rescued to `unknown`, or settled). One statement.
+    /// asked means some were lost (rescued to `unknown`, or settled). A lapsed lease not yet
+    /// rescued is renewed (nobody else took it).
+    ///
+    /// Locks: one statement in one write transaction; locks the renewed rows.
     ///
     /// # Errors
     /// [`StoreError::ReadOnly`]; [`StoreError::Database`].
@@ -128,7 +144,8 @@ pub trait Store: TokenVault + std::fmt::Debug {
 
     /// Records the outcome of attempt `attempt` of delivery `id`, fenced: applied only if the row
     /// is still `publishing` under `owner` and `attempt`, else [`Applied::Fenced`] and nothing
-    /// changes. The lease is cleared. Outcome to state:
+    /// changes. A lease that lapsed but was not rescued yet still counts (nobody else took the
+    /// row). The lease is cleared. Outcome to state:
     /// - `Published` -> `published` (remote id, URL, `published_at = now`);
     /// - `Retry` -> `retrying`, `not_before = max(network's not_before, now + backoff)`
     ///   ([`RetryPolicy`], full jitter), or `failed` ("gave up after N attempts") once the
@@ -137,6 +154,8 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// - `Unauthorized` -> `retrying` after a backoff, without spending the budget (the caller
     ///   refreshes the token or marks the channel revoked, which holds it);
     /// - `Unknown` -> `unknown` (reconciled by [`Store::unknown_to_reconcile`]).
+    ///
+    /// Locks: as [`Store::complete_many`] with one completion.
     ///
     /// # Errors
     /// [`StoreError::ReadOnly`]; [`StoreError::Database`]. A lost lease is not an error.
@@ -155,7 +174,11 @@ pub trait Store: TokenVault + std::fmt::Debug {
     }
 
     /// [`Store::complete`] for many deliveries in one transaction (group commit): returns one
-    /// [`Applied`] per completion, in order. At most 10,000 per call.
+    /// [`Applied`] per completion, in order. At most 10,000 per call. A second completion of
+    /// the same id in one batch is fenced.
+    ///
+    /// Locks: one write transaction: reads the rows (PostgreSQL: `FOR UPDATE`, in id order),
+    /// decides, and updates them in one bulk statement fenced again by owner, attempt and state.
     ///
     /// # Errors
     /// [`StoreError::Invalid`] for more than 10,000 completions; [`StoreError::ReadOnly`];
@@ -173,10 +196,13 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// the adapter's `reconcile` and reports with [`Store::settle_reconciled`]. Claimable:
     /// `unknown` whose `not_before` (set after a "cannot tell") passed, channel not held nor
     /// revoked. `Claimed::reconciling` is true and `delivery.attempt_started_at` is the start of
-    /// the earliest attempt that may have sent it. Rescues lapsed leases first.
+    /// the earliest attempt that may have sent it.
+    ///
+    /// Locks: as [`Store::claim_due`] (rescue first, `SKIP LOCKED` on PostgreSQL).
     ///
     /// # Errors
-    /// [`StoreError::ReadOnly`]; [`StoreError::Database`]; [`StoreError::Corrupt`].
+    /// [`StoreError::ReadOnly`]; [`StoreError::NotExclusive`]; [`StoreError::Database`];
+    /// [`StoreError::Corrupt`].
     async fn unknown_to_reconcile(
         &self,
         owner: &str,
@@ -192,6 +218,8 @@ pub trait Store: TokenVault + std::fmt::Debug {
     ///   is spent;
     /// - `CannotTell` -> back to `unknown` with the reason, looked at again after
     ///   [`RetryPolicy::reconcile_every`], and until then waiting for `crieur resolve`.
+    ///
+    /// Locks: one write transaction; reads and locks the row, then updates it.
     ///
     /// # Errors
     /// [`StoreError::ReadOnly`]; [`StoreError::Database`].
@@ -210,8 +238,11 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// `reconciling` one back to `unknown`. Returns how many `publishing` rows became `unknown`.
     /// Claims do this too; call it on a timer to notice crashes while idle.
     ///
+    /// Locks: one write transaction, two statements; on PostgreSQL rows locked by another
+    /// transaction (their owner completing them) are skipped.
+    ///
     /// # Errors
-    /// [`StoreError::ReadOnly`]; [`StoreError::Database`].
+    /// [`StoreError::ReadOnly`]; [`StoreError::NotExclusive`]; [`StoreError::Database`].
     async fn rescue_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Settles the `unknown` (or `reconciling`) or `failed` delivery of (`post`, `channel`), as a
@@ -219,6 +250,8 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// `published`; [`Resolve::Retry`] -> `retrying` at once with a fresh retry budget;
     /// [`Resolve::Cancel`] -> `cancelled`, with the later unpublished items of its thread. A
     /// reconciler holding the row is fenced out.
+    ///
+    /// Locks: one write transaction; on PostgreSQL the (post, channel) rows `FOR UPDATE`.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when (post, channel) has no delivery;
@@ -232,7 +265,8 @@ pub trait Store: TokenVault + std::fmt::Debug {
         now: Timestamp,
     ) -> Result<Resolved, StoreError>;
 
-    /// Every delivery and channel, for `crieur status`. Reads only (works read-only).
+    /// Every delivery and channel, for `crieur status`. Reads only (works read-only); two
+    /// statements, no transaction, no lock.
     ///
     /// # Errors
     /// [`StoreError::Database`]; [`StoreError::Corrupt`].
@@ -241,21 +275,22 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// When the dispatch loop has work next: the earliest of the ready time of claimable
     /// deliveries (`max(due_at, not_before, channel hold)`, thread order respected, revoked
     /// channels left out), of `unknown` deliveries to reconcile, and of lease expiries. `None`
-    /// when there is nothing. May be in the past: there is work now. Reads only.
+    /// when there is nothing. May be in the past: there is work now. Reads only; one statement,
+    /// no lock.
     ///
     /// # Errors
     /// [`StoreError::Database`]; [`StoreError::Corrupt`].
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError>;
 
     /// What went out since `since` (published deliveries by `published_at`): the input of the
-    /// policy's duplicate rule. Reads only.
+    /// policy's duplicate rule. Reads only; one statement, no lock.
     ///
     /// # Errors
     /// [`StoreError::Database`]; [`StoreError::Corrupt`].
     async fn history(&self, since: Timestamp) -> Result<Vec<HistoryEntry>, StoreError>;
 
     /// Holds every delivery of `channel` until `until` (rate limit, endpoint gone), replacing
-    /// any earlier hold. Claims skip it meanwhile.
+    /// any earlier hold. Claims skip it meanwhile. One upsert statement.
     ///
     /// # Errors
     /// [`StoreError::ReadOnly`]; [`StoreError::Database`].
@@ -267,14 +302,14 @@ pub trait Store: TokenVault + std::fmt::Debug {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
-    /// Lifts the hold of `channel`, if any.
+    /// Lifts the hold of `channel`, if any. One statement.
     ///
     /// # Errors
     /// [`StoreError::ReadOnly`]; [`StoreError::Database`].
     async fn release_channel(&self, channel: &str) -> Result<(), StoreError>;
 
     /// Why `channel` needs `crieur auth` again, if [`TokenVault::mark_revoked`] said so since
-    /// tokens were last saved. Reads only.
+    /// tokens were last saved. Reads only; one statement.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -300,9 +335,10 @@ pub fn new_owner() -> String {
 /// `postgres://...` / `postgresql://...`.
 ///
 /// Read-write (the default) applies the migrations unless `opts.migrate` is false; on SQLite it
-/// also takes the instance lock `<db>.lock` for the store's lifetime and moves every
-/// `publishing` delivery left by a previous run to `unknown` (its process is gone). Read-only
-/// (`opts.read_only`) does none of that.
+/// also creates the file's folder if needed, takes the instance lock `<db>.lock` for the store's
+/// lifetime and moves every `publishing` delivery left by a previous run to `unknown` (its
+/// process is gone). [`OpenOptions::for_command`] skips the lock and the rescue (for `resolve`
+/// and `auth` beside a running daemon). Read-only ([`OpenOptions::read_only`]) writes nothing.
 ///
 /// # Errors
 /// [`StoreError::BadUrl`]; [`StoreError::Locked`] when another instance holds the SQLite file;

@@ -65,6 +65,12 @@ pub struct OpenOptions {
     pub read_only: bool,
     /// Apply the embedded migrations on a read-write open. Default true.
     pub migrate: bool,
+    /// SQLite: take the instance lock and rescue orphaned `publishing` rows at start. Default
+    /// true: the daemon. False (see [`OpenOptions::for_command`]) opens read-write beside a
+    /// running daemon for short commands (`resolve`, `auth`); such a store refuses to claim
+    /// (only the lock holder dispatches). Ignored on PostgreSQL, where every instance may
+    /// dispatch.
+    pub exclusive: bool,
     /// The key that seals tokens. Without it, deliveries work, but saving or loading tokens fails
     /// with [`StoreError::NoKey`].
     pub key: Option<Key>,
@@ -82,6 +88,7 @@ impl Default for OpenOptions {
         OpenOptions {
             read_only: false,
             migrate: true,
+            exclusive: true,
             key: None,
             max_connections: None,
             busy_timeout: std::time::Duration::from_secs(5),
@@ -101,6 +108,13 @@ impl OpenOptions {
         OpenOptions { read_only: true, migrate: false, ..Self::default() }
     }
 
+    /// Read-write without the SQLite instance lock: for `crieur resolve` and `crieur auth`,
+    /// which may run while the daemon holds the file. Writes wait for the daemon's transactions
+    /// (busy timeout); claims are refused.
+    pub fn for_command() -> Self {
+        OpenOptions { exclusive: false, ..Self::default() }
+    }
+
     /// Sets the token key.
     pub fn with_key(mut self, key: Key) -> Self {
         self.key = Some(key);
@@ -113,6 +127,7 @@ impl fmt::Debug for OpenOptions {
         f.debug_struct("OpenOptions")
             .field("read_only", &self.read_only)
             .field("migrate", &self.migrate)
+            .field("exclusive", &self.exclusive)
             .field("key", &self.key.as_ref().map(|_| "[redacted]"))
             .field("max_connections", &self.max_connections)
             .field("busy_timeout", &self.busy_timeout)

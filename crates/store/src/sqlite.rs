@@ -30,6 +30,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     read_only: bool,
+    /// Holds the instance lock: may claim and rescue.
+    exclusive: bool,
     key: Option<Key>,
     clock: Arc<dyn Clock>,
     /// The exclusive lock on `<db>.lock`, released when the store is dropped.
@@ -41,6 +43,7 @@ impl fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .field("read_only", &self.read_only)
+            .field("exclusive", &self.exclusive)
             .field("key", &self.key.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
@@ -117,12 +120,17 @@ impl SqliteStore {
                 pool,
                 path: path.to_owned(),
                 read_only: true,
+                exclusive: false,
                 key: opts.key,
                 clock: opts.clock,
                 _lock: None,
             });
         }
-        let lock = take_instance_lock(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        }
+        let lock = if opts.exclusive { Some(take_instance_lock(path)?) } else { None };
         let pool = pool_opts
             .connect_with(
                 base.create_if_missing(true)
@@ -138,10 +146,14 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             read_only: false,
+            exclusive: lock.is_some(),
             key: opts.key,
             clock: opts.clock,
-            _lock: Some(lock),
+            _lock: lock,
         };
+        if !store.exclusive {
+            return Ok(store);
+        }
         // We hold the only lock on the file: whatever is `publishing` belonged to a process that
         // is gone. It may have been sent, so it becomes `unknown` (reconciled, never resent
         // blindly).
@@ -160,6 +172,12 @@ impl SqliteStore {
 
     fn writable(&self, what: &'static str) -> Result<(), StoreError> {
         if self.read_only { Err(StoreError::ReadOnly(what)) } else { Ok(()) }
+    }
+
+    /// Claims and rescues belong to the lock holder alone.
+    fn dispatcher(&self, what: &'static str) -> Result<(), StoreError> {
+        self.writable(what)?;
+        if self.exclusive { Ok(()) } else { Err(StoreError::NotExclusive(what)) }
     }
 
     /// A write transaction: `BEGIN IMMEDIATE` takes the write lock now, so no transaction fails
@@ -293,7 +311,7 @@ impl SqliteStore {
         limit: usize,
         reconciling: bool,
     ) -> Result<Vec<Claimed>, StoreError> {
-        self.writable("claiming deliveries")?;
+        self.dispatcher("claiming deliveries")?;
         let now = ms(now);
         let mut tx = self.begin().await?;
         rescue(&mut tx, now, false).await?;
@@ -588,7 +606,7 @@ impl Store for SqliteStore {
     }
 
     async fn rescue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        self.writable("rescuing lapsed leases")?;
+        self.dispatcher("rescuing lapsed leases")?;
         let mut tx = self.begin().await?;
         let n = rescue(&mut tx, ms(now), false).await?;
         tx.commit().await.map_err(StoreError::db("committing a rescue"))?;
