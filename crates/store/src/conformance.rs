@@ -540,9 +540,13 @@ async fn retries_are_bounded_then_failed(h: Harness) {
     let s = &h.store;
     let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
     s.sync(&[desired("a", "x", 0, t0(), "a")], t0()).await.unwrap();
-    let mut now = t0();
+    // A refused token does not spend the budget.
+    s.claim_due("me", t0(), LEASE, 10).await.unwrap();
+    let out = Outcome::Unauthorized { reason: "expired token".into() };
+    s.complete("me", "a:x:0", 1, &out, t0(), &policy).await.unwrap();
+    let mut now = t0() + SignedDuration::from_hours(7);
     let mut last = None;
-    for attempt in 1..=3 {
+    for attempt in 2..=4 {
         let c = s.claim_due("me", now, LEASE, 10).await.unwrap();
         assert_eq!(c.len(), 1, "attempt {attempt}");
         assert_eq!(c[0].delivery.attempt, attempt);
@@ -552,15 +556,15 @@ async fn retries_are_bounded_then_failed(h: Harness) {
     }
     assert_eq!(last, Some(Applied::Settled { state: State::Failed, not_before: None }));
     let row = state_of(s, "a:x:0").await;
-    assert_eq!(row.error.as_deref(), Some("gave up after 3 attempts; the last: refused #3"));
+    assert_eq!(row.error.as_deref(), Some("gave up after 3 attempts; the last: refused #4"));
     assert!(s.claim_due("me", now, LEASE, 10).await.unwrap().is_empty());
     // `resolve --retry` gives a fresh budget.
     let r = s.resolve("a", "x", &Resolve::Retry, now).await.unwrap();
     assert_eq!((r.from, r.to), (State::Failed, State::Retrying));
     let c = s.claim_due("me", now, LEASE, 10).await.unwrap();
-    assert_eq!(c[0].delivery.attempt, 4);
+    assert_eq!(c[0].delivery.attempt, 5);
     let out = Outcome::Retry { reason: "again".into(), not_before: None };
-    let a = s.complete("me", "a:x:0", 4, &out, now, &policy).await.unwrap();
+    let a = s.complete("me", "a:x:0", 5, &out, now, &policy).await.unwrap();
     assert!(matches!(a, Applied::Settled { state: State::Retrying, .. }));
 }
 

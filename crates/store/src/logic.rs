@@ -298,6 +298,7 @@ pub(crate) struct Change {
     pub attempt: i64,
     pub from_state: &'static str,
     pub state: &'static str,
+    pub retries_from: i64,
     pub remote_id: Option<String>,
     pub url: Option<String>,
     pub published_at: Option<i64>,
@@ -346,6 +347,7 @@ pub(crate) fn on_outcome(
         attempt: cur.attempt,
         from_state: "publishing",
         state: "published",
+        retries_from: cur.retries_from,
         remote_id: None,
         url: None,
         published_at: None,
@@ -354,8 +356,9 @@ pub(crate) fn on_outcome(
         first_unknown_at: cur.first_unknown_at,
         maybe_sent_since: cur.maybe_sent_since,
     };
+    // Attempts spent from the current budget; the backoff grows with them.
     let used = cur.attempt.saturating_sub(cur.retries_from).max(0);
-    let attempt = u32::try_from(cur.attempt.max(1)).unwrap_or(u32::MAX);
+    let attempt = u32::try_from(used.max(1)).unwrap_or(u32::MAX);
     match outcome {
         Outcome::Published { remote_id, url } => {
             c.remote_id = Some(remote_id.clone());
@@ -380,8 +383,9 @@ pub(crate) fn on_outcome(
         Outcome::Unauthorized { reason } => {
             // Not the delivery's fault: it waits for new credentials (the dispatcher refreshes
             // the token or marks the channel revoked, which holds the channel) and does not
-            // spend its retry budget towards `failed`.
+            // spend its retry budget towards `failed`: the attempt is given back.
             c.state = "retrying";
+            c.retries_from = cur.retries_from.saturating_add(1).min(cur.attempt);
             c.error = Some(format!("unauthorized: {reason}"));
             c.not_before = Some(plus(now, policy.jittered(attempt, rng)));
         }
@@ -437,6 +441,7 @@ pub(crate) fn on_reconciled(
         attempt: cur.attempt,
         from_state: "reconciling",
         state: "published",
+        retries_from: cur.retries_from,
         remote_id: None,
         url: None,
         published_at: None,
@@ -596,6 +601,19 @@ mod tests {
         budget_restarted.retries_from = 4;
         let (c, _) = on_outcome(&budget_restarted, &retry, 5_000, &p, &mut rng).unwrap();
         assert_eq!(c.state, "retrying");
+    }
+
+    #[test]
+    fn unauthorized_gives_the_attempt_back() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut cur = current("publishing", 8);
+        cur.retries_from = 2;
+        let out = Outcome::Unauthorized { reason: "401".into() };
+        let (c, _) = on_outcome(&cur, &out, 5_000, &p, &mut rng).unwrap();
+        assert_eq!((c.state, c.retries_from), ("retrying", 3));
+        let nb = c.not_before.unwrap();
+        assert!((5_000..=5_000 + p.ceiling(6).as_millis() as i64).contains(&nb), "{nb}");
     }
 
     #[test]

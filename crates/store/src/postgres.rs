@@ -243,13 +243,14 @@ impl PgStore {
             return Ok(());
         }
         sqlx::query(
-            "UPDATE deliveries AS d SET state = u.state, remote_id = u.remote_id, url = u.url,
+            "UPDATE deliveries AS d SET state = u.state, retries_from = u.retries_from,
+                 remote_id = u.remote_id, url = u.url,
                  published_at = u.published_at, error = u.error, not_before = u.not_before,
                  first_unknown_at = u.first_unknown_at, maybe_sent_since = u.maybe_sent_since,
                  lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
              FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt bigint, from_state text,
-                 state text, remote_id text, url text, published_at bigint, error text,
-                 not_before bigint, first_unknown_at bigint, maybe_sent_since bigint)
+                 state text, retries_from bigint, remote_id text, url text, published_at bigint,
+                 error text, not_before bigint, first_unknown_at bigint, maybe_sent_since bigint)
              WHERE d.id = u.id AND d.attempt = u.attempt AND d.state = u.from_state
                AND d.lease_owner = $3",
         )

@@ -361,12 +361,14 @@ impl SqliteStore {
             return Ok(());
         }
         sqlx::query(
-            "UPDATE deliveries SET state = u.state, remote_id = u.remote_id, url = u.url,
+            "UPDATE deliveries SET state = u.state, retries_from = u.retries_from,
+                 remote_id = u.remote_id, url = u.url,
                  published_at = u.published_at, error = u.error, not_before = u.not_before,
                  first_unknown_at = u.first_unknown_at, maybe_sent_since = u.maybe_sent_since,
                  lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2
              FROM (SELECT value ->> 'id' AS id, value ->> 'attempt' AS attempt,
                           value ->> 'from_state' AS from_state, value ->> 'state' AS state,
+                          value ->> 'retries_from' AS retries_from,
                           value ->> 'remote_id' AS remote_id, value ->> 'url' AS url,
                           value ->> 'published_at' AS published_at, value ->> 'error' AS error,
                           value ->> 'not_before' AS not_before,
