@@ -6,8 +6,12 @@
 //! `crieur-policy` -> `crieur-scheduler` -> `crieur-store` -> one `crieur-net-*` adapter per
 //! channel. Each command lives in its own module under `commands/`.
 
+mod adapters;
 mod commands;
+mod logging;
 mod output;
+mod plan;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +20,11 @@ use clap::{Parser, Subcommand};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "crieur", version, about = "Publish a social-media queue kept as files, on time, once.")]
+#[command(
+    name = "crieur",
+    version,
+    about = "Publish a social-media queue kept as files, on time, once."
+)]
 struct Cli {
     /// The config file (else $CRIEUR_CONFIG, ./crieur.toml, /etc/crieur/crieur.toml).
     #[arg(long, global = true, value_name = "PATH")]

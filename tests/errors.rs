@@ -47,19 +47,31 @@ fn the_good_project_validates() {
 #[test]
 fn unknown_key_in_config() {
     let config = GOOD_CONFIG.replace("cadence", "cadense");
-    assert_error_at(&[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)], "crieur.toml:7:1", "cadense");
+    assert_error_at(
+        &[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)],
+        "crieur.toml:7:1",
+        "cadense",
+    );
 }
 
 #[test]
 fn bad_time_zone() {
     let config = GOOD_CONFIG.replace("Europe/Paris", "Europe/Pariss");
-    assert_error_at(&[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)], "crieur.toml:1:12", "Europe/Pariss");
+    assert_error_at(
+        &[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)],
+        "crieur.toml:1:12",
+        "Europe/Pariss",
+    );
 }
 
 #[test]
 fn bad_cadence() {
     let config = GOOD_CONFIG.replace("Mon 08:00", "Mon 8h");
-    assert_error_at(&[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)], "crieur.toml:7:", "HH:MM");
+    assert_error_at(
+        &[("crieur.toml", &config), ("posts/a.toml", GOOD_POSTS)],
+        "crieur.toml:7:",
+        "HH:MM",
+    );
 }
 
 #[test]
@@ -127,7 +139,10 @@ fn deeply_nested_and_huge_files_are_refused_quickly() {
 
 #[test]
 fn missing_config_file_says_where_it_looked() {
-    let out = common::crieur().args(["validate", "--config", "/nonexistent/crieur.toml"]).output().unwrap();
+    let out = common::crieur()
+        .args(["validate", "--config", "/nonexistent/crieur.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("/nonexistent/crieur.toml"));
 }

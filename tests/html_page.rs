@@ -79,17 +79,22 @@ async fn wd(client: &reqwest::Client, method: reqwest::Method, url: String, body
 async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
     let (chromium, chromedriver) = ("/usr/bin/chromium", "chromedriver");
     if Command::new(chromedriver).arg("--version").output().is_err() {
-        panic!("chromedriver is missing: install Debian's chromium and chromium-driver packages (.ci/run does)");
+        panic!(
+            "chromedriver is missing: install Debian's chromium and chromium-driver packages (.ci/run does)"
+        );
     }
     let config = common::example_config();
     let config = config.to_str().unwrap();
-    let json = common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "json"]);
+    let json =
+        common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "json"]);
     assert!(json.status.success(), "{}", common::stderr(&json));
     let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
-    let filled: Vec<&Value> = doc["entries"].as_array().unwrap().iter().filter(|e| !e["post"].is_null()).collect();
+    let filled: Vec<&Value> =
+        doc["entries"].as_array().unwrap().iter().filter(|e| !e["post"].is_null()).collect();
     assert!(filled.len() >= 5, "the example week has posts");
 
-    let html = common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "html"]);
+    let html =
+        common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "html"]);
     assert!(html.status.success(), "{}", common::stderr(&html));
     let (page_port, seen) = serve(common::stdout(&html)).await;
 
@@ -126,7 +131,13 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
     let session = wd(&client, reqwest::Method::POST, format!("{base}/session"), caps).await;
     let sid = session["sessionId"].as_str().unwrap().to_owned();
     let s = format!("{base}/session/{sid}");
-    wd(&client, reqwest::Method::POST, format!("{s}/url"), json!({"url": "http://calendar.crieur.test/"})).await;
+    wd(
+        &client,
+        reqwest::Method::POST,
+        format!("{s}/url"),
+        json!({"url": "http://calendar.crieur.test/"}),
+    )
+    .await;
 
     let script = r#"
         return Array.from(document.querySelectorAll('article.slot.filled')).map(el => {
@@ -136,7 +147,13 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
                      visible: r.width > 0 && r.height > 0 && st.visibility === 'visible' && st.display !== 'none',
                      text: el.querySelector('pre.text').innerText };
         });"#;
-    let slots = wd(&client, reqwest::Method::POST, format!("{s}/execute/sync"), json!({"script": script, "args": []})).await;
+    let slots = wd(
+        &client,
+        reqwest::Method::POST,
+        format!("{s}/execute/sync"),
+        json!({"script": script, "args": []}),
+    )
+    .await;
     let slots = slots.as_array().unwrap();
     assert_eq!(slots.len(), filled.len(), "one card per filled slot");
     for (card, entry) in slots.iter().zip(&filled) {

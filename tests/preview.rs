@@ -52,7 +52,10 @@ fn json_snapshot_and_contract_keys() {
             assert!(e["length"]["used"].is_u64(), "{e}");
             assert!(e["text"].is_string(), "{e}");
         }
-        let key = (at.parse::<jiff::Timestamp>().unwrap().to_string(), e["channel"].as_str().unwrap().to_owned());
+        let key = (
+            at.parse::<jiff::Timestamp>().unwrap().to_string(),
+            e["channel"].as_str().unwrap().to_owned(),
+        );
         if let Some(p) = &previous {
             assert!(p <= &key, "entries sorted by at then channel: {p:?} then {key:?}");
         }
@@ -75,7 +78,8 @@ fn html_snapshot_is_self_contained() {
 fn ics_snapshot_has_one_event_per_filled_slot_with_stable_uids() {
     let ics = preview("ics");
     let json: Value = serde_json::from_str(&preview("json")).unwrap();
-    let filled = json["entries"].as_array().unwrap().iter().filter(|e| !e["post"].is_null()).count();
+    let filled =
+        json["entries"].as_array().unwrap().iter().filter(|e| !e["post"].is_null()).count();
     assert_eq!(ics.matches("BEGIN:VEVENT").count(), filled);
     assert!(ics.lines().all(|l| l.len() <= 76), "lines are folded at 75 octets");
     assert!(ics.contains("\r\n"), "CRLF line ends");
@@ -87,8 +91,19 @@ fn ics_snapshot_has_one_event_per_filled_slot_with_stable_uids() {
 fn channel_filter_and_days() {
     let config = common::example_config();
     let out = common::run(&[
-        "preview", "--config", config.to_str().unwrap(), "--now", common::NOW, "--format", "json",
-        "--from", "2026-12-01", "--days", "2", "--channel", "company-linkedin",
+        "preview",
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        common::NOW,
+        "--format",
+        "json",
+        "--from",
+        "2026-12-01",
+        "--days",
+        "2",
+        "--channel",
+        "company-linkedin",
     ]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -60,7 +60,7 @@ pub fn render(preview: &Preview) -> String {
                     @for (date, entries) in &days {
                         section.day data-date=(date) {
                             h2 { (weekday(date)) " " (date) }
-                            @for e in entries { (slot(e, &colours)) }
+                            @for e in entries { (slot(e, &colours, &preview.zone)) }
                         }
                     }
                 }
@@ -76,14 +76,15 @@ pub fn render(preview: &Preview) -> String {
     page.into_string()
 }
 
-fn slot(e: &Entry, colours: &BTreeMap<String, &'static str>) -> Markup {
+fn slot(e: &Entry, colours: &BTreeMap<String, &'static str>, zone: &jiff::tz::TimeZone) -> Markup {
+    let (_, time, local) = e.when(zone);
     let colour = colours.get(&e.channel).copied().unwrap_or(PALETTE[0]);
     let class = if e.post.is_some() { "slot filled" } else { "slot empty" };
     html! {
         article class=(class) style={ "--c:" (colour) } data-channel=(e.channel) data-at=(e.at) data-post=[e.post.as_deref()] {
             header {
                 span.chan { (e.channel) }
-                time datetime=(e.at) { (e.time()) }
+                time datetime=(e.at) { (time) @if let Some(l) = &local { " (" (l) " local)" } }
             }
             @match (&e.post, &e.text) {
                 (Some(post), Some(text)) => {
@@ -130,7 +131,7 @@ fn by_day(preview: &Preview) -> Vec<(String, Vec<&Entry>)> {
         }
     }
     for e in &preview.entries {
-        days.entry(e.date().to_owned()).or_default().push(e);
+        days.entry(e.when(&preview.zone).0).or_default().push(e);
     }
     days.into_iter().collect()
 }

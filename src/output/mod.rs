@@ -20,6 +20,9 @@ pub struct Preview {
     pub entries: Vec<Entry>,
     /// Diagnostics about the window itself (silence, mix).
     pub diagnostics: Vec<Diag>,
+    /// The config's zone: the table and the page group days and show times in it.
+    #[serde(skip)]
+    pub zone: jiff::tz::TimeZone,
 }
 
 /// One slot of one channel.
@@ -86,13 +89,28 @@ impl Diag {
 }
 
 impl Entry {
-    /// The local date part of `at` (`YYYY-MM-DD`).
-    pub fn date(&self) -> &str {
-        self.at.get(..10).unwrap_or(&self.at)
+    /// The channel-local time part of `at` (`HH:MM`).
+    pub fn local_time(&self) -> &str {
+        self.at.get(11..16).unwrap_or("")
     }
 
-    /// The local time part of `at` (`HH:MM`).
-    pub fn time(&self) -> &str {
-        self.at.get(11..16).unwrap_or("")
+    /// `at` in `zone` (the config's), or `None` if `at` does not parse.
+    pub fn in_zone(&self, zone: &jiff::tz::TimeZone) -> Option<jiff::Zoned> {
+        Some(self.at.parse::<jiff::Timestamp>().ok()?.to_zoned(zone.clone()))
+    }
+
+    /// The date (`YYYY-MM-DD`) and time (`HH:MM`) of `at` in `zone`, plus the channel-local time
+    /// when it differs (a channel in another zone).
+    pub fn when(&self, zone: &jiff::tz::TimeZone) -> (String, String, Option<String>) {
+        match self.in_zone(zone) {
+            Some(z) => {
+                let time = z.strftime("%H:%M").to_string();
+                let other = (time != self.local_time()).then(|| self.local_time().to_owned());
+                (z.strftime("%Y-%m-%d").to_string(), time, other)
+            }
+            None => {
+                (self.at.get(..10).unwrap_or("").to_owned(), self.local_time().to_owned(), None)
+            }
+        }
     }
 }

@@ -9,12 +9,19 @@ const WIDTH: usize = 100;
 
 /// Renders `preview` as text for a terminal of at least 100 columns.
 ///
-/// Each line: local time, channel, post id (or `(empty)`), the first line of the text, and a
-/// marker: `E<n>` for errors, `W<n>` for warnings. Diagnostics follow, indented, one per line.
+/// Days and times are in the config's zone; a channel in another zone shows its own local time
+/// in parentheses. Each line: time, channel, post id (or `(empty)`), the first line of the text,
+/// and a marker: `E<n>` for errors, `W<n>` for warnings. Diagnostics follow, indented.
 pub fn render(preview: &Preview) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "crieur preview: {} to {}", preview.from, preview.to);
-    let chan_w = preview.entries.iter().map(|e| e.channel.chars().count()).max().unwrap_or(7).clamp(7, 20);
+    let chan_w = preview
+        .entries
+        .iter()
+        .map(|e| e.channel.chars().count() + if e.when(&preview.zone).2.is_some() { 8 } else { 0 })
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 26);
     let post_w = preview
         .entries
         .iter()
@@ -23,27 +30,31 @@ pub fn render(preview: &Preview) -> String {
         .max()
         .unwrap_or(7)
         .clamp(7, 24);
-    let mut day = "";
+    let mut day = String::new();
     for e in &preview.entries {
-        if e.date() != day {
-            day = e.date();
-            let _ = writeln!(out, "\n{}", day_header(e));
+        let (date, time, local) = e.when(&preview.zone);
+        if date != day {
+            day = date;
+            let _ = writeln!(out, "\n{}", day_header(&day));
         }
         let marker = marker(e);
         let post = e.post.as_deref().unwrap_or("(empty)");
-        let head = format!(
-            "  {}  {:<chan_w$}  {:<post_w$}  ",
-            e.time(),
-            clip(&e.channel, chan_w),
-            clip(post, post_w)
-        );
+        let channel = match &local {
+            Some(l) => format!("{} ({l})", clip(&e.channel, chan_w.saturating_sub(8))),
+            None => clip(&e.channel, chan_w),
+        };
+        let head = format!("  {time}  {channel:<chan_w$}  {:<post_w$}  ", clip(post, post_w));
         let used = head.chars().count() + marker.chars().count() + 1;
         let room = WIDTH.saturating_sub(used);
         let first_line = e.text.as_deref().and_then(|t| t.lines().find(|l| !l.trim().is_empty()));
         let text = clip(first_line.unwrap_or(""), room);
         let _ = writeln!(out, "{head}{text:<room$} {marker}");
         for d in &e.diagnostics {
-            let _ = writeln!(out, "{}", clip(&format!("      {}[{}]: {}", d.severity, d.rule, d.message), WIDTH));
+            let _ = writeln!(
+                out,
+                "{}",
+                clip(&format!("      {}[{}]: {}", d.severity, d.rule, d.message), WIDTH)
+            );
         }
     }
     if !preview.diagnostics.is_empty() {
@@ -69,13 +80,10 @@ fn all_diags(p: &Preview) -> impl Iterator<Item = &super::Diag> {
     p.entries.iter().flat_map(|e| &e.diagnostics).chain(&p.diagnostics)
 }
 
-fn day_header(e: &Entry) -> String {
-    let weekday = e
-        .date()
-        .parse::<jiff::civil::Date>()
-        .map(|d| d.strftime("%A").to_string())
-        .unwrap_or_default();
-    format!("{weekday} {}", e.date())
+fn day_header(date: &str) -> String {
+    let weekday =
+        date.parse::<jiff::civil::Date>().map(|d| d.strftime("%A").to_string()).unwrap_or_default();
+    format!("{weekday} {date}")
 }
 
 fn marker(e: &Entry) -> String {

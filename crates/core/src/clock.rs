@@ -46,3 +46,25 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The system clock shifted by a fixed amount: time runs at the normal pace from a chosen start.
+/// Lets the daemon be run "as if it were" another moment (tests, rehearsals of a daylight-saving
+/// night), while sleeps and timeouts stay real.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: SignedDuration,
+}
+
+impl OffsetClock {
+    /// A clock that reads `start` now, and moves on from there.
+    pub fn starting_at(start: Timestamp) -> Self {
+        Self { offset: Timestamp::now().duration_until(start) }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        let real = Timestamp::now();
+        real.checked_add(self.offset).unwrap_or(real)
+    }
+}

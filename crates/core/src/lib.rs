@@ -17,7 +17,7 @@ mod post;
 mod publisher;
 
 pub use cadence::{Cadence, CadenceError, DaySet};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use diagnostic::{Diagnostic, Severity};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};

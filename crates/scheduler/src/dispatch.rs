@@ -205,7 +205,8 @@ impl Dispatcher {
     /// When the store fails while recording outcomes repeatedly; claims that fail are retried
     /// at the next turn (a PostgreSQL restart is ridden out).
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), DispatchError> {
-        let completer = self.spawn_completer();
+        let stop_completer = CancellationToken::new();
+        let completer = self.spawn_completer(stop_completer.clone());
         let heartbeat = self.spawn_heartbeat(cancel.clone());
         let mut store_errors = 0u32;
         while !cancel.is_cancelled() {
@@ -240,8 +241,10 @@ impl Dispatcher {
                 "requests still in flight after the shutdown grace; they will be reconciled"
             );
         }
-        drop(completer);
-        self.drain_completions().await;
+        stop_completer.cancel();
+        if completer.await.is_err() {
+            tracing::warn!("the outcome recorder stopped abnormally");
+        }
         Ok(())
     }
 
@@ -471,27 +474,32 @@ impl Dispatcher {
         })
     }
 
-    fn spawn_completer(&self) -> tokio::task::JoinHandle<()> {
+    /// The task that records outcomes in batches until `stop` fires, then records what is left.
+    fn spawn_completer(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
+            let mut rx = this.done_rx.lock().await;
             loop {
-                let (published, other) = this.drain_completions_waiting().await;
-                if published + other == 0 && this.shared.done_tx.is_closed() {
-                    return;
+                let mut batch = Vec::new();
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, 1024) => {
+                        if n == 0 {
+                            return;
+                        }
+                        this.record(batch).await;
+                    }
+                    () = stop.cancelled() => {
+                        while let Ok(d) = rx.try_recv() {
+                            batch.push(d);
+                        }
+                        if !batch.is_empty() {
+                            this.record(batch).await;
+                        }
+                        return;
+                    }
                 }
             }
         })
-    }
-
-    /// Waits for at least one outcome, then records every outcome available, in one batch.
-    async fn drain_completions_waiting(&self) -> (u64, u64) {
-        let mut rx = self.done_rx.lock().await;
-        let mut batch = Vec::new();
-        if rx.recv_many(&mut batch, 1024).await == 0 {
-            return (0, 0);
-        }
-        drop(rx);
-        self.record(batch).await
     }
 
     /// Records every outcome already available, without waiting.

@@ -1,0 +1,60 @@
+//! `crieur validate`: every config and post-file error, and every policy rule over the coming
+//! weeks. Meant for the CI of the repository that holds the posts.
+
+use crieur_core::{Diagnostic, Location, Severity};
+
+use crate::Outcome;
+use crate::commands::Context;
+use crate::plan;
+
+/// `crieur validate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How many weeks ahead to lay and check.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=104))]
+    weeks: u16,
+}
+
+/// Prints one line per diagnostic and a summary; exit 1 if any is an error.
+///
+/// # Errors
+/// When the config or a post file is invalid (exit 2, every problem with its place).
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
+    let (config, posts) = ctx.load()?;
+    let now = ctx.now();
+    let to = now + jiff::SignedDuration::from_hours(24 * 7 * i64::from(args.weeks));
+    let known = plan::read_known(&config, now);
+    let assessed = plan::assess(&config, &posts, &known, now, to, now, true)?;
+    let mut all: Vec<Diagnostic> = assessed.text.into_values().flatten().collect();
+    all.extend(assessed.calendar_rules);
+    for d in &mut all {
+        if d.location.is_none() {
+            d.location =
+                Some(d.channel.as_ref().and_then(|c| config.channels.get(c)).map_or_else(
+                    || Location::new(&config.path, 1, 1),
+                    |c| c.channel.location.clone(),
+                ));
+        }
+    }
+    all.sort_by(|a, b| {
+        (&a.location, &a.rule, &a.post, &a.channel).cmp(&(
+            &b.location,
+            &b.rule,
+            &b.post,
+            &b.channel,
+        ))
+    });
+    all.dedup();
+    for d in &all {
+        println!("{d}");
+    }
+    let errors = all.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = all.iter().filter(|d| d.severity == Severity::Warning).count();
+    println!(
+        "{} posts on {} channels checked over {} weeks: {errors} errors, {warnings} warnings",
+        posts.len(),
+        config.channels.len(),
+        args.weeks
+    );
+    Ok(if errors > 0 { Outcome::Problems } else { Outcome::Success })
+}

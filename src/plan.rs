@@ -1,0 +1,276 @@
+//! The plan: the queue laid on the calendar, rendered for each channel, and judged by the policy.
+//!
+//! `preview`, `validate` and the daemon's sync all go through here, so what the preview shows is
+//! what the daemon schedules and sends: same slots, same rendered bytes, same rules.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use crieur_config::Config;
+use crieur_core::{Channel, Diagnostic, Post, Severity};
+use crieur_policy::{Effective, RenderContext, Rendered};
+use crieur_scheduler::{Calendar, History};
+use jiff::{Timestamp, Zoned};
+
+/// The config's channels as domain values, in name order.
+pub fn channels(config: &Config) -> Vec<Channel> {
+    config.channels.values().map(|c| c.channel.clone()).collect()
+}
+
+/// The start of the default preview window: the next Monday 00:00 after `now`, in `config`'s zone.
+pub fn next_monday(config: &Config, now: Timestamp) -> anyhow::Result<Zoned> {
+    let today = now.to_zoned(config.timezone.clone()).date();
+    let mut day = today.tomorrow()?;
+    while day.weekday() != jiff::civil::Weekday::Monday {
+        day = day.tomorrow()?;
+    }
+    start_of(config, day)
+}
+
+/// 00:00 of `date` in the config's zone (or the first instant of that day, if midnight is in a
+/// daylight-saving gap).
+pub fn start_of(config: &Config, date: jiff::civil::Date) -> anyhow::Result<Zoned> {
+    date.to_zoned(config.timezone.clone()).with_context(|| format!("no start of day {date}"))
+}
+
+/// Everything the policy and the renderer need about each channel, computed once.
+pub struct Judge<'a> {
+    config: &'a Config,
+    effective: HashMap<String, Effective>,
+}
+
+impl<'a> Judge<'a> {
+    /// Resolves the policy layers of every channel of `config`.
+    pub fn new(config: &'a Config) -> Self {
+        let effective = config
+            .channels
+            .iter()
+            .map(|(name, c)| (name.clone(), crieur_policy::effective(&config.policy, &c.channel)))
+            .collect();
+        Self { config, effective }
+    }
+
+    /// The effective policy of `channel`.
+    pub fn effective(&self, channel: &Channel) -> Effective {
+        self.effective
+            .get(&channel.name)
+            .cloned()
+            .unwrap_or_else(|| crieur_policy::effective(&self.config.policy, channel))
+    }
+
+    /// `post` rendered for `channel`: the exact bytes the adapter will send.
+    pub fn render(&self, post: &Post, channel: &Channel) -> Rendered {
+        let eff = self.effective(channel);
+        let ctx = RenderContext::new(&self.config.mentions, &eff);
+        crieur_policy::render(post, channel, &ctx)
+    }
+}
+
+/// Lays `posts` on the calendar of `channels` for the window [`from`, `to`).
+///
+/// # Errors
+/// When a cadence is too dense to lay (more than one slot a minute).
+pub fn lay(
+    channels: &[Channel],
+    posts: &[Post],
+    history: &History,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> anyhow::Result<Calendar> {
+    crieur_scheduler::lay(channels, posts, history, from, to, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Keeps only `diagnostics` that are not `off`.
+pub fn shown(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.into_iter().filter(|d| d.severity != crieur_core::Severity::Off).collect()
+}
+
+/// Why an `error` rule blocks sending `delivery` right now, if one does: the text rules run again
+/// on the exact text the adapter is about to send.
+///
+/// On X, Facebook and webhooks rendering leaves the text's words as they are, so every text rule
+/// is run on the rendered text as is. LinkedIn's rendered text is escaped little text, which the
+/// rules cannot read again without unescaping: there the bytes are judged by `length` and
+/// `empty`, the rules that depend on nothing else (the others ran on the same rendering at sync
+/// time and in `validate`).
+pub fn blocking(
+    config: &Config,
+    channel: &Channel,
+    eff: &Effective,
+    delivery: &crieur_core::Delivery,
+) -> Option<String> {
+    let diagnostics = if channel.network == crieur_core::Network::Linkedin {
+        let mut d = Vec::new();
+        let length = crieur_policy::measure(channel.network, &delivery.text, eff.max_length);
+        if !length.fits() && eff.severity("length") == Severity::Error {
+            d.push((
+                "length",
+                format!("{} characters, over the limit of {:?}", length.used, length.limit),
+            ));
+        }
+        if delivery.text.trim().is_empty() && eff.severity("empty") == Severity::Error {
+            d.push(("empty", "no text".to_owned()));
+        }
+        d.into_iter().map(|(r, m)| (r.to_owned(), m)).collect::<Vec<_>>()
+    } else {
+        crieur_policy::check_one(
+            &delivery.text,
+            channel.network,
+            Some(channel),
+            &config.policy,
+            &config.mentions,
+        )
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| (d.rule, d.message))
+        .collect()
+    };
+    diagnostics.into_iter().next().map(|(rule, message)| format!("policy rule {rule}: {message}"))
+}
+
+/// What the database says already happened, read without writing (empty when there is no
+/// database yet): the scheduler's history and the policy's publication history.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Every delivery the store holds.
+    pub status: crieur_store::StatusReport,
+    /// What went out (the last 90 days), for the duplicate, regularity and mix rules.
+    pub history: Vec<crieur_store::HistoryEntry>,
+}
+
+/// Reads what the database knows, read-only. A missing or never-migrated database is an empty
+/// history; an unreachable one is reported as a warning and treated as empty (`validate` and
+/// `preview` need no database).
+pub fn read_known(config: &Config, now: Timestamp) -> Known {
+    let read = async {
+        let store = crieur_store::open(
+            &config.storage.url,
+            crieur_store::OpenOptions { read_only: true, migrate: false, ..Default::default() },
+        )
+        .await?;
+        let status = store.status().await;
+        let history = store.history(now - jiff::SignedDuration::from_hours(24 * 90)).await;
+        store.close().await;
+        Ok::<_, crieur_store::StoreError>((status?, history?))
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return Known::default();
+    };
+    match rt.block_on(read) {
+        Ok((status, history)) => Known { status, history },
+        Err(crieur_store::StoreError::Missing { .. } | crieur_store::StoreError::NoSchema(_)) => {
+            Known::default()
+        }
+        Err(e) => {
+            eprintln!("warning: cannot read the database, assuming nothing was published: {e}");
+            Known::default()
+        }
+    }
+}
+
+/// The calendar of a window with every post rendered and judged.
+pub struct Assessment {
+    /// The laid calendar.
+    pub calendar: Calendar,
+    /// Each (post index, channel) laid in the window, rendered.
+    pub rendered: HashMap<(usize, String), Rendered>,
+    /// Text-rule diagnostics by (post index, channel).
+    pub text: HashMap<(usize, String), Vec<Diagnostic>>,
+    /// Calendar-rule diagnostics (with a post: about that entry; without: about the window).
+    pub calendar_rules: Vec<Diagnostic>,
+}
+
+/// Lays `posts` over [`from`, `to`), renders and judges them. With `every_post`, the text rules
+/// also run on every (post, channel) of the queue, laid in the window or not (`validate`).
+///
+/// # Errors
+/// When a cadence cannot be laid.
+#[allow(clippy::too_many_arguments)]
+pub fn assess(
+    config: &Config,
+    posts: &[Post],
+    known: &Known,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+    every_post: bool,
+) -> anyhow::Result<Assessment> {
+    let channels = channels(config);
+    let history = crate::sync::history(config, posts, &known.status, now);
+    let calendar = lay(&channels, posts, &history, from, to, now)?;
+    let judge = Judge::new(config);
+    let by_name: HashMap<&str, &Channel> = channels.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut pairs: Vec<(usize, &Channel)> = Vec::new();
+    if every_post {
+        for (i, p) in posts.iter().enumerate() {
+            for c in &p.channels {
+                if let Some(ch) = by_name.get(c.as_str()) {
+                    pairs.push((i, ch));
+                }
+            }
+        }
+    } else {
+        for e in &calendar.entries {
+            if let (Some(i), Some(ch)) = (e.post, by_name.get(e.channel.as_str())) {
+                pairs.push((i, ch));
+            }
+        }
+    }
+    let mut rendered = HashMap::new();
+    let mut text = HashMap::new();
+    for (i, ch) in pairs {
+        let key = (i, ch.name.clone());
+        if rendered.contains_key(&key) {
+            continue;
+        }
+        let r = judge.render(&posts[i], ch);
+        let diags = crieur_policy::check_post(&posts[i], ch, &r, &judge.effective(ch));
+        text.insert(key.clone(), shown(diags));
+        rendered.insert(key, r);
+    }
+    let mut scheduled = Vec::new();
+    for e in &calendar.entries {
+        let Some(i) = e.post else { continue };
+        let Some(ch) = by_name.get(e.channel.as_str()) else { continue };
+        let key = (i, ch.name.clone());
+        if !rendered.contains_key(&key) {
+            let r = judge.render(&posts[i], ch);
+            rendered.insert(key.clone(), r);
+        }
+        let r = &rendered[&key];
+        scheduled.push(crieur_policy::Scheduled {
+            post_id: posts[i].id.clone(),
+            channel: ch.name.clone(),
+            at: e.at.clone(),
+            text: r.text.clone(),
+            category: posts[i].category.clone(),
+            location: Some(posts[i].location.clone()),
+        });
+    }
+    let category: HashMap<&str, Option<&String>> =
+        posts.iter().map(|p| (p.id.as_str(), p.category.as_ref())).collect();
+    let published: Vec<crieur_policy::Published> = known
+        .history
+        .iter()
+        .filter(|h| h.item == 0)
+        .map(|h| crieur_policy::Published {
+            post_id: h.post.clone(),
+            channel: h.channel.clone(),
+            at: h.published_at,
+            text: h.text.clone(),
+            category: category.get(h.post.as_str()).copied().flatten().cloned(),
+        })
+        .collect();
+    let refs: Vec<&Channel> = channels.iter().collect();
+    let calendar_rules = shown(crieur_policy::check_calendar(
+        &scheduled,
+        &published,
+        (from, to),
+        &refs,
+        &config.policy,
+    ));
+    Ok(Assessment { calendar, rendered, text, calendar_rules })
+}
