@@ -1,17 +1,21 @@
 //! `crieur auth CHANNEL` for a Facebook Page: from a browser login to a stored Page token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crieur_core::{TokenVault, Tokens, VaultError};
+use crieur_core::{SystemClock, TokenVault, Tokens, VaultError};
+use crieur_net_http::reqwest::Method;
 use crieur_net_http::reqwest::header::AUTHORIZATION;
-use crieur_net_http::reqwest::{Method, Url};
 use crieur_net_http::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, Response, bearer_header,
+};
+use crieur_net_oauth::{
+    AuthError as OAuthError, AuthorizeConfig, ClientAuth, DEFAULT_CALLBACK_PORT,
+    DEFAULT_FLOW_TIMEOUT, OAuthApp, TokenEndpoint, authorize_in_browser,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::graph::GraphError;
-use crate::loopback::{self, Callback, LoopbackError};
 use crate::publisher::{
     DEFAULT_API_BASE, DEFAULT_GRAPH_VERSION, FacebookError, check_api_base, check_page_id,
     check_version, endpoint,
@@ -22,8 +26,6 @@ pub const DEFAULT_DIALOG_BASE: &str = "https://www.facebook.com";
 /// The permissions crieur asks for: publish as the Page, read its posts (reconciliation), list
 /// the Pages the account manages (to read the Page token).
 pub const SCOPES: &str = "pages_manage_posts,pages_read_engagement,pages_show_list";
-/// How long [`authorize`] waits for the browser to come back, by default.
-pub const DEFAULT_LOGIN_WAIT: Duration = Duration::from_secs(300);
 /// How much of a refusing answer goes into an error, in characters.
 const SNIPPET_CHARS: usize = 300;
 
@@ -46,9 +48,11 @@ pub struct FacebookAuthConfig {
     /// `{dialog_base}/{graph_version}/dialog/oauth`.
     pub dialog_base: String,
     /// The loopback port the browser is sent back to: `http://127.0.0.1:{port}/callback`, which
-    /// must be listed in the app's "Valid OAuth Redirect URIs". 0 takes any free port (tests).
+    /// must be listed in the app's "Valid OAuth Redirect URIs" (default
+    /// [`DEFAULT_CALLBACK_PORT`], 8749). 0 takes any free port (tests only: Facebook wants the
+    /// exact URI).
     pub redirect_port: u16,
-    /// How long to wait for the browser to come back (default 5 minutes).
+    /// How long to wait for the browser to come back (default [`DEFAULT_FLOW_TIMEOUT`]).
     pub login_wait: Duration,
     /// Time allowed for each Graph request (default 30 s).
     pub timeout: Duration,
@@ -72,14 +76,13 @@ impl std::fmt::Debug for FacebookAuthConfig {
 }
 
 impl FacebookAuthConfig {
-    /// A config with the public endpoints, version [`DEFAULT_GRAPH_VERSION`], a 5-minute wait and
-    /// 30 s requests.
+    /// A config with the public endpoints, version [`DEFAULT_GRAPH_VERSION`], the loopback port
+    /// [`DEFAULT_CALLBACK_PORT`], a [`DEFAULT_FLOW_TIMEOUT`] wait and 30 s requests.
     pub fn new(
         channel: impl Into<String>,
         app_id: impl Into<String>,
         app_secret: SecretString,
         page_id: impl Into<String>,
-        redirect_port: u16,
     ) -> Self {
         Self {
             channel: channel.into(),
@@ -89,8 +92,8 @@ impl FacebookAuthConfig {
             api_base: DEFAULT_API_BASE.to_owned(),
             graph_version: DEFAULT_GRAPH_VERSION.to_owned(),
             dialog_base: DEFAULT_DIALOG_BASE.to_owned(),
-            redirect_port,
-            login_wait: DEFAULT_LOGIN_WAIT,
+            redirect_port: DEFAULT_CALLBACK_PORT,
+            login_wait: DEFAULT_FLOW_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -120,16 +123,11 @@ pub enum AuthError {
         /// What to change.
         reason: String,
     },
-    /// The browser did not come back as expected (port taken, user declined, wrong state,
-    /// timeout).
-    #[error("channel {channel}: {source}")]
-    Login {
-        /// The channel.
-        channel: String,
-        /// What happened.
-        source: LoopbackError,
-    },
-    /// Facebook refused or failed one of the exchanges.
+    /// The browser step or the code exchange failed (port taken, user declined, wrong state,
+    /// timeout, code refused): the shared OAuth flow's error, which names the channel.
+    #[error(transparent)]
+    Login(#[from] OAuthError),
+    /// Facebook refused or failed one of the later exchanges.
     #[error("channel {channel}: {step} failed: {reason}")]
     Exchange {
         /// The channel.
@@ -165,30 +163,34 @@ pub enum AuthError {
 /// Runs the Facebook login for `config.channel` and saves the Page token in `vault`.
 ///
 /// Steps:
-/// 1. Listens on `127.0.0.1:{redirect_port}` and calls `show_url` with the login dialog's URL
-///    (`{dialog_base}/{version}/dialog/oauth?client_id&redirect_uri&state&response_type=code&scope`,
-///    scopes [`SCOPES`], a random `state`). The caller prints it (and may open a browser).
-/// 2. Waits up to `login_wait` for the browser at `/callback`; checks `state`.
-/// 3. `POST {api_base}/{version}/oauth/access_token` (form: `client_id`, `client_secret`,
-///    `redirect_uri`, `code`) for a short-lived user token.
-/// 4. `POST` the same endpoint (form: `grant_type=fb_exchange_token`, `client_id`,
+/// 1. Through the shared OAuth flow
+///    ([`authorize_in_browser`](crieur_net_oauth::authorize_in_browser)): listens on
+///    `127.0.0.1:{redirect_port}`, calls `show_url` with the login dialog's URL
+///    (`{dialog_base}/{version}/dialog/oauth` with `client_id`, `redirect_uri`, `state`,
+///    `response_type=code` and `scope` = [`SCOPES`]; the caller prints it and may open a
+///    browser), waits up to `login_wait` for the browser at `/callback`, checks `state`, and
+///    exchanges the code at `POST {api_base}/{version}/oauth/access_token` (form:
+///    `grant_type=authorization_code`, `code`, `redirect_uri`, `client_id`, `client_secret`)
+///    for a short-lived user token.
+/// 2. `POST` the same endpoint (form: `grant_type=fb_exchange_token`, `client_id`,
 ///    `client_secret`, `fb_exchange_token`) for a long-lived user token.
-/// 5. `GET {api_base}/{version}/{page_id}?fields=access_token,name` with the long-lived user
+/// 3. `GET {api_base}/{version}/{page_id}?fields=access_token,name` with the long-lived user
 ///    token (Bearer) for the Page token, which does not expire.
-/// 6. `vault.save(channel, Tokens { access_token: page token, refresh_token: None, expires_at:
+/// 4. `vault.save(channel, Tokens { access_token: page token, refresh_token: None, expires_at:
 ///    None })`; the store encrypts it.
 ///
 /// Secrets travel only in form bodies and sensitive headers, never in URLs.
 ///
 /// # Errors
 /// [`AuthError::Config`] or [`AuthError::App`] for unusable keys, [`AuthError::Login`] when the
-/// port is taken, the user declines, `state` does not match or the wait runs out,
+/// port is taken, the user declines, `state` does not match, the wait runs out or the code is
+/// refused,
 /// [`AuthError::Exchange`] when Facebook refuses an exchange, [`AuthError::NotPageAdmin`] when
 /// the account cannot act for the Page, [`AuthError::Vault`] when the token cannot be saved.
 pub async fn authorize(
     config: &FacebookAuthConfig,
     vault: &dyn TokenVault,
-    show_url: impl FnOnce(&Url) + Send,
+    show_url: impl FnOnce(&str) + Send,
 ) -> Result<AuthorizedPage, AuthError> {
     let channel = config.channel.as_str();
     let page_id = check_page_id(channel, &config.page_id)?;
@@ -213,7 +215,7 @@ pub async fn authorize(
     let dialog_base = check_api_base(channel, &config.dialog_base).map_err(|_| {
         app_err(format!("the login dialog base {:?} is not an http(s) URL", config.dialog_base))
     })?;
-    let mut dialog = endpoint(&dialog_base, &format!("{version}/dialog/oauth"))
+    let dialog = endpoint(&dialog_base, &format!("{version}/dialog/oauth"))
         .ok_or_else(|| app_err("the login dialog URL cannot be built".into()))?;
     let token_url = endpoint(&api_base, &format!("{version}/oauth/access_token"))
         .ok_or_else(|| app_err("the token endpoint URL cannot be built".into()))?;
@@ -225,20 +227,20 @@ pub async fn authorize(
         .build()
         .map_err(|e| app_err(e.to_string()))?;
 
-    let login = |source| AuthError::Login { channel: channel.to_owned(), source };
-    let listener = loopback::Listener::bind(config.redirect_port).await.map_err(login)?;
-    let redirect_uri = listener.redirect_uri();
-    let state = loopback::random_state();
-    dialog
-        .query_pairs_mut()
-        .append_pair("client_id", app_id)
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("state", &state)
-        .append_pair("response_type", "code")
-        .append_pair("scope", SCOPES);
-    tracing::info!(channel, redirect_uri = %redirect_uri, "waiting for the Facebook login");
-    show_url(&dialog);
-    let Callback { code } = listener.wait(&state, config.login_wait).await.map_err(login)?;
+    let mut app = OAuthApp::new(app_id, token_url.as_str());
+    app.client_secret = Some(config.app_secret.clone());
+    app.client_auth = ClientAuth::RequestBody;
+    let token_endpoint = TokenEndpoint::new(app, http.clone(), Arc::new(SystemClock))
+        .map_err(|reason| app_err(reason))?;
+    // One scope string, comma-separated as Facebook documents it.
+    let mut flow = AuthorizeConfig::new(channel, dialog.as_str(), &[SCOPES]);
+    flow.pkce = false;
+    flow.port = config.redirect_port;
+    flow.timeout = config.login_wait;
+    tracing::info!(channel, port = config.redirect_port, "waiting for the Facebook login");
+    let granted = authorize_in_browser(&flow, &token_endpoint, show_url).await?;
+    let short_lived = SecretString::from(granted.tokens.access_token);
+    drop(granted.tokens.refresh_token);
 
     let exchange = |step: &'static str, reason: String| AuthError::Exchange {
         channel: channel.to_owned(),
@@ -246,16 +248,6 @@ pub async fn authorize(
         reason,
     };
     let secret = config.app_secret.expose_secret();
-    let step = "exchanging the authorization code";
-    let request = http.request(Method::POST, token_url.clone()).form(&[
-        ("client_id", app_id),
-        ("client_secret", secret),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("code", code.expose_secret()),
-    ]);
-    let short_lived =
-        access_token(&http, channel, step, request).await.map_err(|r| exchange(step, r))?;
-
     let step = "exchanging for a long-lived user token";
     let request = http.request(Method::POST, token_url).form(&[
         ("grant_type", "fb_exchange_token"),

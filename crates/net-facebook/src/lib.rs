@@ -11,8 +11,9 @@
 //!   reconciled by reading `/{page-id}/published_posts` and matching the text.
 //! - Usage headers above 80% space the channel's posts ([`Publisher::hold_until`](crieur_core::Publisher::hold_until));
 //!   the pauses are in the `pace` table below.
-//! - [`authorize`] runs the login: authorization code on a loopback redirect, exchanged for a
-//!   long-lived user token, from which the Page token (which does not expire) is read and saved.
+//! - [`authorize`] runs the login: the shared OAuth flow (authorization code on a loopback
+//!   redirect), then the user token is exchanged for a long-lived one, from which the Page token
+//!   (which does not expire) is read and saved.
 //! - Thread items are refused: Pages have no threads.
 //!
 //! Pacing by the last usage reading:
@@ -26,18 +27,15 @@
 
 mod auth;
 mod graph;
-mod loopback;
 mod pace;
 mod publisher;
 
 pub use auth::{
-    AuthError, AuthorizedPage, DEFAULT_DIALOG_BASE, DEFAULT_LOGIN_WAIT, FacebookAuthConfig, SCOPES,
-    authorize,
+    AuthError, AuthorizedPage, DEFAULT_DIALOG_BASE, FacebookAuthConfig, SCOPES, authorize,
 };
 pub use graph::{
     GraphError, RATE_LIMIT_CODES, Refusal, is_rate_limit, refusal_outcome, token_subcode_meaning,
 };
-pub use loopback::{CALLBACK_PATH, LoopbackError};
 pub use pace::{
     HIGH_PERCENT, PAUSE_HIGH, PAUSE_SLOW, PAUSE_THROTTLED, SLOW_DOWN_PERCENT, THROTTLED_PERCENT,
 };

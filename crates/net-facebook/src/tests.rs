@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crieur_core::{
     Delivery, ManualClock, Network, Outcome, Publisher, Reconciled, RejectKind, TokenVault, Tokens,
-    VaultError,
 };
+use crieur_net_oauth::AuthError as OAuthError;
+use crieur_net_oauth::testing::MemoryVault;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 use wiremock::matchers::{header, method, path, query_param};
@@ -20,7 +21,7 @@ use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 use crate::{
     AuthError, FacebookAuthConfig, FacebookError, FacebookPublisher, FacebookPublisherConfig,
-    LoopbackError, PageToken, authorize,
+    PageToken, authorize,
 };
 
 const PAGE: &str = "104857600123";
@@ -440,10 +441,10 @@ async fn a_vault_token_source_names_the_auth_command() {
     assert!(reason.contains("run `crieur auth company-facebook`"), "{reason}");
     assert!(reason.contains("password changed"), "{reason}");
     // A vault that cannot be read: nothing sent, try later.
-    vault.fail.lock().unwrap().replace("database is locked".into());
+    vault.fail_loads(true);
     let outcome = p.publish(&delivery()).await;
     assert!(
-        matches!(&outcome, Outcome::Retry { reason, .. } if reason.contains("database is locked")),
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.contains("could not be read")),
         "{outcome:?}"
     );
 }
@@ -688,50 +689,9 @@ fn debug_output_hides_tokens_and_secrets() {
     let p = FacebookPublisher::new(c).unwrap();
     let shown = format!("{p:?}");
     assert!(!shown.contains(TOKEN) && shown.contains(PAGE), "{shown}");
-    let a = FacebookAuthConfig::new("c", "1234", SecretString::from("app-secret-xyz"), PAGE, 0);
+    let a = FacebookAuthConfig::new("c", "1234", SecretString::from("app-secret-xyz"), PAGE);
     let shown = format!("{a:?}");
     assert!(!shown.contains("app-secret-xyz") && shown.contains("1234"), "{shown}");
-}
-
-/// An in-memory [`TokenVault`] that records saves. The real store, which encrypts at rest, is
-/// tested in its own crate.
-#[derive(Default)]
-pub(crate) struct MemoryVault {
-    tokens: Mutex<BTreeMap<String, Tokens>>,
-    saves: Mutex<u32>,
-    fail: Mutex<Option<String>>,
-}
-
-#[async_trait::async_trait]
-impl TokenVault for MemoryVault {
-    async fn load(&self, channel: &str) -> Result<Option<Tokens>, VaultError> {
-        if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(VaultError(e));
-        }
-        Ok(self.tokens.lock().unwrap().get(channel).cloned())
-    }
-    async fn save(&self, channel: &str, tokens: &Tokens) -> Result<(), VaultError> {
-        if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(VaultError(e));
-        }
-        *self.saves.lock().unwrap() += 1;
-        self.tokens.lock().unwrap().insert(channel.to_owned(), tokens.clone());
-        Ok(())
-    }
-    async fn mark_revoked(&self, _channel: &str, _reason: &str) -> Result<(), VaultError> {
-        Ok(())
-    }
-    async fn try_lock_refresh(
-        &self,
-        _channel: &str,
-        _owner: &str,
-        _ttl: SignedDuration,
-    ) -> Result<bool, VaultError> {
-        Ok(true)
-    }
-    async fn unlock_refresh(&self, _channel: &str, _owner: &str) -> Result<(), VaultError> {
-        Ok(())
-    }
 }
 
 const APP_ID: &str = "987654321";
@@ -747,6 +707,7 @@ async fn mount_auth(server: &MockServer, redirect_uri: &str) {
         .and(path("/v25.0/oauth/access_token"))
         .and(QueryKeysAre(&[]))
         .and(form_is(&[
+            ("grant_type", "authorization_code"),
             ("client_id", APP_ID),
             ("client_secret", APP_SECRET),
             ("redirect_uri", redirect_uri),
@@ -787,13 +748,9 @@ async fn mount_auth(server: &MockServer, redirect_uri: &str) {
 }
 
 fn auth_config(server: &MockServer) -> FacebookAuthConfig {
-    let mut c = FacebookAuthConfig::new(
-        "company-facebook",
-        APP_ID,
-        SecretString::from(APP_SECRET),
-        PAGE,
-        0,
-    );
+    let mut c =
+        FacebookAuthConfig::new("company-facebook", APP_ID, SecretString::from(APP_SECRET), PAGE);
+    c.redirect_port = 0;
     c.api_base = server.uri();
     c.dialog_base = "https://www.facebook.test".into();
     c.login_wait = Duration::from_secs(10);
@@ -803,11 +760,11 @@ fn auth_config(server: &MockServer) -> FacebookAuthConfig {
 /// Plays the browser: waits for the dialog URL, checks it, and comes back to the loopback with
 /// `code` and the state it read (or `state_override`).
 async fn play_browser(
-    url_rx: tokio::sync::oneshot::Receiver<url::Url>,
+    url_rx: tokio::sync::oneshot::Receiver<String>,
     server: Option<&MockServer>,
     state_override: Option<&str>,
 ) {
-    let dialog = url_rx.await.unwrap();
+    let dialog = url::Url::parse(&url_rx.await.unwrap()).unwrap();
     assert_eq!(dialog.scheme(), "https");
     assert_eq!(dialog.host_str(), Some("www.facebook.test"));
     assert_eq!(dialog.path(), "/v25.0/dialog/oauth");
@@ -839,7 +796,7 @@ async fn the_login_ends_with_the_page_token_in_the_vault() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let config = auth_config(&server);
     let (result, ()) = tokio::join!(
-        authorize(&config, &vault, move |url| tx.send(url.clone()).unwrap()),
+        authorize(&config, &vault, move |url| tx.send(url.to_owned()).unwrap()),
         play_browser(rx, Some(&server), None),
     );
     let page = result.unwrap();
@@ -849,7 +806,7 @@ async fn the_login_ends_with_the_page_token_in_the_vault() {
         vault.load("company-facebook").await.unwrap(),
         Some(Tokens { access_token: PAGE_TOKEN.into(), refresh_token: None, expires_at: None })
     );
-    assert_eq!(*vault.saves.lock().unwrap(), 1);
+    assert_eq!(vault.saves().len(), 1);
 }
 
 #[tokio::test]
@@ -859,12 +816,15 @@ async fn a_forged_state_stops_the_login_before_any_exchange() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let config = auth_config(&server);
     let (result, ()) = tokio::join!(
-        authorize(&config, &vault, move |url| tx.send(url.clone()).unwrap()),
+        authorize(&config, &vault, move |url| tx.send(url.to_owned()).unwrap()),
         play_browser(rx, None, Some("forged")),
     );
-    assert!(matches!(result, Err(AuthError::Login { source: LoopbackError::StateMismatch, .. })));
+    let Err(AuthError::Login(OAuthError::Flow { reason, .. })) = result else {
+        panic!("{result:?}")
+    };
+    assert!(reason.contains("state"), "{reason}");
     assert!(server.received_requests().await.unwrap().is_empty());
-    assert_eq!(*vault.saves.lock().unwrap(), 0);
+    assert_eq!(vault.saves().len(), 0);
 }
 
 #[tokio::test]
@@ -891,13 +851,13 @@ async fn a_user_who_cannot_manage_the_page_gets_told_so() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let config = auth_config(&server);
     let (result, ()) = tokio::join!(
-        authorize(&config, &vault, move |url| tx.send(url.clone()).unwrap()),
+        authorize(&config, &vault, move |url| tx.send(url.to_owned()).unwrap()),
         play_browser(rx, None, None),
     );
     let err = result.unwrap_err();
     assert!(matches!(err, AuthError::NotPageAdmin { .. }), "{err}");
     assert!(err.to_string().contains("manages this Page"), "{err}");
-    assert_eq!(*vault.saves.lock().unwrap(), 0);
+    assert_eq!(vault.saves().len(), 0);
 }
 
 #[tokio::test]
@@ -917,12 +877,14 @@ async fn a_refused_code_names_facebooks_reason_without_secrets() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let config = auth_config(&server);
     let (result, ()) = tokio::join!(
-        authorize(&config, &vault, move |url| tx.send(url.clone()).unwrap()),
+        authorize(&config, &vault, move |url| tx.send(url.to_owned()).unwrap()),
         play_browser(rx, None, None),
     );
-    let err = result.unwrap_err().to_string();
-    assert!(err.contains("exchanging the authorization code failed"), "{err}");
-    assert!(err.contains("subcode 36009") && err.contains("AZtrace42x"), "{err}");
+    let err = result.unwrap_err();
+    assert!(matches!(err, AuthError::Login(OAuthError::Flow { .. })), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("did not accept the authorization code"), "{err}");
+    assert_eq!(vault.saves().len(), 0);
     for secret in [APP_SECRET, CODE] {
         assert!(!err.contains(secret), "{err}");
     }
