@@ -13,13 +13,22 @@
 //! - Access tokens last 60 days and most apps get no refresh token: [`expiry_warning`] tells the
 //!   daemon when to warn (14, 7 and 1 days ahead); past expiry nothing is sent and the channel is
 //!   `Unauthorized` until `crieur auth` runs again.
-//! - Tokens come from [`LinkedinTokens`]; no token ever reaches a log, an error or `Debug`.
+//! - Tokens come from [`LinkedinTokens`]: a static token, or a
+//!   [`TokenManager`](crieur_net_oauth::TokenManager) that loads them from the vault and
+//!   refreshes once after a 401 when LinkedIn gave a refresh token. [`authorize`] runs
+//!   `crieur auth` (three-legged flow on a loopback redirect) and stores what it got. No token
+//!   ever reaches a log, an error or `Debug`.
 
+mod auth;
 mod expiry;
 mod publisher;
 mod tokens;
 mod urn;
 
+pub use auth::{
+    AUTHORIZE_URL, LinkedinAuthConfig, LinkedinAuthorized, TOKEN_URL, authorize, oauth_app,
+    scopes_for,
+};
 pub use expiry::{EXPIRY_THRESHOLDS_DAYS, ExpiryWarning, expiry_warning};
 pub use publisher::{
     DEFAULT_API_BASE, DEFAULT_LINKEDIN_VERSION, LinkedinError, LinkedinPublisher,

@@ -426,32 +426,23 @@ impl LinkedinPublisher {
 
     fn no_access(&self, no: NoAccess) -> Outcome {
         match no {
-            NoAccess::Unauthorized(reason) => Outcome::Unauthorized {
-                reason: format!("channel {}: {reason}; {}", self.channel, self.auth_hint()),
-            },
-            NoAccess::Retry(reason) => Outcome::Retry {
-                reason: format!("channel {}: no access token could be had: {reason}", self.channel),
-                not_before: None,
-            },
+            NoAccess::Unauthorized(reason) => Outcome::Unauthorized { reason },
+            NoAccess::Retry(reason) => Outcome::Retry { reason, not_before: None },
         }
     }
 
-    /// The token for this attempt: the current one, refreshed first when its known expiry has
-    /// passed and a refresh token is at hand; `Err` with the outcome when nothing may be sent.
-    async fn usable_access(&self, now: Timestamp) -> Result<(Access, Refreshed), Outcome> {
+    /// The token for this attempt, or the outcome when nothing may be sent: no token, or one
+    /// whose known expiry has passed (a managed token with a refresh token was refreshed by the
+    /// manager before it got here).
+    async fn usable_access(&self, now: Timestamp) -> Result<Access, Outcome> {
         let access = self.tokens.access().await.map_err(|no| self.no_access(no))?;
         let Some(warning) = access.expires_at.and_then(|at| expiry_warning(at, now)) else {
-            return Ok((access, Refreshed::No));
+            return Ok(access);
         };
-        if !warning.is_expired() {
-            self.note_expiry(warning);
-            return Ok((access, Refreshed::No));
-        }
-        if access.refreshable {
-            let fresh = self.tokens.refresh(now).await.map_err(|no| self.no_access(no))?;
-            return Ok((fresh, Refreshed::Yes));
-        }
         self.note_expiry(warning);
+        if !warning.is_expired() {
+            return Ok(access);
+        }
         Err(Outcome::Unauthorized {
             reason: format!(
                 "channel {}: the LinkedIn access token expired at {}; nothing was sent; {}",
@@ -513,9 +504,8 @@ impl LinkedinPublisher {
         let after =
             if refreshed == Refreshed::Yes { ", even with a freshly refreshed token" } else { "" };
         format!(
-            "channel {}: LinkedIn answered 401{after} ({what}); nothing was published; {}",
-            self.channel,
-            self.auth_hint()
+            "channel {}: LinkedIn answered 401{after} ({what}); nothing was published",
+            self.channel
         )
     }
 
@@ -690,10 +680,11 @@ impl Publisher for LinkedinPublisher {
             };
         }
         let now = self.clock.now();
-        let (mut access, mut refreshed) = match self.usable_access(now).await {
-            Ok(found) => found,
+        let mut access = match self.usable_access(now).await {
+            Ok(access) => access,
             Err(outcome) => return outcome,
         };
+        let mut refreshed = Refreshed::No;
         let body = PostBody {
             author: self.author.to_string(),
             commentary: &delivery.text,
@@ -741,30 +732,40 @@ impl Publisher for LinkedinPublisher {
                 return self.outcome_for(delivery, &response, now);
             }
             // A 401 is a refusal before any processing: sending again is safe.
-            if refreshed == Refreshed::Yes || !access.refreshable {
-                let reason = self.unauthorized(&response, refreshed);
-                tracing::warn!(channel = %self.channel, delivery = %delivery.id, %reason, "LinkedIn refused the token");
-                return Outcome::Unauthorized { reason };
+            let refused = self.unauthorized(&response, refreshed);
+            if !access.refreshable {
+                tracing::warn!(
+                    channel = %self.channel,
+                    delivery = %delivery.id,
+                    reason = %refused,
+                    "LinkedIn refused the token"
+                );
+                return Outcome::Unauthorized {
+                    reason: format!("{refused}; {}", self.auth_hint()),
+                };
             }
             tracing::info!(
                 channel = %self.channel,
                 delivery = %delivery.id,
-                "LinkedIn answered 401: refreshing the token once"
+                reason = %refused,
+                "LinkedIn refused the token: refreshing it once"
             );
-            match self.tokens.refresh(self.clock.now()).await {
+            match self.tokens.refresh(&access.token).await {
                 Ok(fresh) => {
                     access = fresh;
                     refreshed = Refreshed::Yes;
                 }
-                // A refresh that failed for a passing reason (network, 5xx) is a Retry: the
-                // 401 proved nothing was published.
                 Err(NoAccess::Unauthorized(why)) => {
-                    let reason = self.unauthorized(&response, refreshed);
-                    return Outcome::Unauthorized {
-                        reason: format!("{reason}; the refresh failed too: {why}"),
+                    return Outcome::Unauthorized { reason: format!("{refused}; {why}") };
+                }
+                // The token endpoint or the vault failed for now: the 401 proved nothing was
+                // published, so this is a retry.
+                Err(NoAccess::Retry(why)) => {
+                    return Outcome::Retry {
+                        reason: format!("{refused}; {why}"),
+                        not_before: None,
                     };
                 }
-                Err(no) => return self.no_access(no),
             }
         }
     }
