@@ -230,8 +230,8 @@ pub async fn authorize(
     let mut app = OAuthApp::new(app_id, token_url.as_str());
     app.client_secret = Some(config.app_secret.clone());
     app.client_auth = ClientAuth::RequestBody;
-    let token_endpoint = TokenEndpoint::new(app, http.clone(), Arc::new(SystemClock))
-        .map_err(app_err)?;
+    let token_endpoint =
+        TokenEndpoint::new(app, http.clone(), Arc::new(SystemClock)).map_err(app_err)?;
     // One scope string, comma-separated as Facebook documents it.
     let mut flow = AuthorizeConfig::new(channel, dialog.as_str(), &[SCOPES]);
     flow.pkce = false;
