@@ -1,1 +1,27 @@
-//! crieur-net-x (being written).
+//! The X (API v2) adapter: crieur posts and threads to X with an OAuth 2.0 user token.
+//!
+//! Design, in short:
+//! - [`XPublisher`] sends one delivery per call (`POST /2/tweets`; a thread item replies to the
+//!   previous item's id, which the dispatcher passes in `reply_to`) and maps X's answer to an
+//!   outcome without ever resending a request X may have processed. The only resend is after a
+//!   401, which X refused before doing anything: the token is refreshed once and the post sent
+//!   again.
+//! - Tokens come from [`crieur_net_oauth::TokenManager`], which refreshes near expiry and saves
+//!   X's single-use rotated refresh token before the new access token is used; or from a fixed
+//!   token.
+//! - X's rate-limit headers are remembered per channel: at `remaining: 0` the channel is held
+//!   ([`crieur_core::Publisher::hold_until`]) and no request is made until the reset.
+//! - X has no idempotency key, so an `Unknown` attempt is reconciled by looking for the text
+//!   among the user's recent posts ([`same_post`] knows how X rewrites links and entities).
+//! - [`authorize`] is `crieur auth` for X: PKCE S256 in the browser, tokens into the vault.
+
+mod auth;
+mod matching;
+mod publisher;
+
+pub use auth::{DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, SCOPES, XAuthorizeOptions, authorize};
+pub use matching::same_post;
+pub use publisher::{DEFAULT_API_BASE, XAuth, XError, XPublisher, XPublisherConfig};
+
+#[cfg(test)]
+mod tests;
