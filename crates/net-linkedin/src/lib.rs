@@ -38,4 +38,6 @@ pub use tokens::LinkedinTokens;
 pub use urn::{Author, InvalidAuthor};
 
 #[cfg(test)]
+mod oauth_tests;
+#[cfg(test)]
 mod tests;
