@@ -4,8 +4,8 @@
 //! `example.com`) becomes a `https://t.co/...` link, `&`, `<` and `>` come back as HTML entities,
 //! the text is NFC-normalized, and a reply may come back with the handles it answers in front.
 //! So both texts are cut into whitespace-separated words; a word of X's that holds a link matches
-//! a sent word with the same text before and after the link and something in its place; every
-//! other word must be equal.
+//! a sent word with the same text before and after the link and a link or bare domain in its
+//! place; every other word must be equal.
 
 use unicode_normalization::UnicodeNormalization as _;
 
@@ -44,7 +44,17 @@ fn same_word(sent: &str, remote: &str) -> bool {
     sent.len() > before.len() + after.len()
         && sent.starts_with(before)
         && sent.ends_with(after)
-        && sent.is_char_boundary(sent.len() - after.len())
+        && sent
+            .get(before.len()..sent.len() - after.len())
+            .is_some_and(looks_like_link)
+}
+
+/// A link with a scheme, or a bare domain (a dot with text on both sides).
+fn looks_like_link(text: &str) -> bool {
+    text.contains("://")
+        || text
+            .split_once('.')
+            .is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty())
 }
 
 /// Splits a word holding an `http(s)://` link into the text before and after it. The link ends
