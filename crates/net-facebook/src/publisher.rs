@@ -397,7 +397,12 @@ impl FacebookPublisher {
     }
 
     /// Keeps the usage headers of an answer for pacing.
-    fn note_usage(&self, response: &Response, now: Timestamp, error: Option<&GraphError>) {
+    fn note_usage(
+        &self,
+        response: &Response,
+        now: Timestamp,
+        error: Option<&GraphError>,
+    ) -> FacebookUsage {
         let usage = FacebookUsage::from_headers(&response.headers, now);
         let rate_limited = error.and_then(|e| e.code).is_some_and(is_rate_limit);
         self.pacer.record(usage, now, rate_limited);
@@ -410,6 +415,7 @@ impl FacebookPublisher {
                 "Facebook usage is high: posts on this channel are spaced out"
             );
         }
+        usage
     }
 
     /// Logs a Graph refusal: channel, delivery, status, code, subcode, fbtrace_id.
@@ -435,12 +441,11 @@ impl FacebookPublisher {
         } else {
             response.body.as_deref().ok().and_then(GraphError::parse)
         };
-        self.note_usage(response, now, error.as_ref());
+        let usage = self.note_usage(response, now, error.as_ref());
         if status.is_success() {
             return self.published(delivery, response);
         }
         self.log_refusal(&delivery.id, "the post", status.as_u16(), error.as_ref());
-        let usage = FacebookUsage::from_headers(&response.headers, now);
         let snippet = if error.is_none() { response.snippet(SNIPPET_CHARS) } else { String::new() };
         let remedy = self.token_remedy();
         refusal_outcome(&Refusal {
@@ -574,6 +579,15 @@ impl Publisher for FacebookPublisher {
             // Thread items are never sent (see `publish`), so there is nothing to find.
             return Reconciled::NotFound;
         }
+        let wanted = normalize(&delivery.text);
+        if wanted.is_empty() {
+            // A post without text shows no message to match: nothing could prove it absent.
+            return Reconciled::CannotTell {
+                reason: "the post has no text, so it cannot be recognized among the Page's posts; \
+                         check the Page and settle it with `crieur resolve`"
+                    .into(),
+            };
+        }
         let auth = match self.authorization().await {
             Ok(auth) => auth,
             Err(NoToken::Unauthorized(reason) | NoToken::Vault(reason)) => {
@@ -611,7 +625,7 @@ impl Publisher for FacebookPublisher {
         } else {
             response.body.as_deref().ok().and_then(GraphError::parse)
         };
-        self.note_usage(&response, now, error.as_ref());
+        let _ = self.note_usage(&response, now, error.as_ref());
         if !response.status.is_success() {
             let status = response.status.as_u16();
             self.log_refusal(&delivery.id, "reading the Page's posts", status, error.as_ref());
@@ -631,7 +645,6 @@ impl Publisher for FacebookPublisher {
                 ),
             };
         };
-        let wanted = normalize(&delivery.text);
         let found = page.data.iter().find(|p| {
             is_graph_id(&p.id) && p.message.as_deref().is_some_and(|m| normalize(m) == wanted)
         });

@@ -620,6 +620,11 @@ async fn reconcile_not_found_and_cannot_tell() {
     let Reconciled::CannotTell { reason } = p.reconcile(&delivery()).await else { panic!() };
     assert!(reason.contains("AZtrace42x"), "{reason}");
 
+    // A post without text cannot be recognized: cannot tell, without asking.
+    let linkonly =
+        Delivery { text: " \n".into(), link: Some("https://example.com".into()), ..delivery() };
+    assert!(matches!(p.reconcile(&linkonly).await, Reconciled::CannotTell { .. }));
+
     // Garbage: cannot tell.
     server.reset().await;
     posts_mock()
