@@ -9,12 +9,16 @@
 //! - Graph error objects are mapped by code ([`refusal_outcome`]); every refusal is logged with
 //!   its `fbtrace_id`. Facebook has no idempotency key, so an uncertain attempt is
 //!   reconciled by reading `/{page-id}/published_posts` and matching the text.
-//! - Usage headers above 80% space the channel's posts ([`Publisher::hold_until`](crieur_core::Publisher::hold_until));
-//!   the pauses are in the `pace` table below.
+//! - Usage headers above 80% space the channel's posts
+//!   ([`Publisher::hold_until`](crieur_core::Publisher::hold_until)); the pauses are in the table
+//!   below.
 //! - [`authorize`] runs the login: the shared OAuth flow (authorization code on a loopback
 //!   redirect), then the user token is exchanged for a long-lived one, from which the Page token
 //!   (which does not expire) is read and saved.
-//! - Thread items are refused: Pages have no threads.
+//! - Thread items are refused (`Rejected(Invalid)`, nothing sent): Pages have no threads, and
+//!   comments would need a further permission.
+//! - The text is sent as rendered: mentions arrive as plain names (apps cannot tag Pages or
+//!   people in general), hashtags as plain `#tag`.
 //!
 //! Pacing by the last usage reading:
 //!

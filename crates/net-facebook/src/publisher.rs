@@ -255,7 +255,7 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Option<Url> {
 /// Graph code, subcode and `fbtrace_id` (what Facebook support asks for); never the token.
 ///
 /// Pacing: every answer's usage headers are kept, and [`Publisher::hold_until`] turns the last
-/// reading into a pause between posts (see the `pace` table in the crate docs).
+/// reading into a pause between posts (the table in the crate docs).
 pub struct FacebookPublisher {
     channel: String,
     page_id: String,
