@@ -240,7 +240,6 @@ pub async fn authorize(
     tracing::info!(channel, port = config.redirect_port, "waiting for the Facebook login");
     let granted = authorize_in_browser(&flow, &token_endpoint, show_url).await?;
     let short_lived = SecretString::from(granted.tokens.access_token);
-    drop(granted.tokens.refresh_token);
 
     let exchange = |step: &'static str, reason: String| AuthError::Exchange {
         channel: channel.to_owned(),
