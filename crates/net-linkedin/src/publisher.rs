@@ -421,7 +421,13 @@ impl LinkedinPublisher {
     }
 
     fn auth_hint(&self) -> String {
-        format!("run `crieur auth {}`", self.channel)
+        match self.tokens {
+            LinkedinTokens::Static { .. } => format!(
+                "run `crieur auth {}` or set a new access_token in the channel",
+                self.channel
+            ),
+            LinkedinTokens::Managed(_) => format!("run `crieur auth {}`", self.channel),
+        }
     }
 
     fn no_access(&self, no: NoAccess) -> Outcome {
