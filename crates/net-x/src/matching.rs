@@ -44,17 +44,13 @@ fn same_word(sent: &str, remote: &str) -> bool {
     sent.len() > before.len() + after.len()
         && sent.starts_with(before)
         && sent.ends_with(after)
-        && sent
-            .get(before.len()..sent.len() - after.len())
-            .is_some_and(looks_like_link)
+        && sent.get(before.len()..sent.len() - after.len()).is_some_and(looks_like_link)
 }
 
 /// A link with a scheme, or a bare domain (a dot with text on both sides).
 fn looks_like_link(text: &str) -> bool {
     text.contains("://")
-        || text
-            .split_once('.')
-            .is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty())
+        || text.split_once('.').is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty())
 }
 
 /// Splits a word holding an `http(s)://` link into the text before and after it. The link ends
