@@ -175,7 +175,8 @@ async fn three_item_thread_replies_to_each_previous_item() {
 
 #[tokio::test]
 async fn error_answers_map_to_outcomes() {
-    let cases: Vec<(ResponseTemplate, fn(&Outcome) -> bool)> = vec![
+    type Check = fn(&Outcome) -> bool;
+    let cases: Vec<(ResponseTemplate, Check)> = vec![
         (problem(403, "You are not allowed to create a Tweet with duplicate content."), |o| {
             matches!(o, Outcome::Rejected { kind: RejectKind::Duplicate, .. })
         }),
