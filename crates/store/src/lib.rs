@@ -364,3 +364,13 @@ pub async fn migrate(url: &str) -> Result<(), StoreError> {
     store.close().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn owners_are_unique_per_call_and_name_the_process() {
+        let (a, b) = (super::new_owner(), super::new_owner());
+        assert_ne!(a, b);
+        assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
+    }
+}
