@@ -5,6 +5,7 @@
 
 mod common;
 
+mod daemon;
 mod errors;
 mod html_page;
 mod preview;

@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let resolved = rt.block_on(async {
         let store = crieur_store::open(
             &config.storage.url,
-            OpenOptions { migrate: false, ..OpenOptions::default() },
+            OpenOptions::for_command(),
         )
         .await?;
         let r = store.resolve(&args.post, &args.channel, &action, now).await;

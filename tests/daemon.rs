@@ -1,0 +1,1 @@
+//! The daemon end to end: the real binary, a real database, a webhook receiver on loopback.
