@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crieur_config::{Config, Missed};
-use crieur_core::Post;
+use crieur_core::{Network, Post};
 use crieur_scheduler::{History, Prior};
 use crieur_store::{DesiredDelivery, State, StatusReport};
 use jiff::{SignedDuration, Timestamp};
@@ -122,7 +122,10 @@ pub fn desired(
             continue;
         };
         let rendered = judge.render(post, channel);
-        let items = std::iter::once(rendered.text.clone()).chain(rendered.thread.iter().cloned());
+        // Only X has threads: elsewhere the follow-ups are not sent (a per-network variant can
+        // carry its own text instead).
+        let thread = if channel.network == Network::X { &rendered.thread[..] } else { &[] };
+        let items = std::iter::once(rendered.text.clone()).chain(thread.iter().cloned());
         for (item, text) in items.enumerate() {
             let item = u32::try_from(item).unwrap_or(u32::MAX);
             out.push(DesiredDelivery {

@@ -88,7 +88,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                     used: u64::from(r.length.used),
                     limit: r.length.limit.map(u64::from),
                 });
-                entry.thread = r.thread.clone();
+                if e.network == crieur_core::Network::X {
+                    entry.thread = r.thread.clone();
+                }
                 // The link travels apart from the text only on Facebook and webhooks.
                 if !r.text.contains(r.link.as_deref().unwrap_or("\u{0}")) {
                     entry.link = r.link.clone();

@@ -41,11 +41,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let now = ctx.now();
     let rt = crate::commands::runtime()?;
     let resolved = rt.block_on(async {
-        let store = crieur_store::open(
-            &config.storage.url,
-            OpenOptions::for_command(),
-        )
-        .await?;
+        let store = crieur_store::open(&config.storage.url, OpenOptions::for_command()).await?;
         let r = store.resolve(&args.post, &args.channel, &action, now).await;
         store.close().await;
         anyhow::Ok(r?)
