@@ -9,3 +9,4 @@ mod daemon;
 mod errors;
 mod html_page;
 mod preview;
+mod reliability;

@@ -1,0 +1,1 @@
+//! Faults, crashes and hostile answers across every network, with the delivery invariant checked after each scenario.
