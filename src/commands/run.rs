@@ -125,7 +125,7 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         }
         let round = cancel.child_token();
         let watcher = watch_posts(&config, sync_wanted.clone());
-        let housekeeping = housekeeping(store.clone(), syncer.clone(), sync_wanted.clone()).await;
+        let housekeeping = housekeeping(syncer.clone(), sync_wanted.clone()).await;
         let resync = {
             let (syncer, dispatcher, wanted, round, monitor) = (
                 syncer.clone(),
@@ -262,36 +262,36 @@ async fn status_line(store: &dyn Store, config: &Config, now: jiff::Timestamp) -
     if unknown > 0 {
         line.push_str(&format!(", {unknown} unknown (see crieur status)"));
     }
-    for w in token_warnings(&status, now) {
-        line.push_str(&format!("; {w}"));
+    for (channel, w) in token_warnings(&status, config, now) {
+        line.push_str(&format!("; {channel}: {w}"));
     }
     line
 }
 
-/// Tokens that expire within 14 days, as text.
-fn token_warnings(status: &crieur_store::StatusReport, now: jiff::Timestamp) -> Vec<String> {
+/// LinkedIn tokens past a warning threshold (14, 7 or 1 days before expiry, or expired), as text.
+/// Only LinkedIn's tokens are meant to be renewed by a person: X's expire every two hours and are
+/// refreshed, Facebook's Page tokens do not expire.
+fn token_warnings(
+    status: &crieur_store::StatusReport,
+    config: &Config,
+    now: jiff::Timestamp,
+) -> Vec<(String, crieur_net_linkedin::ExpiryWarning)> {
     status
         .channels
         .iter()
+        .filter(|c| {
+            config
+                .channels
+                .get(&c.channel)
+                .is_some_and(|ch| ch.channel.network == crieur_core::Network::Linkedin)
+        })
         .filter_map(|c| {
-            let expires = c.token_expires_at?;
-            let left = now.duration_until(expires);
-            let days = left.as_hours() / 24;
-            if left <= jiff::SignedDuration::ZERO {
-                Some(format!("{} token expired: run `crieur auth {}`", c.channel, c.channel))
-            } else if days < 14 {
-                Some(format!("{} token expires in {} days", c.channel, days + 1))
-            } else {
-                None
-            }
+            Some((
+                c.channel.clone(),
+                crieur_net_linkedin::expiry_warning(c.token_expires_at?, now)?,
+            ))
         })
         .collect()
-}
-
-/// The threshold (14, 7 or 1 days) a token expiry has crossed, if any.
-pub fn expiry_threshold(expires: jiff::Timestamp, now: jiff::Timestamp) -> Option<u32> {
-    let left = now.duration_until(expires);
-    [1u32, 7, 14].into_iter().find(|d| left <= jiff::SignedDuration::from_hours(24 * i64::from(*d)))
 }
 
 fn spawn_signals(
@@ -372,19 +372,18 @@ fn watch_posts(
 }
 
 /// UTC housekeeping on tokio-cron-scheduler: lease rescue every 30 s; every hour a re-sync (the
-/// horizon moves on) and token expiry warnings.
+/// horizon moves on) and token expiry warnings. Times are read from the daemon's clock.
 async fn housekeeping(
-    store: Arc<dyn Store>,
-    _syncer: Arc<Syncer>,
+    syncer: Arc<Syncer>,
     sync_wanted: Arc<tokio::sync::Notify>,
 ) -> Option<tokio_cron_scheduler::JobScheduler> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let sched = JobScheduler::new().await.ok()?;
-    let rescue_store = store.clone();
+    let rescuer = syncer.clone();
     let rescue = Job::new_async("*/30 * * * * *", move |_, _| {
-        let store = rescue_store.clone();
+        let s = rescuer.clone();
         Box::pin(async move {
-            match store.rescue_expired(jiff::Timestamp::now()).await {
+            match s.store.rescue_expired(s.clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(
                     deliveries = n,
@@ -395,12 +394,13 @@ async fn housekeeping(
         })
     });
     let warned: Arc<Mutex<HashMap<String, u32>>> = Arc::new(Mutex::new(HashMap::new()));
-    let hourly_store = store.clone();
+    let (hourly_syncer, hourly_warned) = (syncer.clone(), warned.clone());
     let hourly = Job::new_async("0 0 * * * *", move |_, _| {
-        let (store, wanted, warned) = (hourly_store.clone(), sync_wanted.clone(), warned.clone());
+        let (s, wanted, warned) =
+            (hourly_syncer.clone(), sync_wanted.clone(), hourly_warned.clone());
         Box::pin(async move {
             wanted.notify_one();
-            check_token_expiry(&*store, &warned, jiff::Timestamp::now()).await;
+            check_token_expiry(&*s.store, &s.config, &warned, s.clock.now()).await;
         })
     });
     for job in [rescue, hourly] {
@@ -413,33 +413,27 @@ async fn housekeeping(
             Err(e) => tracing::warn!(error = %e, "housekeeping job not created"),
         }
     }
-    check_token_expiry(&*store, &Arc::new(Mutex::new(HashMap::new())), jiff::Timestamp::now())
-        .await;
+    check_token_expiry(&*syncer.store, &syncer.config, &warned, syncer.clock.now()).await;
     sched.start().await.ok()?;
     Some(sched)
 }
 
-/// Logs a warning when a channel's token crosses 14, 7 or 1 days before expiry (once per
-/// threshold per process).
+/// Logs a warning when a LinkedIn token crosses 14, 7 or 1 days before expiry, or expires (once
+/// per threshold per process).
 async fn check_token_expiry(
     store: &dyn Store,
+    config: &Config,
     warned: &Mutex<HashMap<String, u32>>,
     now: jiff::Timestamp,
 ) {
     let Ok(status) = store.status().await else { return };
-    for c in &status.channels {
-        let Some(expires) = c.token_expires_at else { continue };
-        let Some(threshold) = expiry_threshold(expires, now) else { continue };
-        let mut w = warned.lock().unwrap_or_else(|e| e.into_inner());
-        if w.get(&c.channel).is_some_and(|t| *t <= threshold) {
+    for (channel, w) in token_warnings(&status, config, now) {
+        let mut seen = warned.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.get(&channel).is_some_and(|t| *t <= w.threshold_days) {
             continue;
         }
-        w.insert(c.channel.clone(), threshold);
-        if expires <= now {
-            tracing::warn!(channel = %c.channel, "the access token has expired; deliveries are held: run `crieur auth {}`", c.channel);
-        } else {
-            tracing::warn!(channel = %c.channel, expires = %expires, "the access token expires within {threshold} day(s): run `crieur auth {}`", c.channel);
-        }
+        seen.insert(channel.clone(), w.threshold_days);
+        tracing::warn!(channel = %channel, "{w}");
     }
 }
 
