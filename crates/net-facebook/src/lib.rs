@@ -43,6 +43,8 @@ pub use graph::{
 pub use pace::{
     HIGH_PERCENT, PAUSE_HIGH, PAUSE_SLOW, PAUSE_THROTTLED, SLOW_DOWN_PERCENT, THROTTLED_PERCENT,
 };
+#[doc(hidden)]
+pub use publisher::reconcile_answer;
 pub use publisher::{
     DEFAULT_API_BASE, DEFAULT_GRAPH_VERSION, FacebookError, FacebookPublisher,
     FacebookPublisherConfig, POST_URL_PREFIX, PageToken, RECONCILE_LIMIT, RECONCILE_SLACK,

@@ -433,15 +433,29 @@ impl FacebookPublisher {
         );
     }
 
-    /// Maps the answer to a POST to an outcome.
+    /// Maps the answer to a POST to an outcome, and keeps its usage headers for pacing.
     fn outcome_for(&self, delivery: &Delivery, response: &Response, now: Timestamp) -> Outcome {
+        let error = graph_error(response);
+        self.note_usage(response, now, error.as_ref());
+        self.answer_outcome(delivery, response, now)
+    }
+
+    /// The outcome Facebook's answer to `POST /{page-id}/feed` means (the table on
+    /// [`FacebookPublisher`]), from the status, headers and body alone: no request, no change to
+    /// the channel's pacing (the caller records the usage headers). `now` reads a relative
+    /// `Retry-After` and the usage headers' `estimated_time_to_regain_access`.
+    ///
+    /// Public for the parsers' fuzz targets; not meant as API.
+    #[doc(hidden)]
+    pub fn answer_outcome(
+        &self,
+        delivery: &Delivery,
+        response: &Response,
+        now: Timestamp,
+    ) -> Outcome {
         let status = response.status;
-        let error = if status.is_success() {
-            None
-        } else {
-            response.body.as_deref().ok().and_then(GraphError::parse)
-        };
-        let usage = self.note_usage(response, now, error.as_ref());
+        let error = graph_error(response);
+        let usage = FacebookUsage::from_headers(&response.headers, now);
         if status.is_success() {
             return self.published(delivery, response);
         }
@@ -620,64 +634,98 @@ impl Publisher for FacebookPublisher {
                 };
             }
         };
-        let error = if response.status.is_success() {
-            None
-        } else {
-            response.body.as_deref().ok().and_then(GraphError::parse)
-        };
+        let error = graph_error(&response);
         let _ = self.note_usage(&response, now, error.as_ref());
         if !response.status.is_success() {
             let status = response.status.as_u16();
             self.log_refusal(&delivery.id, "reading the Page's posts", status, error.as_ref());
-            let detail = error.map_or_else(|| response.snippet(SNIPPET_CHARS), |e| e.describe());
-            return Reconciled::CannotTell {
-                reason: format!(
-                    "reading the Page's posts failed: Facebook answered {status} ({detail})"
-                ),
-            };
         }
-        let Some(page) = response.json::<PostsPage>() else {
-            return Reconciled::CannotTell {
-                reason: format!(
-                    "the Page's posts could not be read: Facebook answered {} with an unexpected \
-                     body",
-                    response.status.as_u16()
-                ),
-            };
-        };
-        let found = page.data.iter().find(|p| {
-            is_graph_id(&p.id) && p.message.as_deref().is_some_and(|m| normalize(m) == wanted)
-        });
-        match found {
-            Some(post) => {
-                tracing::info!(
-                    channel = %self.channel,
-                    delivery = %delivery.id,
-                    remote_id = %post.id,
-                    created_time = post.created_time.as_deref().unwrap_or(""),
-                    "reconciled: the post is on the Facebook Page"
-                );
-                Reconciled::Found {
-                    remote_id: post.id.clone(),
-                    url: Some(format!("{POST_URL_PREFIX}{}", post.id)),
-                }
-            }
-            None if page.paging.as_ref().is_some_and(|p| p.next.is_some()) => {
-                Reconciled::CannotTell {
-                    reason: format!(
-                        "the Page published more than {RECONCILE_LIMIT} posts since the attempt \
-                         started and none of the first {RECONCILE_LIMIT} is this one; check the \
-                         Page and settle it with `crieur resolve`"
-                    ),
-                }
-            }
-            None => Reconciled::NotFound,
+        let found = reconcile_answer(delivery, &response);
+        if let Reconciled::Found { remote_id, .. } = &found {
+            tracing::info!(
+                channel = %self.channel,
+                delivery = %delivery.id,
+                remote_id = %remote_id,
+                "reconciled: the post is on the Facebook Page"
+            );
         }
+        found
     }
 
     /// The end of the pause the last usage reading asks for (see the crate docs), if any.
     fn hold_until(&self) -> Option<Timestamp> {
         self.pacer.hold_until(self.clock.now())
+    }
+}
+
+/// The answer to the POST's status and body as a Graph error object, for refusals.
+fn graph_error(response: &Response) -> Option<GraphError> {
+    if response.status.is_success() {
+        None
+    } else {
+        response.body.as_deref().ok().and_then(GraphError::parse)
+    }
+}
+
+/// What Facebook's answer to `GET /{page-id}/published_posts` says about `delivery`: `Found` when
+/// a listed post has its text (line endings and trailing spaces aside), `NotFound` when none has
+/// and the page holds every post since the attempt, `CannotTell` for an error, an unreadable
+/// answer, a post without text or a listing cut short. Pure: no request, no state.
+///
+/// Public for the parsers' fuzz targets; not meant as API.
+#[doc(hidden)]
+pub fn reconcile_answer(delivery: &Delivery, response: &Response) -> Reconciled {
+    let wanted = normalize(&delivery.text);
+    if wanted.is_empty() {
+        return Reconciled::CannotTell {
+            reason: "the post has no text, so it cannot be recognized among the Page's posts; \
+                     check the Page and settle it with `crieur resolve`"
+                .into(),
+        };
+    }
+    let error = graph_error(response);
+    if !response.status.is_success() {
+        let status = response.status.as_u16();
+        let detail = error.map_or_else(|| response.snippet(SNIPPET_CHARS), |e| e.describe());
+        return Reconciled::CannotTell {
+            reason: format!(
+                "reading the Page's posts failed: Facebook answered {status} ({detail})"
+            ),
+        };
+    }
+    let Some(page) = response.json::<PostsPage>() else {
+        return Reconciled::CannotTell {
+            reason: format!(
+                "the Page's posts could not be read: Facebook answered {} with an unexpected \
+                 body",
+                response.status.as_u16()
+            ),
+        };
+    };
+    let found = page.data.iter().find(|p| {
+        is_graph_id(&p.id) && p.message.as_deref().is_some_and(|m| normalize(m) == wanted)
+    });
+    match found {
+        Some(post) => {
+            tracing::debug!(
+                delivery = %delivery.id,
+                remote_id = %post.id,
+                created_time = post.created_time.as_deref().unwrap_or(""),
+                "a post of the Page has the delivery's text"
+            );
+            Reconciled::Found {
+                remote_id: post.id.clone(),
+                url: Some(format!("{POST_URL_PREFIX}{}", post.id)),
+            }
+        }
+        None if page.paging.as_ref().is_some_and(|p| p.next.is_some()) => Reconciled::CannotTell {
+            reason: format!(
+                "the Page published more than {RECONCILE_LIMIT} posts since the attempt \
+                     started and none of the first {RECONCILE_LIMIT} is this one; check the \
+                     Page and settle it with `crieur resolve`"
+            ),
+        },
+        None => Reconciled::NotFound,
     }
 }
 

@@ -515,12 +515,40 @@ impl LinkedinPublisher {
         )
     }
 
-    /// Maps LinkedIn's answer to an outcome (the table on the type); 401 is handled by the caller.
+    /// Maps LinkedIn's answer to an outcome (the table on the type) and holds the channel after
+    /// a 429; 401 is handled by the caller.
     fn outcome_for(&self, delivery: &Delivery, response: &Response, now: Timestamp) -> Outcome {
+        let outcome = self.answer_outcome(delivery, response, now);
+        if response.status == StatusCode::TOO_MANY_REQUESTS
+            && let Outcome::Retry { not_before, .. } = &outcome
+        {
+            self.set_hold(*not_before);
+        }
+        outcome
+    }
+
+    /// The outcome LinkedIn's answer to `POST /rest/posts` means (the table on
+    /// [`LinkedinPublisher`]), from the status, headers and body alone: no request, no change to
+    /// the channel's state (the caller holds the channel after a 429). A 401 is read as final
+    /// (`Unauthorized`, as for a token that cannot be refreshed); `now` reads a relative
+    /// `Retry-After` and gives the next midnight UTC.
+    ///
+    /// Public for the parsers' fuzz targets; not meant as API.
+    #[doc(hidden)]
+    pub fn answer_outcome(
+        &self,
+        delivery: &Delivery,
+        response: &Response,
+        now: Timestamp,
+    ) -> Outcome {
         let status = response.status;
         let code = status.as_u16();
         if status.is_success() {
             return self.published(delivery, response);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            let refused = self.unauthorized(response, Refreshed::No);
+            return Outcome::Unauthorized { reason: format!("{refused}; {}", self.auth_hint()) };
         }
         let error = ApiError::read(response);
         let said = Self::said(response, &error);
@@ -569,7 +597,6 @@ impl LinkedinPublisher {
             StatusCode::TOO_MANY_REQUESTS => {
                 let not_before =
                     retry_after(&response.headers, now).or_else(|| next_midnight_utc(now));
-                self.set_hold(not_before);
                 Outcome::Retry {
                     reason: format!(
                         "LinkedIn answered 429{said}: the daily limit of channel {} is reached; \

@@ -245,8 +245,38 @@ impl WebhookPublisher {
         }
     }
 
-    /// Maps the receiver's answer to an outcome (the table on the type).
+    /// Maps the receiver's answer to an outcome (the table on the type); a 410 disables the
+    /// channel and a 429 or gateway error holds it until its `Retry-After`.
     fn outcome_for(&self, delivery: &Delivery, response: &Response, now: Timestamp) -> Outcome {
+        let outcome = self.answer_outcome(delivery, response, now);
+        match (&outcome, response.status) {
+            (_, StatusCode::GONE) if !self.gone.swap(true, Ordering::SeqCst) => {
+                tracing::error!(
+                    channel = %self.channel,
+                    url = %display_url(&self.url),
+                    "the webhook receiver answered 410 Gone: channel disabled until its url \
+                     changes in the config"
+                );
+            }
+            (Outcome::Retry { not_before, .. }, _) => self.set_hold(*not_before),
+            _ => {}
+        }
+        outcome
+    }
+
+    /// The outcome the receiver's answer means (the table on [`WebhookPublisher`]), from the
+    /// status, headers and body alone: no request, no change to the channel's state (the caller
+    /// disables the channel after a 410 and holds it after a 429 or a gateway error). `now`
+    /// reads a relative `Retry-After`.
+    ///
+    /// Public for the parsers' fuzz targets; not meant as API.
+    #[doc(hidden)]
+    pub fn answer_outcome(
+        &self,
+        delivery: &Delivery,
+        response: &Response,
+        now: Timestamp,
+    ) -> Outcome {
         let status = response.status;
         let code = status.as_u16();
         let shown = display_url(&self.url);
@@ -273,23 +303,12 @@ impl WebhookPublisher {
             };
         }
         match status {
-            StatusCode::GONE => {
-                if !self.gone.swap(true, Ordering::SeqCst) {
-                    tracing::error!(
-                        channel = %self.channel,
-                        url = %shown,
-                        "the webhook receiver answered 410 Gone: channel disabled until its url \
-                         changes in the config"
-                    );
-                }
-                self.gone_outcome()
-            }
+            StatusCode::GONE => self.gone_outcome(),
             StatusCode::TOO_MANY_REQUESTS
             | StatusCode::BAD_GATEWAY
             | StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::GATEWAY_TIMEOUT => {
                 let not_before = retry_after(&response.headers, now);
-                self.set_hold(not_before);
                 Outcome::Retry {
                     reason: format!(
                         "the webhook receiver at {shown} answered {code}, try later{}",

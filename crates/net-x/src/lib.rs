@@ -21,6 +21,8 @@ mod publisher;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, SCOPES, XAuthorizeOptions, authorize};
 pub use matching::same_post;
+#[doc(hidden)]
+pub use publisher::reconcile_answer;
 pub use publisher::{DEFAULT_API_BASE, XAuth, XError, XPublisher, XPublisherConfig};
 
 #[cfg(test)]

@@ -285,7 +285,31 @@ impl XPublisher {
         }
     }
 
+    /// Maps X's answer to an outcome and holds the channel after a 429.
     fn outcome_for(&self, response: &Response, delivery: &Delivery) -> Outcome {
+        let outcome = self.answer_outcome(delivery, response, self.clock.now());
+        if response.status == StatusCode::TOO_MANY_REQUESTS
+            && let Outcome::Retry { not_before: Some(until), .. } = &outcome
+        {
+            let mut hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+            *hold = Some(hold.map_or(*until, |h| h.max(*until)));
+        }
+        outcome
+    }
+
+    /// The outcome X's answer to `POST /2/tweets` means (the table on [`XPublisher`]), computed
+    /// from the status, headers and body alone: no request, no change to the channel's state
+    /// (the caller holds the channel after a 429). `now` reads a relative `Retry-After`. A 401
+    /// here is final (`Unauthorized`): the refresh and resend happen before this is called.
+    ///
+    /// Public for the parsers' fuzz targets; not meant as API.
+    #[doc(hidden)]
+    pub fn answer_outcome(
+        &self,
+        delivery: &Delivery,
+        response: &Response,
+        now: Timestamp,
+    ) -> Outcome {
         let status = response.status;
         let code = status.as_u16();
         if status.is_success() {
@@ -338,11 +362,7 @@ impl XPublisher {
                 .into_iter()
                 .flatten()
                 .max()
-                .or_else(|| retry_after(&response.headers, self.clock.now()));
-                if let Some(until) = not_before {
-                    let mut hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
-                    *hold = Some(hold.map_or(until, |h| h.max(until)));
-                }
+                .or_else(|| retry_after(&response.headers, now));
                 Outcome::Retry { reason: format!("X rate limit (429): {detail}"), not_before }
             }
             _ if status.is_client_error() => Outcome::Rejected {
@@ -396,7 +416,8 @@ impl XPublisher {
         Ok(id)
     }
 
-    async fn find(&self, delivery: &Delivery) -> Result<Option<(String, String)>, String> {
+    /// The answer to the listing of the user's posts since the attempt started.
+    async fn recent_posts(&self, delivery: &Delivery) -> Result<Response, String> {
         let user = self.user_id(&delivery.id).await?;
         let since = delivery
             .attempt_started_at
@@ -409,41 +430,60 @@ impl XPublisher {
             .append_pair("max_results", "100")
             .append_pair("start_time", &since.to_string())
             .append_pair("tweet.fields", "created_at,text");
-        let response = match self
+        match self
             .send_authorized(&delivery.id, || self.http.request(Method::GET, url.clone()))
             .await
         {
-            Sent::Answer(r) => r,
-            Sent::Failed(e) => return Err(format!("listing recent posts: {e}")),
-            Sent::Auth(o) => return Err(format!("listing recent posts: {}", outcome_reason(&o))),
-        };
-        if response.status != StatusCode::OK {
-            return Err(format!(
-                "listing recent posts: X answered {}: {}",
-                response.status.as_u16(),
-                problem_detail(&response)
-            ));
+            Sent::Answer(r) => Ok(r),
+            Sent::Failed(e) => Err(format!("listing recent posts: {e}")),
+            Sent::Auth(o) => Err(format!("listing recent posts: {}", outcome_reason(&o))),
         }
-        let answer: Value = response
-            .json()
-            .ok_or_else(|| "listing recent posts: X's answer is not JSON".to_owned())?;
-        let posts = match answer.get("data") {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::Array(posts)) => posts,
-            Some(_) => return Err("listing recent posts: X's data is not a list".into()),
-        };
-        for post in posts {
-            let (Some(id), Some(text)) =
-                (post.get("id").and_then(Value::as_str), post.get("text").and_then(Value::as_str))
-            else {
-                continue;
-            };
-            if same_post(&delivery.text, text) {
-                return Ok(Some((id.to_owned(), format!("https://x.com/i/web/status/{id}"))));
-            }
-        }
-        Ok(None)
     }
+}
+
+/// What X's answer to `GET /2/users/{id}/tweets` says about `delivery`: `Found` when one of the
+/// listed posts has its text (compared by [`same_post`]), `NotFound` when none has, `CannotTell`
+/// for an error status or an unreadable answer. Pure: no request, no state.
+///
+/// Public for the parsers' fuzz targets; not meant as API.
+#[doc(hidden)]
+pub fn reconcile_answer(delivery: &Delivery, response: &Response) -> Reconciled {
+    match find_in_answer(delivery, response) {
+        Ok(Some((remote_id, url))) => Reconciled::Found { remote_id, url: Some(url) },
+        Ok(None) => Reconciled::NotFound,
+        Err(reason) => Reconciled::CannotTell { reason },
+    }
+}
+
+fn find_in_answer(
+    delivery: &Delivery,
+    response: &Response,
+) -> Result<Option<(String, String)>, String> {
+    if response.status != StatusCode::OK {
+        return Err(format!(
+            "listing recent posts: X answered {}: {}",
+            response.status.as_u16(),
+            problem_detail(response)
+        ));
+    }
+    let answer: Value =
+        response.json().ok_or_else(|| "listing recent posts: X's answer is not JSON".to_owned())?;
+    let posts = match answer.get("data") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(posts)) => posts,
+        Some(_) => return Err("listing recent posts: X's data is not a list".into()),
+    };
+    for post in posts {
+        let (Some(id), Some(text)) =
+            (post.get("id").and_then(Value::as_str), post.get("text").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        if same_post(&delivery.text, text) {
+            return Ok(Some((id.to_owned(), format!("https://x.com/i/web/status/{id}"))));
+        }
+    }
+    Ok(None)
 }
 
 fn outcome_reason(outcome: &Outcome) -> &str {
@@ -554,14 +594,14 @@ impl Publisher for XPublisher {
     }
 
     async fn reconcile(&self, delivery: &Delivery) -> Reconciled {
-        match self.find(delivery).await {
-            Ok(Some((remote_id, url))) => {
-                tracing::info!(channel = %self.channel, delivery = %delivery.id, remote_id = %remote_id, "found the post on X");
-                Reconciled::Found { remote_id, url: Some(url) }
-            }
-            Ok(None) => Reconciled::NotFound,
+        let found = match self.recent_posts(delivery).await {
+            Ok(response) => reconcile_answer(delivery, &response),
             Err(reason) => Reconciled::CannotTell { reason },
+        };
+        if let Reconciled::Found { remote_id, .. } = &found {
+            tracing::info!(channel = %self.channel, delivery = %delivery.id, remote_id = %remote_id, "found the post on X");
         }
+        found
     }
 
     fn hold_until(&self) -> Option<Timestamp> {
