@@ -102,6 +102,7 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         let gate = Arc::new(PolicyGate::new(config.clone()));
         let mut settings = DispatchSettings::new(owner.clone());
         settings.shutdown_grace = Duration::from_secs(20);
+        tune(&mut settings);
         let dispatcher = Dispatcher::new(
             store.clone(),
             publishers,
@@ -181,6 +182,33 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     store.close().await;
     tracing::info!("stopped");
     Ok(outcome)
+}
+
+/// Test and tuning knobs from the environment (documented in the README): `CRIEUR_LEASE_SECS`
+/// (the claim lease, default 120), `CRIEUR_RETRY_BASE_MS` (the first retry's backoff ceiling,
+/// default 30000) and `CRIEUR_RECONCILE_EVERY_MS` (how long an unknown outcome that could not be
+/// settled waits before the next look, default one hour). A value that is not a positive whole
+/// number is ignored with a warning.
+fn tune(settings: &mut DispatchSettings) {
+    let knob = |name: &str| -> Option<i64> {
+        let value = std::env::var(name).ok()?;
+        match value.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                tracing::warn!(knob = name, %value, "ignored: a positive whole number is expected");
+                None
+            }
+        }
+    };
+    if let Some(secs) = knob("CRIEUR_LEASE_SECS") {
+        settings.lease = jiff::SignedDuration::from_secs(secs);
+    }
+    if let Some(ms) = knob("CRIEUR_RETRY_BASE_MS") {
+        settings.retry.base = jiff::SignedDuration::from_millis(ms);
+    }
+    if let Some(ms) = knob("CRIEUR_RECONCILE_EVERY_MS") {
+        settings.retry.reconcile_every = jiff::SignedDuration::from_millis(ms);
+    }
 }
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
