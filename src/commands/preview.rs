@@ -92,7 +92,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                     entry.thread = r.thread.clone();
                 }
                 // The link travels apart from the text only on Facebook and webhooks.
-                if !r.text.contains(r.link.as_deref().unwrap_or("\u{0}")) {
+                if matches!(
+                    e.network,
+                    crieur_core::Network::Facebook | crieur_core::Network::Webhook
+                ) {
                     entry.link = r.link.clone();
                 }
             }

@@ -26,7 +26,7 @@ h1{font-size:1.2rem;margin:0 0 .5rem}
 .slot.empty{background:transparent;border:1px dashed var(--c);border-left-width:4px;color:#64748b;box-shadow:none}
 .slot header{font-size:.8rem;display:flex;justify-content:space-between;gap:.3rem}
 .slot .chan{color:var(--c);font-weight:600}
-.slot .post{font-size:.75rem;color:#475569}
+.slot .post{font-size:.75rem;color:#475569;overflow-wrap:anywhere}
 .slot pre{white-space:pre-wrap;word-break:break-word;font:inherit;margin:.3rem 0 0}
 .slot .thread{border-top:1px dotted #cbd5e1;margin-top:.3rem;padding-top:.2rem}
 .diag{font-size:.8rem;margin:.3rem 0 0;padding:.2rem .3rem;border-radius:3px}

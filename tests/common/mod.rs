@@ -8,9 +8,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example config shipped in `config/`.
+/// The example config shipped in `config/`, relative to [`root`] (the working directory of
+/// [`crieur`]), so that places in the output read `config/posts/...` on every machine.
 pub fn example_config() -> PathBuf {
-    root().join("config/crieur.toml")
+    PathBuf::from("config/crieur.toml")
 }
 
 /// A fixed "now" for reproducible output: Thursday 2026-11-26, 10:00 in Paris.
@@ -19,7 +20,10 @@ pub const NOW: &str = "2026-11-26T09:00:00Z";
 /// A `crieur` command with a clean environment for config lookup.
 pub fn crieur() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_crieur"));
-    cmd.env_remove("CRIEUR_CONFIG").env_remove("STATE_DIRECTORY").env("RUST_LOG", "warn");
+    cmd.env_remove("CRIEUR_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env("RUST_LOG", "warn")
+        .current_dir(root());
     cmd
 }
 

@@ -1,0 +1,268 @@
+//! Projects (a config, post files, a database) and `crieur run` processes for the daemon tests.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use jiff::{SignedDuration, Timestamp};
+
+use super::receiver::Receiver;
+use crate::common;
+
+/// The channels' Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
+pub fn secret() -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(b"crieur daemon tests signing key!")
+    )
+}
+
+/// `[channels.NAME]` tables for webhook channels posting to `rx` at `/hooks/NAME`.
+pub fn webhook_channels(rx: &Receiver, names: &[&str], cadence: &str) -> String {
+    let mut out = String::new();
+    for name in names {
+        out.push_str(&format!(
+            "\n[channels.{name}]\nnetwork = \"webhook\"\nurl = \"{}\"\nsecret = \"env:BLOG_SECRET\"\n\
+             allow_private = true\ncadence = [\"{cadence}\"]\n",
+            rx.url(&format!("hooks/{name}"))
+        ));
+    }
+    out
+}
+
+/// A whole `crieur.toml`: Paris time, `storage` URL, `[queue]` body, then `channels`.
+pub fn config(storage: &str, queue: &str, channels: &str) -> String {
+    format!(
+        "timezone = \"Europe/Paris\"\n\n[storage]\nurl = \"{storage}\"\n\n[queue]\n{queue}\n{channels}"
+    )
+}
+
+/// The usual queue: every `posts/*.toml`, missed slots published up to 2 hours late.
+pub const QUEUE: &str =
+    "files = [\"posts/*.toml\"]\nmissed = \"publish-late\"\nmax_late = \"2h\"\n";
+
+/// One `[[post]]` with a fixed instant (whole seconds, UTC).
+pub fn fixed_post(id: &str, channel: &str, at: Timestamp) -> String {
+    let at = Timestamp::from_second(at.as_second()).unwrap();
+    format!(
+        "[[post]]\nid = \"{id}\"\nchannels = [\"{channel}\"]\ntext = \"Notes from the team, part {id}. What would you add?\"\nat = \"{at}\"\n\n"
+    )
+}
+
+/// One `[[post]]` without a fixed time: it takes its channels' next free slot.
+pub fn queued_post(id: &str, channels: &[&str]) -> String {
+    let list: Vec<String> = channels.iter().map(|c| format!("\"{c}\"")).collect();
+    format!(
+        "[[post]]\nid = \"{id}\"\nchannels = [{}]\ntext = \"Notes from the team, part {id}. What would you add?\"\n\n",
+        list.join(", ")
+    )
+}
+
+/// `now` plus `secs` seconds.
+pub fn in_secs(secs: f64) -> Timestamp {
+    Timestamp::now() + SignedDuration::from_secs_f64(secs)
+}
+
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A folder with `crieur.toml` and its posts.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project with this config text.
+    pub fn new(config: &str) -> Project {
+        let dir = common::project(&[("crieur.toml", config)]);
+        std::fs::create_dir_all(dir.path().join("posts")).unwrap();
+        Project { dir }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The config file.
+    pub fn config(&self) -> PathBuf {
+        self.path().join("crieur.toml")
+    }
+
+    /// Writes a file (relative path) atomically: a rename, so a watcher never reads half of it.
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let tmp = self.path().join(format!(".{}.tmp", rel.replace('/', "_")));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    /// A `crieur` command on this project: `--config`, the webhook secret, logs at `info`, and
+    /// nothing of the test runner's systemd environment.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = common::crieur();
+        cmd.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("BLOG_SECRET", secret())
+            .env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a short command to completion.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd: tokio::process::Command = self.command(args).into();
+        cmd.output().await.unwrap()
+    }
+
+    /// `crieur status --format json`, parsed.
+    pub async fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--format", "json"]).await;
+        let text = common::stdout(&out);
+        serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!("status JSON: {e}\nstdout: {text}\nstderr: {}", common::stderr(&out))
+        })
+    }
+
+    /// `status` rows of item 0 by post id (one channel per post in these tests).
+    pub async fn states(&self) -> std::collections::HashMap<String, serde_json::Value> {
+        let status = self.status().await;
+        status["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["item"] == 0)
+            .map(|p| {
+                (
+                    format!("{}@{}", p["post"].as_str().unwrap(), p["channel"].as_str().unwrap()),
+                    p.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Starts `crieur run ARGS...`, stderr to a log file in the project.
+    pub fn spawn(&self, args: &[&str]) -> Daemon {
+        self.spawn_with(args, |_| {})
+    }
+
+    /// As [`Project::spawn`], with extra settings on the command.
+    pub fn spawn_with(&self, args: &[&str], f: impl FnOnce(&mut std::process::Command)) -> Daemon {
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let log = self.path().join(format!("daemon-{n}.log"));
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        let mut cmd = self.command(&all);
+        cmd.stdout(Stdio::null()).stderr(Stdio::from(File::create(&log).unwrap()));
+        f(&mut cmd);
+        let spawned = Instant::now();
+        let child = cmd.spawn().unwrap();
+        Daemon { pid: child.id(), child, spawned, log, exited: None }
+    }
+}
+
+/// A running `crieur run`; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    /// Its pid.
+    pub pid: u32,
+    /// When it was spawned.
+    pub spawned: Instant,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Daemon {
+    /// Its stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the "ready" log line; panics (with the log) if it exits or takes longer than
+    /// `timeout`. Returns the time from spawn to ready.
+    pub async fn ready(&mut self, timeout: Duration) -> Duration {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().contains("ready_in_ms") {
+                return self.spawned.elapsed();
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.exited = Some(status);
+                panic!("crieur run exited with {status} before ready:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "not ready within {timeout:?}:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.exited = Some(self.child.wait().unwrap());
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`...).
+    pub fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {}", self.pid);
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub async fn exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.exited {
+                return Some(s);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.exited = Some(status);
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Waits (polling `status`) until `cond` holds on the status rows, up to `timeout`.
+pub async fn wait_status(
+    project: &Project,
+    timeout: Duration,
+    cond: impl Fn(&std::collections::HashMap<String, serde_json::Value>) -> bool,
+) -> std::collections::HashMap<String, serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let rows = project.states().await;
+        if cond(&rows) {
+            return rows;
+        }
+        if Instant::now() >= deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

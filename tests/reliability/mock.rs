@@ -1,0 +1,1304 @@
+//! One fault-injecting mock of the four networks on 127.0.0.1, written on tokio's TCP listener
+//! with a small HTTP/1.1 reader rather than taken from a mock server: the faults need control
+//! over the socket itself (answer half, drop the connection after processing, reset it before
+//! reading the body, stream 100 MB, send a 1 MB header), which mock servers do not give.
+//!
+//! Paths: `/x/...` is X (`POST /2/tweets`, `GET /2/users/me`, `GET /2/users/{id}/tweets`,
+//! `POST /2/oauth2/token` with single-use rotating refresh tokens), `/li/...` is LinkedIn
+//! (`POST /rest/posts`, `POST /oauth/v2/accessToken`), `/fb/...` is Facebook
+//! (`POST /v25.0/{page}/feed`, `GET /v25.0/{page}/published_posts`), `/hook/{name}` is a webhook
+//! receiver (signature checked, events deduplicated on `webhook-id`).
+//!
+//! Every request is checked strictly (method, headers, token, body shape); anything off is a
+//! protocol violation that fails the scenario. Every post the mock accepted is recorded with the
+//! account, the text, the id given back and the `webhook-id`, which is what the delivery
+//! invariant is checked against.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use jiff::Timestamp;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The four networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Net {
+    X,
+    Linkedin,
+    Facebook,
+    Webhook,
+}
+
+impl Net {
+    pub const ALL: [Net; 4] = [Net::X, Net::Linkedin, Net::Facebook, Net::Webhook];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::X => "x",
+            Net::Linkedin => "linkedin",
+            Net::Facebook => "facebook",
+            Net::Webhook => "webhook",
+        }
+    }
+}
+
+/// What the mock does with one request that creates a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// Answer normally.
+    Normal,
+    /// 429 with the network's reset headers (X `x-rate-limit-*`, `Retry-After` elsewhere;
+    /// Facebook: a code-32 error with `estimated_time_to_regain_access` when
+    /// [`Mock::facebook_regain_minutes`] is set).
+    RateLimit,
+    /// This status before processing anything (nothing is created).
+    Status(u16),
+    /// Create the post, then answer this status.
+    StatusAfterAccept(u16),
+    /// Create the post, then close the connection without answering.
+    DropAfterAccept,
+    /// Create the post, then answer nothing for 40 s (past the clients' 30 s timeout).
+    Timeout,
+    /// Read the request head, then reset the connection (nothing is created).
+    ResetBeforeBody,
+    /// 401: the access token presented is dead from now on (the client refreshes, then sends
+    /// again). X and LinkedIn only.
+    Unauthorized,
+    /// Create the post, then answer 2xx with malformed JSON.
+    MalformedJson,
+    /// Create the post, then answer 2xx with an empty body.
+    EmptyBody,
+    /// Create the post, then answer 2xx with a 100 MB body (streamed, chunked).
+    HugeBody,
+    /// Create the post, then answer 2xx with a 1 MB header.
+    HugeHeader,
+    /// Create the post and answer normally after this many milliseconds (below the timeout).
+    Slow(u32),
+}
+
+impl Fault {
+    /// A name for counting (`status-503`, `timeout`...).
+    pub fn name(self) -> String {
+        match self {
+            Fault::Normal => "normal".into(),
+            Fault::RateLimit => "rate-limit-429".into(),
+            Fault::Status(s) => format!("status-{s}"),
+            Fault::StatusAfterAccept(s) => format!("accept-then-{s}"),
+            Fault::DropAfterAccept => "accept-then-drop".into(),
+            Fault::Timeout => "accept-then-timeout".into(),
+            Fault::ResetBeforeBody => "reset-before-body".into(),
+            Fault::Unauthorized => "401-then-refresh".into(),
+            Fault::MalformedJson => "malformed-json".into(),
+            Fault::EmptyBody => "empty-body".into(),
+            Fault::HugeBody => "body-100mb".into(),
+            Fault::HugeHeader => "header-1mb".into(),
+            Fault::Slow(_) => "slow".into(),
+        }
+    }
+
+    /// True when the post is created before the fault happens.
+    pub fn accepts(self) -> bool {
+        matches!(
+            self,
+            Fault::Normal
+                | Fault::StatusAfterAccept(_)
+                | Fault::DropAfterAccept
+                | Fault::Timeout
+                | Fault::MalformedJson
+                | Fault::EmptyBody
+                | Fault::HugeBody
+                | Fault::HugeHeader
+                | Fault::Slow(_)
+        )
+    }
+
+    /// The full matrix on `net` (every kind once; 401 only where a refresh exists).
+    pub fn matrix(net: Net) -> Vec<Fault> {
+        let mut all = vec![
+            Fault::RateLimit,
+            Fault::Status(500),
+            Fault::Status(502),
+            Fault::Status(503),
+            Fault::StatusAfterAccept(500),
+            Fault::StatusAfterAccept(503),
+            Fault::DropAfterAccept,
+            Fault::Timeout,
+            Fault::ResetBeforeBody,
+            Fault::MalformedJson,
+            Fault::EmptyBody,
+            Fault::HugeBody,
+            Fault::HugeHeader,
+        ];
+        if matches!(net, Net::X | Net::Linkedin) {
+            all.push(Fault::Unauthorized);
+        }
+        all
+    }
+
+    /// The kinds random runs draw from (no 40 s timeout: a slow answer instead).
+    pub fn chaos_kinds(net: Net) -> Vec<Fault> {
+        let mut all: Vec<Fault> = Fault::matrix(net)
+            .into_iter()
+            .filter(|f| !matches!(f, Fault::Timeout | Fault::ResetBeforeBody))
+            .collect();
+        all.push(Fault::Slow(1500));
+        all
+    }
+}
+
+/// Faults drawn at random for requests that no script covers.
+pub struct Chaos {
+    rng: StdRng,
+    /// Probability that a post request gets a fault.
+    pub post_rate: f64,
+    /// Probability that a reconciliation read gets a fault (503 or a reset).
+    pub read_rate: f64,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, post_rate: f64, read_rate: f64) -> Chaos {
+        Chaos { rng: StdRng::seed_from_u64(seed), post_rate, read_rate }
+    }
+}
+
+/// One post the mock accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub net: Net,
+    /// X user id, LinkedIn author URN, Facebook Page id, webhook name.
+    pub account: String,
+    /// The post id, read from the text (or the webhook event's `data.id`).
+    pub post: String,
+    pub text: String,
+    /// The id the mock gave back.
+    pub id: String,
+    /// Ids a client may have learned for it (the id, and for a webhook whose answer could not
+    /// be read, the `webhook-id`).
+    pub known_ids: Vec<String>,
+    pub webhook_id: Option<String>,
+    /// The `data.channel` of a webhook event.
+    pub channel: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Default)]
+struct State {
+    accepted: Vec<Accepted>,
+    script: HashMap<(Net, String), VecDeque<Fault>>,
+    chaos: Option<Chaos>,
+    faults: BTreeMap<String, u64>,
+    requests: BTreeMap<String, u64>,
+    violations: Vec<String>,
+    /// Live access tokens: token -> (network, account).
+    access: HashMap<String, (Net, String)>,
+    /// Live refresh tokens: token -> (network, account).
+    refresh: HashMap<String, (Net, String)>,
+    /// Spent (rotated away) X refresh tokens.
+    spent: HashSet<String>,
+    /// Times a spent refresh token was presented again.
+    refresh_reuse: u64,
+    /// Refreshes granted.
+    refreshes: u64,
+    /// LinkedIn: (author, commentary) -> URN.
+    li_posts: HashMap<(String, String), String>,
+    /// Webhook: webhook-id -> index in `accepted`.
+    hooks: HashMap<String, usize>,
+    /// Webhook ids seen (stored or not) by (post, channel).
+    hook_ids: HashMap<(String, String), HashSet<String>>,
+    next_id: u64,
+    token_serial: u64,
+    /// Post requests to reset before their body, per network.
+    armed_resets: HashMap<Net, u32>,
+}
+
+impl State {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn count_fault(&mut self, net: Net, fault: Fault) {
+        if fault != Fault::Normal {
+            *self.faults.entry(format!("{}:{}", net.name(), fault.name())).or_default() += 1;
+        }
+    }
+
+    fn violation(&mut self, what: String) {
+        eprintln!("mock: protocol violation: {what}");
+        self.violations.push(what);
+    }
+}
+
+/// Credentials the mock's token endpoints accept.
+#[derive(Clone)]
+pub struct Apps {
+    pub x_client_id: String,
+    pub x_client_secret: String,
+    pub li_client_id: String,
+    pub li_client_secret: String,
+    /// The webhook secret, `whsec_...`.
+    pub webhook_secret: String,
+    /// Prefix of every token the mock issues (distinctive, for leak searches).
+    pub token_prefix: String,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    apps: Apps,
+    hook: standardwebhooks::Webhook,
+    fb_regain_minutes: Mutex<Option<u32>>,
+}
+
+/// The running mock. Stops when dropped.
+pub struct Mock {
+    inner: Arc<Inner>,
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Mock {
+    pub async fn start(apps: Apps) -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::default()),
+            hook: standardwebhooks::Webhook::new(&apps.webhook_secret).unwrap(),
+            apps,
+            fb_regain_minutes: Mutex::new(None),
+        });
+        let serving = inner.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let inner = serving.clone();
+                tokio::spawn(async move { connection(inner, stream).await });
+            }
+        });
+        Mock { inner, addr, task }
+    }
+
+    /// `http://127.0.0.1:PORT/PREFIX`.
+    pub fn base(&self, prefix: &str) -> String {
+        format!("http://{}/{prefix}", self.addr)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap()
+    }
+
+    /// An X user with its first tokens.
+    pub fn add_x_user(&self, user: &str, access: &str, refresh: &str) {
+        let mut s = self.state();
+        s.access.insert(access.into(), (Net::X, user.into()));
+        s.refresh.insert(refresh.into(), (Net::X, user.into()));
+    }
+
+    /// A LinkedIn author with its first tokens.
+    pub fn add_linkedin(&self, author: &str, access: &str, refresh: &str) {
+        let mut s = self.state();
+        s.access.insert(access.into(), (Net::Linkedin, author.into()));
+        s.refresh.insert(refresh.into(), (Net::Linkedin, author.into()));
+    }
+
+    /// A Facebook Page and its Page token.
+    pub fn add_page(&self, page: &str, token: &str) {
+        self.state().access.insert(token.into(), (Net::Facebook, page.into()));
+    }
+
+    /// Faults for the successive post requests of `post` on `net` (then normal answers).
+    /// [`Fault::ResetBeforeBody`] cannot be scripted by post (the post is in the body): use
+    /// [`Mock::arm_resets`].
+    pub fn script(&self, net: Net, post: &str, faults: &[Fault]) {
+        assert!(!faults.contains(&Fault::ResetBeforeBody), "use arm_resets");
+        self.state().script.entry((net, post.into())).or_default().extend(faults.iter().copied());
+    }
+
+    /// The next `n` post requests on `net` are reset once their head is read.
+    pub fn arm_resets(&self, net: Net, n: u32) {
+        *self.state().armed_resets.entry(net).or_default() += n;
+    }
+
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.state().chaos = Some(chaos);
+    }
+
+    /// Facebook rate limits as a code-32 error whose usage header gives this wait (minutes);
+    /// without it, a bare 429 with `Retry-After: 1`.
+    pub fn facebook_regain_minutes(&self, minutes: Option<u32>) {
+        *self.inner.fb_regain_minutes.lock().unwrap() = minutes;
+    }
+
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.state().accepted.clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state().violations.clone()
+    }
+
+    /// Faults injected, by `network:kind`.
+    pub fn faults(&self) -> BTreeMap<String, u64> {
+        self.state().faults.clone()
+    }
+
+    /// Requests received, by `network:kind`.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        self.state().requests.clone()
+    }
+
+    /// Scripted faults not used yet.
+    pub fn unused_script(&self) -> Vec<(Net, String, Vec<Fault>)> {
+        self.state()
+            .script
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|((n, p), q)| (*n, p.clone(), q.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Webhook ids seen per (post, channel).
+    pub fn webhook_ids(&self) -> HashMap<(String, String), HashSet<String>> {
+        self.state().hook_ids.clone()
+    }
+
+    /// (refreshes granted, spent refresh tokens presented again).
+    pub fn refresh_counts(&self) -> (u64, u64) {
+        let s = self.state();
+        (s.refreshes, s.refresh_reuse)
+    }
+
+    /// Every token the mock issued or knows (for leak searches).
+    pub fn all_tokens(&self) -> Vec<String> {
+        let s = self.state();
+        s.access.keys().chain(s.refresh.keys()).chain(s.spent.iter()).cloned().collect()
+    }
+}
+
+// ------------------------------------------------------------------------------------ HTTP
+
+struct Request {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        self.header("authorization").and_then(|v| v.strip_prefix("Bearer "))
+    }
+
+    fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body).into_owned().collect()
+    }
+}
+
+/// Reads one request head. `None` when the peer closed the connection (or sent garbage).
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(end + 4);
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn parse_head(
+    head: &[u8],
+) -> Option<(String, String, Vec<(String, String)>, Vec<(String, String)>)> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_owned();
+    let target = first.next()?.to_owned();
+    if first.next()? != "HTTP/1.1" {
+        return None;
+    }
+    let mut headers = Vec::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (n, v) = line.split_once(':')?;
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    Some((method, path.to_owned(), query, headers))
+}
+
+async fn read_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> Option<Vec<u8>> {
+    while buf.len() < len {
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let rest = buf.split_off(len);
+    Some(std::mem::replace(buf, rest))
+}
+
+/// An answer to write.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(status: u16, body: &Value) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(body).unwrap(),
+        }
+    }
+
+    fn with(mut self, name: &str, value: impl Into<String>) -> Answer {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    fn bytes(status: u16, body: &[u8]) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_vec(),
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Other",
+    }
+}
+
+fn head_bytes(a: &Answer, extra: &str, length: Option<usize>) -> Vec<u8> {
+    let mut head = format!("HTTP/1.1 {} {}\r\n", a.status, reason(a.status));
+    for (n, v) in &a.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str(extra);
+    if let Some(len) = length {
+        head.push_str(&format!("content-length: {len}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// What to do on the socket after deciding.
+enum Reply {
+    Answer(Answer),
+    /// This answer after a delay.
+    Late(Answer, Duration),
+    /// Close without answering.
+    Drop,
+    /// Answer nothing until the client gives up (or 40 s).
+    Hang,
+    /// Reset the connection.
+    Reset,
+    /// This answer with a 100 MB body, chunked.
+    Huge(Answer),
+    /// This answer with a 1 MB header.
+    HugeHeader(Answer),
+}
+
+async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(head_len) = read_head(&mut stream, &mut buf).await else { return };
+        let head: Vec<u8> = buf.drain(..head_len).collect();
+        let Some((method, path, query, headers)) = parse_head(&head) else {
+            inner.state.lock().unwrap().violation("unparseable request head".into());
+            return;
+        };
+        let mut req = Request { method, path, query, headers, body: Vec::new() };
+        // Reset before the body is read: decided on the head alone.
+        if is_post_create(&req) && inner.reset_now(&req) {
+            let _ = stream.set_zero_linger();
+            return;
+        }
+        let len = match req.header("content-length").map(str::parse::<usize>) {
+            Some(Ok(n)) if n <= 1024 * 1024 => n,
+            None if req.header("transfer-encoding").is_none() => 0,
+            _ => {
+                inner.state.lock().unwrap().violation(format!(
+                    "{} {}: a body without a usable content-length",
+                    req.method, req.path
+                ));
+                return;
+            }
+        };
+        let Some(body) = read_body(&mut stream, &mut buf, len).await else { return };
+        req.body = body;
+        let reply = inner.handle(&req);
+        let keep = !req.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let reply = match reply {
+            Reply::Late(a, delay) => {
+                tokio::time::sleep(delay).await;
+                Reply::Answer(a)
+            }
+            other => other,
+        };
+        match reply {
+            Reply::Late(..) => return,
+            Reply::Answer(a) => {
+                let mut out = head_bytes(&a, "", Some(a.body.len()));
+                out.extend_from_slice(&a.body);
+                if stream.write_all(&out).await.is_err() || !keep {
+                    return;
+                }
+            }
+            Reply::Drop => return,
+            Reply::Reset => {
+                let _ = stream.set_zero_linger();
+                return;
+            }
+            Reply::Hang => {
+                let mut sink = [0u8; 1024];
+                let _ = tokio::time::timeout(Duration::from_secs(40), async {
+                    while let Ok(n) = stream.read(&mut sink).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                })
+                .await;
+                return;
+            }
+            Reply::Huge(a) => {
+                let head = head_bytes(&a, "transfer-encoding: chunked\r\n", None);
+                if stream.write_all(&head).await.is_err() {
+                    return;
+                }
+                // 100 MB of JSON whitespace, then the real answer: only a client that reads
+                // it all would see the id.
+                let chunk = vec![b' '; 64 * 1024];
+                let framed =
+                    [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk, b"\r\n".to_vec()]
+                        .concat();
+                for _ in 0..(100 * 1024 * 1024 / (64 * 1024)) {
+                    if stream.write_all(&framed).await.is_err() {
+                        return;
+                    }
+                }
+                let tail = [
+                    format!("{:x}\r\n", a.body.len()).into_bytes(),
+                    a.body.clone(),
+                    b"\r\n0\r\n\r\n".to_vec(),
+                ]
+                .concat();
+                let _ = stream.write_all(&tail).await;
+                return;
+            }
+            Reply::HugeHeader(a) => {
+                let filler = format!("x-filler: {}\r\n", "a".repeat(1024 * 1024));
+                let mut out = head_bytes(&a, &filler, Some(a.body.len()));
+                out.extend_from_slice(&a.body);
+                let _ = stream.write_all(&out).await;
+                return;
+            }
+        }
+    }
+}
+
+/// A request that creates a post (the one faults apply to).
+fn is_post_create(req: &Request) -> bool {
+    req.method == "POST"
+        && (req.path == "/x/2/tweets"
+            || req.path == "/li/rest/posts"
+            || (req.path.starts_with("/fb/") && req.path.ends_with("/feed"))
+            || req.path.starts_with("/hook/"))
+}
+
+fn net_of(path: &str) -> Option<Net> {
+    if path.starts_with("/x/") {
+        Some(Net::X)
+    } else if path.starts_with("/li/") {
+        Some(Net::Linkedin)
+    } else if path.starts_with("/fb/") {
+        Some(Net::Facebook)
+    } else if path.starts_with("/hook/") {
+        Some(Net::Webhook)
+    } else {
+        None
+    }
+}
+
+/// `r0042` from "Notes from the team, part r0042. What would you add?".
+pub fn post_of(text: &str) -> Option<String> {
+    let rest = text.split("part ").nth(1)?;
+    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (!id.is_empty()).then_some(id)
+}
+
+impl Inner {
+    /// The fault for the next post request of `post` on `net`: its script first, else chaos.
+    fn next_fault(&self, s: &mut State, net: Net, post: &str) -> Fault {
+        if let Some(f) = s.script.get_mut(&(net, post.to_owned())).and_then(VecDeque::pop_front) {
+            return f;
+        }
+        let Some(chaos) = s.chaos.as_mut() else { return Fault::Normal };
+        if chaos.rng.random_bool(chaos.post_rate) {
+            let kinds = Fault::chaos_kinds(net);
+            kinds[chaos.rng.random_range(0..kinds.len())]
+        } else {
+            Fault::Normal
+        }
+    }
+
+    /// A fault for a reconciliation read, drawn from chaos only.
+    fn read_fault(&self, s: &mut State) -> Option<Reply> {
+        let chaos = s.chaos.as_mut()?;
+        if !chaos.rng.random_bool(chaos.read_rate) {
+            return None;
+        }
+        Some(if chaos.rng.random_bool(0.5) {
+            Reply::Answer(Answer::json(503, &json!({"title": "Service Unavailable"})))
+        } else {
+            Reply::Reset
+        })
+    }
+
+    /// Whether this post request resets before its body is read: decided on the head alone
+    /// (the post it carries is in the body), from the armed resets of its network, else drawn
+    /// from chaos.
+    fn reset_now(&self, req: &Request) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let Some(net) = net_of(&req.path) else { return false };
+        let armed = s.armed_resets.entry(net).or_default();
+        let reset = if *armed > 0 {
+            *armed -= 1;
+            true
+        } else if let Some(chaos) = s.chaos.as_mut() {
+            let p = chaos.post_rate / Fault::chaos_kinds(net).len() as f64;
+            chaos.rng.random_bool(p)
+        } else {
+            false
+        };
+        if reset {
+            *s.requests.entry(format!("{}:post", net.name())).or_default() += 1;
+            s.count_fault(net, Fault::ResetBeforeBody);
+        }
+        reset
+    }
+
+    fn handle(&self, req: &Request) -> Reply {
+        let mut s = self.state.lock().unwrap();
+        let Some(net) = net_of(&req.path) else {
+            s.violation(format!("{} {}: unknown path", req.method, req.path));
+            return Reply::Answer(Answer::json(404, &json!({"error": "not found"})));
+        };
+        let kind = if is_post_create(req) {
+            "post"
+        } else if req.path.ends_with("token") || req.path.ends_with("accessToken") {
+            "token"
+        } else {
+            "read"
+        };
+        *s.requests.entry(format!("{}:{kind}", net.name())).or_default() += 1;
+        match net {
+            Net::X => self.x(&mut s, req),
+            Net::Linkedin => self.linkedin(&mut s, req),
+            Net::Facebook => self.facebook(&mut s, req),
+            Net::Webhook => self.webhook(&mut s, req),
+        }
+    }
+
+    /// Applies the fault of a post request whose checks passed. `create` records the post and
+    /// returns the normal answer; `rate`/`unauthorized` build those answers.
+    fn apply(
+        &self,
+        s: &mut State,
+        net: Net,
+        post: &str,
+        token: Option<&str>,
+        create: impl FnOnce(&mut State, Fault) -> Answer,
+        rate: impl FnOnce() -> Answer,
+        unauthorized: impl FnOnce() -> Answer,
+    ) -> Reply {
+        let fault = self.next_fault(s, net, post);
+        s.count_fault(net, fault);
+        match fault {
+            Fault::RateLimit => return Reply::Answer(rate()),
+            Fault::Status(code) => {
+                return Reply::Answer(Answer::json(code, &json!({"message": reason(code)})));
+            }
+            Fault::ResetBeforeBody => return Reply::Reset,
+            Fault::Unauthorized => {
+                if let Some(t) = token {
+                    s.access.remove(t);
+                }
+                return Reply::Answer(unauthorized());
+            }
+            _ => {}
+        }
+        let answer = create(s, fault);
+        match fault {
+            Fault::Slow(ms) => Reply::Late(answer, Duration::from_millis(u64::from(ms))),
+            Fault::StatusAfterAccept(code) => {
+                Reply::Answer(Answer::json(code, &json!({"message": reason(code)})))
+            }
+            Fault::DropAfterAccept => Reply::Drop,
+            Fault::Timeout => Reply::Hang,
+            Fault::MalformedJson => {
+                Reply::Answer(Answer { body: br#"{"data": {"id": "#.to_vec(), ..answer })
+            }
+            Fault::EmptyBody => Reply::Answer(Answer { body: Vec::new(), ..answer }),
+            Fault::HugeBody => Reply::Huge(answer),
+            Fault::HugeHeader => Reply::HugeHeader(answer),
+            _ => Reply::Answer(answer),
+        }
+    }
+}
+
+fn problem(status: u16, detail: &str) -> Answer {
+    Answer::json(
+        status,
+        &json!({"title": reason(status), "detail": detail, "type": "about:blank", "status": status}),
+    )
+}
+
+fn unix_now() -> i64 {
+    Timestamp::now().as_second()
+}
+
+impl Inner {
+    fn check_basic(&self, req: &Request, id: &str, secret: &str) -> bool {
+        let want = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        req.header("authorization").and_then(|v| v.strip_prefix("Basic ")) == Some(want.as_str())
+    }
+
+    fn new_token(&self, s: &mut State, what: &str) -> String {
+        s.token_serial += 1;
+        format!(
+            "{}-{what}-{:06}-{:016x}",
+            self.apps.token_prefix,
+            s.token_serial,
+            rand::random::<u64>()
+        )
+    }
+
+    /// A refresh grant: checks the client and the refresh token, rotates when `rotate`.
+    fn refresh_grant(&self, s: &mut State, req: &Request, net: Net, rotate: bool) -> Answer {
+        if req.header("content-type") != Some("application/x-www-form-urlencoded") {
+            s.violation(format!("{} token request without a form content type", net.name()));
+        }
+        let form: HashMap<String, String> = req.form().into_iter().collect();
+        let (id, secret) = match net {
+            Net::X => (&self.apps.x_client_id, &self.apps.x_client_secret),
+            _ => (&self.apps.li_client_id, &self.apps.li_client_secret),
+        };
+        let basic = self.check_basic(req, id, secret);
+        let in_body =
+            form.get("client_id") == Some(id) && form.get("client_secret") == Some(secret);
+        if !basic && !in_body {
+            s.violation(format!("{} token request without the client's credentials", net.name()));
+            return Answer::json(401, &json!({"error": "invalid_client"}));
+        }
+        if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
+            s.violation(format!(
+                "{} token request with grant {:?}",
+                net.name(),
+                form.get("grant_type")
+            ));
+            return Answer::json(400, &json!({"error": "unsupported_grant_type"}));
+        }
+        let Some(presented) = form.get("refresh_token") else {
+            s.violation(format!("{} token request without refresh_token", net.name()));
+            return Answer::json(400, &json!({"error": "invalid_request"}));
+        };
+        let Some((n, account)) = s.refresh.get(presented).cloned() else {
+            if s.spent.contains(presented) {
+                s.refresh_reuse += 1;
+                eprintln!("mock: a spent {} refresh token was presented again", net.name());
+            } else {
+                s.violation(format!(
+                    "{} token request with a refresh token never issued",
+                    net.name()
+                ));
+            }
+            return Answer::json(
+                400,
+                &json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}),
+            );
+        };
+        if n != net {
+            s.violation(format!("a {} refresh token sent to {}", n.name(), net.name()));
+        }
+        let access = self.new_token(s, &format!("{}-access", net.name()));
+        s.access.insert(access.clone(), (net, account.clone()));
+        let refresh = if rotate {
+            s.refresh.remove(presented);
+            s.spent.insert(presented.clone());
+            let r = self.new_token(s, &format!("{}-refresh", net.name()));
+            s.refresh.insert(r.clone(), (net, account));
+            r
+        } else {
+            presented.clone()
+        };
+        s.refreshes += 1;
+        match net {
+            Net::X => Answer::json(
+                200,
+                &json!({"token_type": "bearer", "expires_in": 7200, "access_token": access,
+                        "scope": "tweet.read tweet.write users.read offline.access",
+                        "refresh_token": refresh}),
+            ),
+            _ => Answer::json(
+                200,
+                &json!({"access_token": access, "expires_in": 5_184_000, "refresh_token": refresh,
+                        "refresh_token_expires_in": 31_536_000, "scope": "w_organization_social"}),
+            ),
+        }
+    }
+
+    fn account(&self, s: &State, req: &Request, net: Net) -> Option<String> {
+        let token = req.bearer()?;
+        s.access.get(token).filter(|(n, _)| *n == net).map(|(_, a)| a.clone())
+    }
+
+    // -------------------------------------------------------------------------------- X
+
+    fn x(&self, s: &mut State, req: &Request) -> Reply {
+        let path = &req.path["/x".len()..];
+        if path == "/2/oauth2/token" && req.method == "POST" {
+            return Reply::Answer(self.refresh_grant(s, req, Net::X, true));
+        }
+        let Some(user) = self.account(s, req, Net::X) else {
+            return Reply::Answer(problem(401, "Unauthorized"));
+        };
+        if req.method == "POST" && path == "/2/tweets" {
+            if req.header("content-type") != Some("application/json") {
+                s.violation("X post without a JSON content type".into());
+            }
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let text = body.get("text").and_then(Value::as_str).map(str::to_owned);
+            let extra =
+                body.as_object().is_none_or(|o| o.keys().any(|k| k != "text" && k != "reply"));
+            let (Some(text), false) = (text, extra) else {
+                s.violation(format!("X post with an unexpected body: {body}"));
+                return Reply::Answer(problem(400, "Invalid Request"));
+            };
+            let Some(post) = post_of(&text) else {
+                s.violation(format!("X post whose text names no post: {text:?}"));
+                return Reply::Answer(problem(400, "Invalid Request"));
+            };
+            let token = req.bearer().map(str::to_owned);
+            let reset = unix_now() + 2;
+            let create = |s: &mut State, _f: Fault| {
+                let id = format!("19{:016}", s.id());
+                s.accepted.push(Accepted {
+                    net: Net::X,
+                    account: user.clone(),
+                    post: post.clone(),
+                    text: text.clone(),
+                    id: id.clone(),
+                    known_ids: vec![id.clone()],
+                    webhook_id: None,
+                    channel: None,
+                    at: Timestamp::now(),
+                });
+                Answer::json(
+                    201,
+                    &json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}}),
+                )
+                .with("x-rate-limit-limit", "100")
+                .with("x-rate-limit-remaining", "99")
+                .with("x-rate-limit-reset", (unix_now() + 900).to_string())
+            };
+            let rate = || {
+                problem(429, "Too Many Requests")
+                    .with("x-rate-limit-limit", "100")
+                    .with("x-rate-limit-remaining", "0")
+                    .with("x-rate-limit-reset", reset.to_string())
+            };
+            let unauthorized = || problem(401, "Unauthorized");
+            return self.apply(
+                s,
+                Net::X,
+                &post.clone(),
+                token.as_deref(),
+                create,
+                rate,
+                unauthorized,
+            );
+        }
+        if req.method != "GET" {
+            s.violation(format!("X: {} {path}", req.method));
+            return Reply::Answer(problem(404, "Not Found"));
+        }
+        if let Some(fault) = self.read_fault(s) {
+            s.count_fault(Net::X, Fault::Status(0));
+            return fault;
+        }
+        if path == "/2/users/me" {
+            return Reply::Answer(Answer::json(
+                200,
+                &json!({"data": {"id": user, "name": "Crieur Test", "username": format!("crieur{user}")}}),
+            ));
+        }
+        let Some(id) = path.strip_prefix("/2/users/").and_then(|p| p.strip_suffix("/tweets"))
+        else {
+            s.violation(format!("X: GET {path}"));
+            return Reply::Answer(problem(404, "Not Found"));
+        };
+        if id != user {
+            s.violation(format!("X: user {user} read the posts of {id}"));
+            return Reply::Answer(problem(403, "Forbidden"));
+        }
+        let max: usize = match req.param("max_results").map(str::parse) {
+            Some(Ok(n)) if (5..=100).contains(&n) => n,
+            other => {
+                s.violation(format!("X: max_results {other:?}"));
+                return Reply::Answer(problem(400, "Invalid Request"));
+            }
+        };
+        let since: Option<Timestamp> = match req.param("start_time").map(str::parse) {
+            Some(Ok(t)) => Some(t),
+            None => None,
+            Some(Err(e)) => {
+                s.violation(format!("X: start_time: {e}"));
+                return Reply::Answer(problem(400, "Invalid Request"));
+            }
+        };
+        let mut posts: Vec<&Accepted> = s
+            .accepted
+            .iter()
+            .filter(|a| a.net == Net::X && a.account == user && since.is_none_or(|t| a.at >= t))
+            .collect();
+        posts.reverse();
+        let more = posts.len() > max;
+        let data: Vec<Value> = posts
+            .iter()
+            .take(max)
+            .map(|a| json!({"id": a.id, "text": a.text, "created_at": a.at.to_string()}))
+            .collect();
+        let mut meta = json!({"result_count": data.len()});
+        if more {
+            meta["next_token"] = json!("7140dibdnow9c7btw4");
+        }
+        let answer = if data.is_empty() {
+            json!({"meta": meta})
+        } else {
+            json!({"data": data, "meta": meta})
+        };
+        Reply::Answer(Answer::json(200, &answer))
+    }
+
+    // ------------------------------------------------------------------------- LinkedIn
+
+    fn linkedin(&self, s: &mut State, req: &Request) -> Reply {
+        let path = &req.path["/li".len()..];
+        if path == "/oauth/v2/accessToken" && req.method == "POST" {
+            return Reply::Answer(self.refresh_grant(s, req, Net::Linkedin, false));
+        }
+        if !(req.method == "POST" && path == "/rest/posts") {
+            s.violation(format!("LinkedIn: {} {path}", req.method));
+            return Reply::Answer(Answer::json(404, &json!({"status": 404})));
+        }
+        let version_ok = req
+            .header("linkedin-version")
+            .is_some_and(|v| v.len() >= 6 && v[..6].bytes().all(|b| b.is_ascii_digit()));
+        if !version_ok
+            || req.header("x-restli-protocol-version") != Some("2.0.0")
+            || req.header("content-type") != Some("application/json")
+        {
+            s.violation(format!("LinkedIn post with headers {:?}", req.headers));
+            return Reply::Answer(Answer::json(400, &json!({"status": 400, "message": "headers"})));
+        }
+        let Some(author) = self.account(s, req, Net::Linkedin) else {
+            return Reply::Answer(Answer::json(
+                401,
+                &json!({"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"}),
+            ));
+        };
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let shape_ok = body["visibility"] == "PUBLIC"
+            && body["lifecycleState"] == "PUBLISHED"
+            && body["distribution"]["feedDistribution"] == "MAIN_FEED"
+            && body["isReshareDisabledByAuthor"] == false;
+        let commentary = body["commentary"].as_str().map(str::to_owned);
+        let (Some(commentary), true) = (commentary, shape_ok) else {
+            s.violation(format!("LinkedIn post with an unexpected body: {body}"));
+            return Reply::Answer(Answer::json(422, &json!({"status": 422})));
+        };
+        if body["author"] != author.as_str() {
+            s.violation(format!("LinkedIn: {} posted as {}", author, body["author"]));
+            return Reply::Answer(Answer::json(
+                403,
+                &json!({"status": 403, "code": "ACCESS_DENIED"}),
+            ));
+        }
+        let Some(post) = post_of(&commentary) else {
+            s.violation(format!("LinkedIn commentary names no post: {commentary:?}"));
+            return Reply::Answer(Answer::json(422, &json!({"status": 422})));
+        };
+        if let Some(urn) = s.li_posts.get(&(author.clone(), commentary.clone())) {
+            return Reply::Answer(Answer::json(
+                422,
+                &json!({
+                    "errorDetailType": "com.linkedin.common.error.BadRequest",
+                    "message": format!("ERROR :: /commentary :: Content is a duplicate of {urn}"),
+                    "errorDetails": {"inputErrors": [{
+                        "description": "Duplicate post is detected",
+                        "input": {"inputPath": {"fieldPath": "/commentary"}},
+                        "code": "DUPLICATE_POST"
+                    }]},
+                    "status": 422
+                }),
+            ));
+        }
+        let token = req.bearer().map(str::to_owned);
+        let create = |s: &mut State, _f: Fault| {
+            let urn = format!("urn:li:share:7{:018}", s.id());
+            s.li_posts.insert((author.clone(), commentary.clone()), urn.clone());
+            s.accepted.push(Accepted {
+                net: Net::Linkedin,
+                account: author.clone(),
+                post: post.clone(),
+                text: commentary.clone(),
+                id: urn.clone(),
+                known_ids: vec![urn.clone()],
+                webhook_id: None,
+                channel: None,
+                at: Timestamp::now(),
+            });
+            Answer { status: 201, headers: vec![("x-restli-id".into(), urn)], body: Vec::new() }
+        };
+        let rate = || {
+            Answer::json(
+                429,
+                &json!({"status": 429, "message": "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."}),
+            )
+            .with("retry-after", "2")
+        };
+        let unauthorized = || {
+            Answer::json(
+                401,
+                &json!({"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"}),
+            )
+        };
+        self.apply(s, Net::Linkedin, &post.clone(), token.as_deref(), create, rate, unauthorized)
+    }
+
+    // ------------------------------------------------------------------------- Facebook
+
+    fn facebook(&self, s: &mut State, req: &Request) -> Reply {
+        let path = &req.path["/fb".len()..];
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let [version, page, edge] = parts[..] else {
+            s.violation(format!("Facebook: {} {path}", req.method));
+            return Reply::Answer(Answer::json(
+                404,
+                &json!({"error": {"message": "Unknown path", "code": 803}}),
+            ));
+        };
+        if version != "v25.0" {
+            s.violation(format!("Facebook: version {version}"));
+        }
+        let graph_error = |code: u32, message: &str| json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AmockTrace01"}});
+        if self.account(s, req, Net::Facebook).as_deref() != Some(page) {
+            return Reply::Answer(Answer::json(
+                400,
+                &json!({"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "AmockTrace02"}}),
+            ));
+        }
+        match (req.method.as_str(), edge) {
+            ("POST", "feed") => {
+                if req.header("content-type") != Some("application/x-www-form-urlencoded") {
+                    s.violation("Facebook post without a form content type".into());
+                }
+                let form = req.form();
+                if form.iter().any(|(k, _)| k != "message" && k != "link") {
+                    s.violation(format!("Facebook post with fields {form:?}"));
+                }
+                let Some(message) =
+                    form.iter().find(|(k, _)| k == "message").map(|(_, v)| v.clone())
+                else {
+                    s.violation("Facebook post without a message".into());
+                    return Reply::Answer(Answer::json(400, &graph_error(100, "message required")));
+                };
+                let Some(post) = post_of(&message) else {
+                    s.violation(format!("Facebook message names no post: {message:?}"));
+                    return Reply::Answer(Answer::json(400, &graph_error(100, "bad message")));
+                };
+                let page = page.to_owned();
+                let regain = *self.fb_regain_minutes.lock().unwrap();
+                let create = |s: &mut State, _f: Fault| {
+                    let id = format!("{page}_{}", 1_000_000 + s.id());
+                    s.accepted.push(Accepted {
+                        net: Net::Facebook,
+                        account: page.clone(),
+                        post: post.clone(),
+                        text: message.clone(),
+                        id: id.clone(),
+                        known_ids: vec![id.clone()],
+                        webhook_id: None,
+                        channel: None,
+                        at: Timestamp::now(),
+                    });
+                    Answer::json(200, &json!({"id": id}))
+                };
+                let page_for_rate = page.clone();
+                let rate = move || {
+                    match regain {
+                    Some(minutes) => Answer::json(400, &graph_error(32, "(#32) Page request limit reached"))
+                        .with(
+                            "x-business-use-case-usage",
+                            json!({page_for_rate: [{"type": "pages", "call_count": 100, "total_cputime": 12,
+                                  "total_time": 9, "estimated_time_to_regain_access": minutes}]})
+                            .to_string(),
+                        ),
+                    None => Answer::json(429, &json!({"message": "Too Many Requests"})).with("retry-after", "1"),
+                }
+                };
+                let unauthorized =
+                    || Answer::json(400, &graph_error(190, "Error validating access token"));
+                self.apply(s, Net::Facebook, &post.clone(), None, create, rate, unauthorized)
+            }
+            ("GET", "published_posts") => {
+                if let Some(fault) = self.read_fault(s) {
+                    s.count_fault(Net::Facebook, Fault::Status(0));
+                    return fault;
+                }
+                let limit: usize = req.param("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+                let since: Option<i64> = req.param("since").and_then(|v| v.parse().ok());
+                let mut posts: Vec<&Accepted> = s
+                    .accepted
+                    .iter()
+                    .filter(|a| a.net == Net::Facebook && a.account == page)
+                    .filter(|a| since.is_none_or(|t| a.at.as_second() >= t))
+                    .collect();
+                posts.reverse();
+                let more = posts.len() > limit;
+                let data: Vec<Value> = posts
+                    .iter()
+                    .take(limit)
+                    .map(|a| json!({"id": a.id, "message": a.text,
+                                    "created_time": a.at.strftime("%Y-%m-%dT%H:%M:%S+0000").to_string()}))
+                    .collect();
+                let mut paging = json!({"cursors": {"before": "QVFIUmJ", "after": "QVFIUmx"}});
+                if more {
+                    paging["next"] = json!(format!(
+                        "https://graph.facebook.com/v25.0/{page}/published_posts?after=QVFIUmx"
+                    ));
+                }
+                Reply::Answer(Answer::json(200, &json!({"data": data, "paging": paging})))
+            }
+            _ => {
+                s.violation(format!("Facebook: {} {path}", req.method));
+                Reply::Answer(Answer::json(400, &graph_error(100, "Unsupported request")))
+            }
+        }
+    }
+
+    // -------------------------------------------------------------------------- webhook
+
+    fn webhook(&self, s: &mut State, req: &Request) -> Reply {
+        let name = req.path["/hook/".len()..].to_owned();
+        let (Some(id), Some(ts), Some(sigs)) = (
+            req.header("webhook-id").map(str::to_owned),
+            req.header("webhook-timestamp").and_then(|t| t.parse::<i64>().ok()),
+            req.header("webhook-signature").map(str::to_owned),
+        ) else {
+            s.violation(format!("webhook {name}: missing Standard Webhooks headers"));
+            return Reply::Answer(Answer::json(400, &json!({"error": "headers"})));
+        };
+        let expected = self.hook.sign(&id, ts, &req.body).unwrap();
+        if !sigs.split(' ').any(|sig| sig == expected) || (ts - unix_now()).abs() > 300 {
+            s.violation(format!("webhook {name}: bad signature or timestamp for {id}"));
+            return Reply::Answer(Answer::json(401, &json!({"error": "signature"})));
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let (Some(post), Some(channel), Some(text)) = (
+            body["data"]["id"].as_str().map(str::to_owned),
+            body["data"]["channel"].as_str().map(str::to_owned),
+            body["data"]["text"].as_str().map(str::to_owned),
+        ) else {
+            s.violation(format!("webhook {name}: unexpected event {body}"));
+            return Reply::Answer(Answer::json(400, &json!({"error": "event"})));
+        };
+        if body["type"] != "post.published" || channel != name {
+            s.violation(format!(
+                "webhook {name}: event type {} for channel {channel}",
+                body["type"]
+            ));
+        }
+        s.hook_ids.entry((post.clone(), channel.clone())).or_default().insert(id.clone());
+        let create = |s: &mut State, fault: Fault| {
+            let unreadable =
+                matches!(fault, Fault::MalformedJson | Fault::EmptyBody | Fault::HugeBody);
+            let index = match s.hooks.get(&id) {
+                Some(i) => *i,
+                None => {
+                    let n = s.id();
+                    s.accepted.push(Accepted {
+                        net: Net::Webhook,
+                        account: name.clone(),
+                        post: post.clone(),
+                        text: text.clone(),
+                        id: format!("hook-{n}"),
+                        known_ids: vec![format!("hook-{n}")],
+                        webhook_id: Some(id.clone()),
+                        channel: Some(channel.clone()),
+                        at: Timestamp::now(),
+                    });
+                    s.hooks.insert(id.clone(), s.accepted.len() - 1);
+                    s.accepted.len() - 1
+                }
+            };
+            let event = &mut s.accepted[index];
+            if unreadable && !event.known_ids.contains(&id) {
+                event.known_ids.push(id.clone());
+            }
+            let hook_id = event.id.clone();
+            Answer::json(
+                200,
+                &json!({"id": hook_id, "url": format!("https://blog.example/{hook_id}")}),
+            )
+        };
+        let rate = || Answer::json(429, &json!({"error": "slow down"})).with("retry-after", "1");
+        let unauthorized = || Answer::json(401, &json!({"error": "unauthorized"}));
+        self.apply(s, Net::Webhook, &post.clone(), None, create, rate, unauthorized)
+    }
+}
