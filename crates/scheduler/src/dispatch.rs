@@ -448,8 +448,10 @@ impl Dispatcher {
                 .unwrap_or(Duration::from_secs(20))
                 .max(Duration::from_millis(100));
             loop {
+                // Stop once cancelled: an already-cancelled token is always ready, so looping on
+                // it would never yield (the task could not even be aborted) and would spin a core.
                 tokio::select! {
-                    () = cancel.cancelled() => {}
+                    () = cancel.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
                 let leases: Vec<Lease> = {
