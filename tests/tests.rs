@@ -10,3 +10,4 @@ mod errors;
 mod html_page;
 mod preview;
 mod reliability;
+mod validate;

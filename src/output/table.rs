@@ -48,7 +48,7 @@ pub fn render(preview: &Preview) -> String {
         let room = WIDTH.saturating_sub(used);
         let first_line = e.text.as_deref().and_then(|t| t.lines().find(|l| !l.trim().is_empty()));
         let text = clip(first_line.unwrap_or(""), room);
-        let _ = writeln!(out, "{head}{text:<room$} {marker}");
+        let _ = writeln!(out, "{}", format!("{head}{text:<room$} {marker}").trim_end());
         for d in &e.diagnostics {
             let _ = writeln!(
                 out,
