@@ -11,3 +11,6 @@
 //! every other one.
 
 mod mock;
+mod world;
+
+mod matrix;
