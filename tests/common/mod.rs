@@ -57,3 +57,42 @@ pub fn write(dir: &Path, rel: &str, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// Serializes the tests of this binary that use PostgreSQL: some restart the server, which would
+/// break a neighbour's connections. Hold the guard for the whole test.
+pub async fn postgres_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+/// A fresh, empty PostgreSQL database for one test (dropped by [`drop_database`]); the server
+/// is `CRIEUR_TEST_DATABASE_URL`, else `postgres://postgres@127.0.0.1:5432/postgres`.
+pub async fn create_database(prefix: &str) -> (String, String) {
+    use sqlx::Connection as _;
+    let admin = std::env::var("CRIEUR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable ({e}); these tests need it: start it or set CRIEUR_TEST_DATABASE_URL")
+    });
+    let name = format!("{prefix}_{:016x}", rand::random::<u64>());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE template0")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+/// Drops a database made by [`create_database`] (its connections are closed by force).
+pub async fn drop_database(name: &str) {
+    use sqlx::Connection as _;
+    let admin = std::env::var("CRIEUR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+}
