@@ -127,7 +127,8 @@ struct Shared {
     monitor: Arc<dyn Monitor>,
     settings: DispatchSettings,
     wake: Notify,
-    in_flight: Mutex<HashMap<String, u32>>,
+    /// Deliveries claimed and not yet recorded: attempt, and until when the lease is known held.
+    in_flight: Mutex<HashMap<String, (u32, Timestamp)>>,
     channel_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     permits: Semaphore,
     done_tx: mpsc::UnboundedSender<Done>,
@@ -307,7 +308,7 @@ impl Dispatcher {
             s.store.unknown_to_reconcile(&s.settings.owner, now, s.settings.lease, 64).await?;
         let n = claimed.len();
         for c in claimed {
-            self.track(&c.delivery);
+            self.track(&c.delivery, c.lease_expires_at);
             let this = self.clone();
             self.tasks.spawn(async move { this.reconcile_one(c).await });
         }
@@ -352,7 +353,7 @@ impl Dispatcher {
         let n = claimed.len();
         let mut by_channel: HashMap<String, Vec<Delivery>> = HashMap::new();
         for c in claimed {
-            self.track(&c.delivery);
+            self.track(&c.delivery, c.lease_expires_at);
             by_channel.entry(c.delivery.channel.clone()).or_default().push(c.delivery);
         }
         for (channel, deliveries) in by_channel {
@@ -399,6 +400,13 @@ impl Dispatcher {
         let Ok(_permit) = s.permits.acquire().await else {
             return Outcome::Retry { reason: "shutting down".into(), not_before: None };
         };
+        if !self.lease_held(d).await {
+            tracing::warn!(post = %d.post, channel = %d.channel, item = d.item, "the lease lapsed before sending (the process stalled?); not sent: another instance may own it now");
+            return Outcome::Retry {
+                reason: "not sent: the lease on it lapsed before sending".into(),
+                not_before: None,
+            };
+        }
         tracing::debug!(post = %d.post, channel = %d.channel, item = d.item, attempt = d.attempt, "sending");
         publisher.publish(d).await
     }
@@ -431,9 +439,40 @@ impl Dispatcher {
         }
     }
 
-    fn track(&self, d: &Delivery) {
+    fn track(&self, d: &Delivery, lease_until: Timestamp) {
         let mut m = self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        m.insert(d.id.clone(), d.attempt);
+        m.insert(d.id.clone(), (d.attempt, lease_until));
+    }
+
+    /// Whether this process still holds `d`'s lease for at least half a lease more, renewing it
+    /// in the store when the last known renewal is older. A process that stalled past its lease
+    /// (frozen, starved, its store unreachable) may have lost the delivery to another instance,
+    /// which reconciles and sends it: sending it too would publish it twice.
+    async fn lease_held(&self, d: &Delivery) -> bool {
+        let s = &self.shared;
+        let now = s.clock.now();
+        let until = {
+            let m = s.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            m.get(&d.id).map(|(_, until)| *until)
+        };
+        if until.is_some_and(|u| now.duration_until(u) >= s.settings.lease / 2) {
+            return true;
+        }
+        let lease = [Lease { id: d.id.clone(), attempt: d.attempt }];
+        match s.store.heartbeat(&s.settings.owner, &lease, now, s.settings.lease).await {
+            Ok(1) => {
+                let mut m = s.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = m.get_mut(&d.id) {
+                    entry.1 = now + s.settings.lease;
+                }
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, delivery = %d.id, "could not renew a lease before sending");
+                false
+            }
+        }
     }
 
     fn untrack(&self, d: &Delivery) {
@@ -457,7 +496,7 @@ impl Dispatcher {
                 let leases: Vec<Lease> = {
                     let m = this.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
                     m.iter()
-                        .map(|(id, attempt)| Lease { id: id.clone(), attempt: *attempt })
+                        .map(|(id, (attempt, _))| Lease { id: id.clone(), attempt: *attempt })
                         .collect()
                 };
                 if !leases.is_empty() {
@@ -468,7 +507,15 @@ impl Dispatcher {
                         Ok(n) if n < leases.len() as u64 => {
                             tracing::warn!(lost = leases.len() as u64 - n, "some leases were lost");
                         }
-                        Ok(_) => {}
+                        Ok(_) => {
+                            let until = now + s.settings.lease;
+                            let mut m = s.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                            for l in &leases {
+                                if let Some(entry) = m.get_mut(&l.id).filter(|e| e.0 == l.attempt) {
+                                    entry.1 = until;
+                                }
+                            }
+                        }
                         Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
                 }
@@ -605,5 +652,173 @@ fn log_outcome(d: &Delivery, outcome: &Outcome) {
             post = %d.post, channel = %d.channel, item = d.item, %reason,
             "outcome unknown; will reconcile before any retry"
         ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    //! The loop on a real SQLite store and a recording publisher, on a clock that starts at a
+    //! chosen instant (the night before a daylight-saving change) and runs at real speed. (Tokio's
+    //! paused time cannot be used here: while the store waits on SQLite's thread, the paused
+    //! runtime jumps to the connection pool's timeout.)
+
+    use std::sync::Mutex as StdMutex;
+
+    use crieur_core::{Network, Reconciled};
+    use crieur_store::{DesiredDelivery, OpenOptions, State};
+
+    use super::*;
+
+    /// A clock that follows tokio's time from a fixed start.
+    struct TokioClock {
+        base: Timestamp,
+        start: tokio::time::Instant,
+    }
+
+    impl Clock for TokioClock {
+        fn now(&self) -> Timestamp {
+            let elapsed = SignedDuration::try_from(self.start.elapsed()).unwrap();
+            self.base + elapsed
+        }
+    }
+
+    /// Publishes everything, recording (delivery id, the clock's time) of each send.
+    struct Recorder {
+        clock: Arc<dyn Clock>,
+        sent: StdMutex<Vec<(String, Timestamp)>>,
+        answer: Outcome,
+    }
+
+    #[async_trait::async_trait]
+    impl Publisher for Recorder {
+        fn network(&self) -> Network {
+            Network::Webhook
+        }
+        async fn publish(&self, d: &Delivery) -> Outcome {
+            self.sent.lock().unwrap().push((d.id.clone(), self.clock.now()));
+            self.answer.clone()
+        }
+        async fn reconcile(&self, _: &Delivery) -> Reconciled {
+            Reconciled::NotFound
+        }
+    }
+
+    fn desired(id: &str, due: Timestamp) -> DesiredDelivery {
+        DesiredDelivery {
+            id: format!("{id}:blog:0"),
+            post: id.to_owned(),
+            channel: "blog".to_owned(),
+            item: 0,
+            network: Network::Webhook,
+            due_at: due,
+            text: format!("text of {id}"),
+            link: None,
+            category: None,
+            article: None,
+        }
+    }
+
+    async fn setup(
+        answer: Outcome,
+    ) -> (tempfile::TempDir, Arc<dyn Store>, Arc<Recorder>, Dispatcher, Timestamp) {
+        let base: Timestamp = "2026-03-29T00:59:59Z".parse().unwrap();
+        let clock: Arc<dyn Clock> =
+            Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crieur_store::open(
+            &url,
+            OpenOptions { clock: clock.clone(), ..OpenOptions::default() },
+        )
+        .await
+        .unwrap();
+        let recorder =
+            Arc::new(Recorder { clock: clock.clone(), sent: StdMutex::default(), answer });
+        let publishers: HashMap<String, Arc<dyn Publisher>> =
+            HashMap::from([("blog".to_owned(), recorder.clone() as Arc<dyn Publisher>)]);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            publishers,
+            clock,
+            Arc::new(OpenGate),
+            Arc::new(NoMonitor),
+            DispatchSettings::new("test-owner".to_owned()),
+        );
+        (dir, store, recorder, dispatcher, base)
+    }
+
+    async fn state_of(store: &Arc<dyn Store>, id: &str) -> State {
+        store.status().await.unwrap().deliveries.iter().find(|r| r.id == id).unwrap().state
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sleeps_until_each_due_instant_and_sends_it_then() {
+        let published = Outcome::Published { remote_id: "r".into(), url: None };
+        let (_dir, store, recorder, dispatcher, base) = setup(published).await;
+        let dues = [
+            ("soon", base + SignedDuration::from_millis(300)),
+            ("later", base + SignedDuration::from_millis(900)),
+            ("last", base + SignedDuration::from_millis(1800)),
+        ];
+        let rows: Vec<_> = dues.iter().map(|(id, due)| desired(id, *due)).collect();
+        store.sync(&rows, base).await.unwrap();
+
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let (d, c) = (dispatcher.clone(), cancel.clone());
+            async move { d.run(c).await }
+        });
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        cancel.cancel();
+        run.await.unwrap().unwrap();
+
+        let sent = recorder.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 3, "each sent once: {sent:?}");
+        for ((id, due), (sent_id, at)) in dues.iter().zip(&sent) {
+            assert_eq!(sent_id, &format!("{id}:blog:0"));
+            let late = due.duration_until(*at);
+            assert!(
+                late >= SignedDuration::ZERO && late < SignedDuration::from_millis(150),
+                "{id} due {due} sent {at}: {late:?} late"
+            );
+            assert_eq!(state_of(&store, sent_id).await, State::Published);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sync_wakes_the_loop_at_once() {
+        let published = Outcome::Published { remote_id: "r".into(), url: None };
+        let (_dir, store, recorder, dispatcher, base) = setup(published).await;
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let (d, c) = (dispatcher.clone(), cancel.clone());
+            async move { d.run(c).await }
+        });
+        // Let the loop go to sleep on an empty queue (for 30 s), then add a due post.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = base + SignedDuration::from_millis(300);
+        store.sync(&[desired("urgent", now)], now).await.unwrap();
+        dispatcher.wake();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+        run.await.unwrap().unwrap();
+        let sent = recorder.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert!(now.duration_until(sent[0].1) < SignedDuration::from_millis(150), "{sent:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_outcome_is_never_sent_again_blindly() {
+        let unknown = Outcome::Unknown { reason: "connection reset after sending".into() };
+        let (_dir, store, recorder, dispatcher, base) = setup(unknown).await;
+        store.sync(&[desired("maybe", base)], base).await.unwrap();
+        let report = dispatcher.run_once().await.unwrap();
+        assert_eq!(report.published, 0);
+        // One send; then reconciliation (the recorder answers NotFound) decides a retry, which the
+        // store schedules later, not now.
+        assert_eq!(recorder.sent.lock().unwrap().len(), 1);
+        let state = state_of(&store, "maybe:blog:0").await;
+        assert!(matches!(state, State::Unknown | State::Retrying), "{state:?}");
     }
 }

@@ -505,10 +505,15 @@ async fn reconciliation_paths(h: Harness) {
     let a = s.settle_reconciled("rec", "a:x:0", 1, &found, at(3), &policy).await.unwrap();
     assert!(matches!(a, Applied::Settled { state: State::Published, .. }));
     assert_eq!(state_of(s, "a:x:0").await.remote_id.as_deref(), Some("77"));
-    // NotFound -> retrying at once; the next attempt knows it may have been sent since t0.
+    // NotFound -> retrying after the backoff of attempt 1 (at most 30 s); the next attempt knows
+    // it may have been sent since t0.
     let b = s.settle_reconciled("rec", "b:x:0", 1, &Reconciled::NotFound, at(3), &policy).await;
-    assert!(matches!(b.unwrap(), Applied::Settled { state: State::Retrying, .. }));
-    let c = s.claim_due("me", at(3), LEASE, 10).await.unwrap();
+    let Applied::Settled { state: State::Retrying, not_before } = b.unwrap() else {
+        panic!("not retrying")
+    };
+    let not_before = not_before.unwrap_or(at(3));
+    assert!(not_before >= at(3) && not_before <= at(3) + policy.ceiling(1), "{not_before}");
+    let c = s.claim_due("me", at(3) + policy.ceiling(1), LEASE, 10).await.unwrap();
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].delivery.attempt, 2);
     assert!(c[0].delivery.may_have_been_sent);

@@ -435,6 +435,7 @@ pub(crate) fn on_reconciled(
     found: &Reconciled,
     now: i64,
     policy: &RetryPolicy,
+    rng: &mut impl rand::Rng,
 ) -> Result<(Change, Applied), StoreError> {
     let mut c = Change {
         id: cur.id.clone(),
@@ -465,9 +466,15 @@ pub(crate) fn on_reconciled(
                     "gave up after {used} attempts; the last ({last}) was not found on the network"
                 ));
             } else {
+                // Proven not sent, after a failure that may have been the network's (a 5xx, a
+                // reset): send again after the same backoff as any retry, not at once, so a
+                // receiver that is down does not burn the attempt budget in a second.
                 c.state = "retrying";
                 c.error = Some(format!("not found on the network after: {last}"));
-                c.not_before = Some(now);
+                c.not_before = Some(plus(
+                    now,
+                    policy.jittered(u32::try_from(cur.attempt).unwrap_or(u32::MAX), rng),
+                ));
             }
         }
         Reconciled::CannotTell { reason } => {
@@ -627,11 +634,13 @@ mod tests {
             ("unknown", Some(9_000), Some(1_000))
         );
         let (c, _) =
-            on_reconciled(&current("reconciling", 2), &Reconciled::NotFound, 9_500, &p).unwrap();
+            on_reconciled(&current("reconciling", 2), &Reconciled::NotFound, 9_500, &p, &mut rng)
+                .unwrap();
         assert_eq!(c.state, "retrying");
         assert!(c.error.unwrap().contains("timeout after send"));
         let cannot = Reconciled::CannotTell { reason: "timeline unreadable".into() };
-        let (c, _) = on_reconciled(&current("reconciling", 2), &cannot, 9_500, &p).unwrap();
+        let (c, _) =
+            on_reconciled(&current("reconciling", 2), &cannot, 9_500, &p, &mut rng).unwrap();
         assert_eq!(c.state, "unknown");
         assert_eq!(c.not_before, Some(9_500 + 3_600_000));
     }

@@ -473,7 +473,7 @@ impl Store for PgStore {
         else {
             return Ok(Applied::Fenced);
         };
-        let (change, applied) = logic::on_reconciled(cur, found, now, policy)?;
+        let (change, applied) = logic::on_reconciled(cur, found, now, policy, &mut rand::rng())?;
         Self::apply(&mut tx, owner, &[change], now).await?;
         tx.commit().await.map_err(StoreError::db("committing a reconciliation"))?;
         Ok(applied)
