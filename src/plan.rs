@@ -144,22 +144,16 @@ pub struct Known {
 /// Reads what the database knows, read-only. A missing or never-migrated database is an empty
 /// history; an unreachable one is reported as a warning and treated as empty (`validate` and
 /// `preview` need no database).
-pub fn read_known(config: &Config, now: Timestamp) -> Known {
+pub async fn known(config: &Config, now: Timestamp) -> Known {
     let read = async {
-        let store = crieur_store::open(
-            &config.storage.url,
-            crieur_store::OpenOptions { read_only: true, migrate: false, ..Default::default() },
-        )
-        .await?;
+        let store =
+            crieur_store::open(&config.storage.url, crieur_store::OpenOptions::read_only()).await?;
         let status = store.status().await;
         let history = store.history(now - jiff::SignedDuration::from_hours(24 * 90)).await;
         store.close().await;
         Ok::<_, crieur_store::StoreError>((status?, history?))
     };
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return Known::default();
-    };
-    match rt.block_on(read) {
+    match read.await {
         Ok((status, history)) => Known { status, history },
         Err(crieur_store::StoreError::Missing { .. } | crieur_store::StoreError::NoSchema(_)) => {
             Known::default()
@@ -168,6 +162,14 @@ pub fn read_known(config: &Config, now: Timestamp) -> Known {
             eprintln!("warning: cannot read the database, assuming nothing was published: {e}");
             Known::default()
         }
+    }
+}
+
+/// [`known`], for commands without a runtime of their own.
+pub fn read_known(config: &Config, now: Timestamp) -> Known {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(known(config, now)),
+        Err(_) => Known::default(),
     }
 }
 

@@ -65,7 +65,7 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let config_path = crieur_config::find_config(ctx.config.as_deref())?;
     let config = load_config(&config_path)?;
     if args.dry_run {
-        return dry_run(&config_path, config, clock, args.once).await;
+        return dry_run(config, clock, args.once).await;
     }
     let key = match &config.storage.key {
         Some(reference) => {
@@ -546,28 +546,9 @@ impl Monitor for SdMonitor {
 
 /// `--dry-run`: lay the plan as the daemon would (reading the database, if any, without writing),
 /// then log each request at its due instant instead of sending it.
-async fn dry_run(
-    config_path: &Path,
-    config: Config,
-    clock: Arc<dyn Clock>,
-    once: bool,
-) -> anyhow::Result<Outcome> {
-    let _ = config_path;
+async fn dry_run(config: Config, clock: Arc<dyn Clock>, once: bool) -> anyhow::Result<Outcome> {
     let posts = crieur_config::load_posts(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let status = match crieur_store::open(
-        &config.storage.url,
-        OpenOptions { read_only: true, migrate: false, ..OpenOptions::default() },
-    )
-    .await
-    {
-        Ok(store) => {
-            let s = store.status().await?;
-            store.close().await;
-            s
-        }
-        Err(crieur_store::StoreError::Missing { .. }) => crieur_store::StatusReport::default(),
-        Err(e) => return Err(e.into()),
-    };
+    let status = crate::plan::known(&config, clock.now()).await.status;
     let now = clock.now();
     let mut desired = sync::desired(&config, &posts, &status, now)?;
     desired.retain(|d| {
