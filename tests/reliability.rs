@@ -13,4 +13,6 @@
 mod mock;
 mod world;
 
+mod chaos;
+mod lease;
 mod matrix;

@@ -36,7 +36,11 @@ async fn every_fault_on_every_network_ends_published_exactly_once() {
     // Posts on every channel at once, answered normally.
     let all: Vec<String> = world.channels.iter().map(|c| c.name.clone()).collect();
     for k in 0..2 {
-        posts.push(PostSpec { id: format!("m-all-{k}"), channels: all.clone(), at: after(t0, 2.5) });
+        posts.push(PostSpec {
+            id: format!("m-all-{k}"),
+            channels: all.clone(),
+            at: after(t0, 2.5),
+        });
     }
     world.add_posts(posts);
 
@@ -55,7 +59,11 @@ async fn every_fault_on_every_network_ends_published_exactly_once() {
         verdict.summary()
     );
     for kind in &expected_faults {
-        assert!(verdict.faults.contains_key(kind), "fault {kind} was never injected: {:?}", verdict.faults);
+        assert!(
+            verdict.faults.contains_key(kind),
+            "fault {kind} was never injected: {:?}",
+            verdict.faults
+        );
     }
     assert!(world.mock.unused_script().is_empty(), "{:?}", world.mock.unused_script());
     let (refreshes, reused) = world.mock.refresh_counts();

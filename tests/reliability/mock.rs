@@ -251,6 +251,8 @@ pub struct Apps {
 
 struct Inner {
     state: Mutex<State>,
+    /// Post requests whose head was read and whose answer is not finished.
+    in_flight: std::sync::atomic::AtomicUsize,
     apps: Apps,
     hook: standardwebhooks::Webhook,
     fb_regain_minutes: Mutex<Option<u32>>,
@@ -275,6 +277,7 @@ impl Mock {
         let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             state: Mutex::new(State::default()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             hook: standardwebhooks::Webhook::new(&apps.webhook_secret).unwrap(),
             apps,
             fb_regain_minutes: Mutex::new(None),
@@ -378,6 +381,11 @@ impl Mock {
     pub fn refresh_counts(&self) -> (u64, u64) {
         let s = self.state();
         (s.refreshes, s.refresh_reuse)
+    }
+
+    /// Post requests in progress right now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every token the mock issued or knows (for leak searches).
@@ -552,6 +560,7 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
             return;
         };
         let mut req = Request { method, path, query, headers, body: Vec::new() };
+        let _counted = is_post_create(&req).then(|| InFlight::new(&inner));
         // Reset before the body is read: decided on the head alone.
         if is_post_create(&req) && inner.reset_now(&req) {
             let _ = stream.set_zero_linger();
@@ -638,6 +647,22 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                 return;
             }
         }
+    }
+}
+
+/// Counts a post request in progress until dropped.
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn new(inner: &Arc<Inner>) -> InFlight {
+        inner.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(inner.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -968,7 +993,7 @@ impl Inner {
             return Reply::Answer(problem(404, "Not Found"));
         }
         if let Some(fault) = self.read_fault(s) {
-            s.count_fault(Net::X, Fault::Status(0));
+            *s.faults.entry("x:read-503-or-reset".into()).or_default() += 1;
             return fault;
         }
         if path == "/2/users/me" {
@@ -1198,7 +1223,7 @@ impl Inner {
             }
             ("GET", "published_posts") => {
                 if let Some(fault) = self.read_fault(s) {
-                    s.count_fault(Net::Facebook, Fault::Status(0));
+                    *s.faults.entry("facebook:read-503-or-reset".into()).or_default() += 1;
                     return fault;
                 }
                 let limit: usize = req.param("limit").and_then(|l| l.parse().ok()).unwrap_or(25);

@@ -375,7 +375,8 @@ impl World {
                     } else if row["error"].is_null() && !revoked.contains(&key.1) {
                         v.wrong.push(format!("{} on {}: {state} without a reason", key.0, key.1));
                     } else if state == "unknown" {
-                        v.unknown.push(format!("{} on {}: unknown ({})", key.0, key.1, row["error"]));
+                        v.unknown
+                            .push(format!("{} on {}: unknown ({})", key.0, key.1, row["error"]));
                     }
                 }
             }
@@ -397,7 +398,10 @@ pub fn rows(status: &Value) -> HashMap<(String, String), Value> {
         .filter(|p| p["item"] == 0)
         .map(|p| {
             (
-                (p["post"].as_str().unwrap_or("").to_owned(), p["channel"].as_str().unwrap_or("").to_owned()),
+                (
+                    p["post"].as_str().unwrap_or("").to_owned(),
+                    p["channel"].as_str().unwrap_or("").to_owned(),
+                ),
                 p.clone(),
             )
         })
