@@ -9,3 +9,4 @@ mod harness;
 mod receiver;
 
 mod basics;
+mod crash;

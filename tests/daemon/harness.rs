@@ -71,6 +71,7 @@ static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 /// A folder with `crieur.toml` and its posts.
 pub struct Project {
     pub dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
 }
 
 impl Project {
@@ -78,7 +79,13 @@ impl Project {
     pub fn new(config: &str) -> Project {
         let dir = common::project(&[("crieur.toml", config)]);
         std::fs::create_dir_all(dir.path().join("posts")).unwrap();
-        Project { dir }
+        Project { dir, envs: Vec::new() }
+    }
+
+    /// Sets an environment variable for every command run on this project.
+    pub fn with_env(mut self, name: &str, value: &str) -> Project {
+        self.envs.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// The folder.
@@ -115,6 +122,9 @@ impl Project {
             .env_remove("JOURNAL_STREAM")
             .env_remove("LISTEN_FDS")
             .stdin(Stdio::null());
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
         cmd
     }
 
