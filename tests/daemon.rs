@@ -10,3 +10,4 @@ mod receiver;
 
 mod basics;
 mod crash;
+mod postgres;

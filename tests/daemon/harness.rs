@@ -116,6 +116,7 @@ impl Project {
             .args(args)
             .env("BLOG_SECRET", secret())
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
             .env_remove("WATCHDOG_PID")
