@@ -11,3 +11,4 @@ mod receiver;
 mod basics;
 mod crash;
 mod postgres;
+mod time;

@@ -155,7 +155,8 @@ async fn three_instances_ride_out_a_postgres_restart() {
     let (project, db) = project_on_postgres(&rx, 10, n, first, spread).await;
     // A claim whose commit was lost with the connection is taken back when its lease lapses:
     // 10 s instead of 2 min; a retry after that waits 200 ms instead of up to 30 s.
-    let project = project.with_env("CRIEUR_LEASE_SECS", "10").with_env("CRIEUR_RETRY_BASE_MS", "200");
+    let project =
+        project.with_env("CRIEUR_LEASE_SECS", "10").with_env("CRIEUR_RETRY_BASE_MS", "200");
     let mut daemons: Vec<Daemon> = (0..3).map(|_| project.spawn(&[])).collect();
     for d in &mut daemons {
         d.ready(Duration::from_secs(20)).await;
