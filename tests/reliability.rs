@@ -16,3 +16,6 @@ mod world;
 mod chaos;
 mod lease;
 mod matrix;
+mod secrets;
+mod selfcheck;
+mod systemd;

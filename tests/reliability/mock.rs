@@ -103,22 +103,6 @@ impl Fault {
         }
     }
 
-    /// True when the post is created before the fault happens.
-    pub fn accepts(self) -> bool {
-        matches!(
-            self,
-            Fault::Normal
-                | Fault::StatusAfterAccept(_)
-                | Fault::DropAfterAccept
-                | Fault::Timeout
-                | Fault::MalformedJson
-                | Fault::EmptyBody
-                | Fault::HugeBody
-                | Fault::HugeHeader
-                | Fault::Slow(_)
-        )
-    }
-
     /// The full matrix on `net` (every kind once; 401 only where a refresh exists).
     pub fn matrix(net: Net) -> Vec<Fault> {
         let mut all = vec![
@@ -182,7 +166,6 @@ pub struct Accepted {
     /// Ids a client may have learned for it (the id, and for a webhook whose answer could not
     /// be read, the `webhook-id`).
     pub known_ids: Vec<String>,
-    pub webhook_id: Option<String>,
     /// The `data.channel` of a webhook event.
     pub channel: Option<String>,
     pub at: Timestamp,
@@ -440,9 +423,11 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
     }
 }
 
-fn parse_head(
-    head: &[u8],
-) -> Option<(String, String, Vec<(String, String)>, Vec<(String, String)>)> {
+/// Name-value pairs (headers, query parameters).
+type Pairs = Vec<(String, String)>;
+
+/// Method, path, query and headers (names in lower case) of a request head.
+fn parse_head(head: &[u8]) -> Option<(String, String, Pairs, Pairs)> {
     let text = std::str::from_utf8(head).ok()?;
     let mut lines = text.split("\r\n");
     let mut first = lines.next()?.split(' ');
@@ -492,14 +477,6 @@ impl Answer {
     fn with(mut self, name: &str, value: impl Into<String>) -> Answer {
         self.headers.push((name.into(), value.into()));
         self
-    }
-
-    fn bytes(status: u16, body: &[u8]) -> Answer {
-        Answer {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_vec(),
-        }
     }
 }
 
@@ -771,6 +748,7 @@ impl Inner {
 
     /// Applies the fault of a post request whose checks passed. `create` records the post and
     /// returns the normal answer; `rate`/`unauthorized` build those answers.
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         s: &mut State,
@@ -959,7 +937,6 @@ impl Inner {
                     text: text.clone(),
                     id: id.clone(),
                     known_ids: vec![id.clone()],
-                    webhook_id: None,
                     channel: None,
                     at: Timestamp::now(),
                 });
@@ -1124,7 +1101,6 @@ impl Inner {
                 text: commentary.clone(),
                 id: urn.clone(),
                 known_ids: vec![urn.clone()],
-                webhook_id: None,
                 channel: None,
                 at: Timestamp::now(),
             });
@@ -1198,7 +1174,6 @@ impl Inner {
                         text: message.clone(),
                         id: id.clone(),
                         known_ids: vec![id.clone()],
-                        webhook_id: None,
                         channel: None,
                         at: Timestamp::now(),
                     });
@@ -1304,7 +1279,6 @@ impl Inner {
                         text: text.clone(),
                         id: format!("hook-{n}"),
                         known_ids: vec![format!("hook-{n}")],
-                        webhook_id: Some(id.clone()),
                         channel: Some(channel.clone()),
                         at: Timestamp::now(),
                     });

@@ -59,7 +59,6 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub channels: Vec<Channel>,
     pub posts: Vec<PostSpec>,
-    pub storage: String,
     /// Environment of every `crieur` command: the secrets and the knobs.
     pub env: Vec<(String, String)>,
     /// Every secret value given to crieur (tokens, client secrets, webhook secret, key).
@@ -163,7 +162,7 @@ impl World {
             channels.push(Channel { name: name.clone(), net: Net::Webhook, account: name });
         }
         common::write(dir.path(), "crieur.toml", config.as_bytes());
-        World { mock, dir, channels, posts: Vec::new(), storage, env, secrets, spawned: 0 }
+        World { mock, dir, channels, posts: Vec::new(), env, secrets, spawned: 0 }
     }
 
     pub fn path(&self) -> &Path {
@@ -226,7 +225,7 @@ impl World {
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::from(File::create(&path).unwrap()));
         let child = cmd.spawn().unwrap();
-        Daemon { child, spawned: Instant::now(), log: path, exited: None }
+        Daemon { child, log: path, exited: None }
     }
 
     /// Every daemon log written so far, concatenated.
@@ -470,7 +469,6 @@ impl Verdict {
 /// A running `crieur run`; killed when dropped.
 pub struct Daemon {
     child: Child,
-    pub spawned: Instant,
     pub log: PathBuf,
     exited: Option<ExitStatus>,
 }
