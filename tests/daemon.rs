@@ -12,3 +12,4 @@ mod basics;
 mod crash;
 mod postgres;
 mod time;
+mod signals;
