@@ -575,16 +575,20 @@ mod tests {
     #[test]
     fn ceilings_double_up_to_the_maximum() {
         let p = RetryPolicy::default();
-        assert_eq!(p.ceiling(1), SignedDuration::from_secs(30));
-        assert_eq!(p.ceiling(2), SignedDuration::from_secs(60));
-        assert_eq!(p.ceiling(7), SignedDuration::from_secs(30 * 64));
-        assert_eq!(p.ceiling(20), SignedDuration::from_hours(6));
+        assert_eq!(p.ceiling(1), SignedDuration::from_mins(15));
+        assert_eq!(p.ceiling(2), SignedDuration::from_mins(30));
+        assert_eq!(p.ceiling(5), SignedDuration::from_hours(4));
+        assert_eq!(p.ceiling(6), SignedDuration::from_hours(6));
         assert_eq!(p.ceiling(u32::MAX), SignedDuration::from_hours(6));
+        // The 7 waits between 8 attempts span about a day at most, half a day at least.
+        let total: i64 = (1..8).map(|n| p.ceiling(n).as_secs()).sum();
+        assert_eq!(total, 19 * 3600 + 45 * 60);
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let draws: Vec<_> = (0..200).map(|_| p.jittered(3, &mut rng)).collect();
-        assert!(draws.iter().all(|d| *d >= SignedDuration::ZERO && *d <= p.ceiling(3)));
-        assert!(draws.iter().any(|d| *d < SignedDuration::from_secs(60)), "full jitter");
-        assert!(draws.iter().any(|d| *d > SignedDuration::from_secs(60)), "full jitter");
+        let (half, full) = (p.ceiling(3) / 2, p.ceiling(3));
+        assert!(draws.iter().all(|d| *d >= half && *d <= full), "equal jitter");
+        assert!(draws.iter().any(|d| *d < half + SignedDuration::from_mins(10)), "spread");
+        assert!(draws.iter().any(|d| *d > full - SignedDuration::from_mins(10)), "spread");
     }
 
     #[test]

@@ -196,10 +196,12 @@ pub enum Applied {
 
 /// How long to wait between attempts, and how many to make.
 ///
-/// Delays grow exponentially with full jitter: before attempt `n + 1` the store waits a uniformly
-/// random time in `[0, min(max_delay, base * 2^(n-1))]` (and at least until the network's own
-/// `not_before`). With the defaults (8 attempts, base 30 s, at most 6 h) the ceilings are
-/// 30 s, 1 min, 2 min ... 32 min.
+/// Delays grow exponentially with "equal jitter": before attempt `n + 1` the store waits a
+/// uniformly random time in `[c / 2, c]` where `c = min(max_delay, base * 2^(n-1))` (and at least
+/// until the network's own `not_before`). Half of each delay is fixed, so retries spread out
+/// without ever coming back at once. With the defaults (8 attempts, base 15 min, at most 6 h) the
+/// ceilings are 15 min, 30 min, 1 h, 2 h, 4 h, 6 h, 6 h: the 8 attempts span 10 to 20 hours,
+/// about a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts allowed before a retryable failure becomes `failed` (counted since the budget
@@ -218,7 +220,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 8,
-            base: SignedDuration::from_secs(30),
+            base: SignedDuration::from_mins(15),
             max_delay: SignedDuration::from_hours(6),
             reconcile_every: SignedDuration::from_hours(1),
         }
@@ -236,11 +238,12 @@ impl RetryPolicy {
         SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
-    /// A delay drawn with full jitter: uniform in `[0, ceiling(attempt)]`, in milliseconds.
+    /// A delay drawn with equal jitter: uniform in `[ceiling(attempt) / 2, ceiling(attempt)]`,
+    /// in milliseconds.
     pub fn jittered(&self, attempt: u32, rng: &mut impl rand::Rng) -> SignedDuration {
         let ceiling = self.ceiling(attempt).as_millis().max(0);
         let ceiling = i64::try_from(ceiling).unwrap_or(i64::MAX);
-        SignedDuration::from_millis(rng.random_range(0..=ceiling))
+        SignedDuration::from_millis(rng.random_range(ceiling / 2..=ceiling))
     }
 }
 
