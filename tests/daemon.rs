@@ -11,5 +11,5 @@ mod receiver;
 mod basics;
 mod crash;
 mod postgres;
-mod time;
 mod signals;
+mod time;

@@ -103,6 +103,9 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         let mut settings = DispatchSettings::new(owner.clone());
         settings.shutdown_grace = Duration::from_secs(20);
         tune(&mut settings);
+        if let Some(every) = monitor.wake_every() {
+            settings.max_sleep = every;
+        }
         let dispatcher = Dispatcher::new(
             store.clone(),
             publishers,
@@ -495,12 +498,22 @@ impl Gate for PolicyGate {
 /// systemd (no `NOTIFY_SOCKET`).
 struct SdMonitor {
     enabled: bool,
+    /// systemd's watchdog interval (`WATCHDOG_USEC`), when it asks for pings.
+    watchdog: Option<Duration>,
     last_ping: Mutex<Option<Instant>>,
 }
 
 impl SdMonitor {
     fn new() -> Self {
-        Self { enabled: std::env::var_os("NOTIFY_SOCKET").is_some(), last_ping: Mutex::new(None) }
+        let enabled = std::env::var_os("NOTIFY_SOCKET").is_some();
+        let watchdog = if enabled { sd_notify::watchdog_enabled() } else { None };
+        Self { enabled, watchdog, last_ping: Mutex::new(None) }
+    }
+
+    /// How often the loop must turn so its pings (at most one a second) keep well within the
+    /// watchdog interval: a quarter of it. None without a watchdog.
+    fn wake_every(&self) -> Option<Duration> {
+        self.watchdog.map(|w| w / 4)
     }
 
     fn send(&self, states: &[sd_notify::NotifyState<'_>]) {

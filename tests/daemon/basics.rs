@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::harness::{self, Project, fixed_post, in_secs, queued_post, webhook_channels};
+use super::harness::{self, Project, fixed_post, queued_post, webhook_channels};
 use super::receiver::Receiver;
 use crate::common;
 
@@ -100,4 +100,112 @@ async fn due_posts_are_received_once_signed_and_shown_published() {
     let exit = exit.unwrap_or_else(|| panic!("no exit 10 s after SIGTERM:\n{}", daemon.log()));
     assert_eq!(exit.code(), Some(0), "{}", daemon.log());
     assert_eq!(rx.requests().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_on_the_same_sqlite_file_refuses_to_start() {
+    let rx = Receiver::start(&harness::secret()).await;
+    let channels = webhook_channels(&rx, &["blog"], "Mon 08:00");
+    let project =
+        Project::new(&harness::config("sqlite://data/crieur.db", harness::QUEUE, &channels));
+    project.write("posts/queue.toml", &queued_post("waiting", &["blog"]));
+    let mut first = project.spawn(&[]);
+    first.ready(Duration::from_secs(10)).await;
+
+    let started = Instant::now();
+    let mut second = project.spawn(&[]);
+    let exit = second.exit(Duration::from_secs(10)).await.expect("the second instance stops");
+    let log = second.log();
+    assert_eq!(exit.code(), Some(2), "{log}");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused at once: {:?}", started.elapsed());
+    let db = project.path().join("data/crieur.db");
+    assert!(log.contains("another crieur instance is using"), "{log}");
+    assert!(log.contains(&db.display().to_string()), "names the database: {log}");
+    assert!(log.contains(&format!("pid {}", first.pid)), "names the holder of the lock: {log}");
+    assert!(log.contains("PostgreSQL"), "says how to run several: {log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(first.exit(Duration::ZERO).await.is_none(), "the first instance runs on");
+
+    // `--once` and `migrate` take the same lock.
+    for args in [&["run", "--once"][..], &["migrate"][..]] {
+        let out = project.run(args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(common::stderr(&out).contains("another crieur instance is using"), "{args:?}");
+    }
+    // Once the first stops, the file is free again.
+    first.signal("TERM");
+    assert_eq!(first.exit(Duration::from_secs(10)).await.and_then(|s| s.code()), Some(0));
+    let mut third = project.spawn(&[]);
+    third.ready(Duration::from_secs(10)).await;
+    third.signal("TERM");
+    assert_eq!(third.exit(Duration::from_secs(10)).await.and_then(|s| s.code()), Some(0));
+}
+
+/// Datagrams received on a Unix socket, each with its arrival time.
+fn listen_notify(path: &std::path::Path) -> std::sync::mpsc::Receiver<(Instant, String)> {
+    let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buf) {
+            if tx.send((Instant::now(), String::from_utf8_lossy(&buf[..n]).into_owned())).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_gets_ready_status_and_watchdog_pings_from_the_loop() {
+    let rx = Receiver::start(&harness::secret()).await;
+    let channels = webhook_channels(&rx, &["blog"], "Mon 08:00");
+    let project = Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &channels));
+    project.write(
+        "posts/queue.toml",
+        &format!(
+            "{}{}",
+            queued_post("waiting", &["blog"]),
+            fixed_post("soon", "blog", Timestamp::now() + SignedDuration::from_secs(2))
+        ),
+    );
+    let socket = project.path().join("notify.sock");
+    let messages = listen_notify(&socket);
+    // The watchdog: 2 s, so systemd expects a ping at least every second.
+    let mut daemon = project.spawn_with(&[], |cmd| {
+        cmd.env("NOTIFY_SOCKET", &socket).env("WATCHDOG_USEC", "2000000");
+    });
+    daemon.ready(Duration::from_secs(10)).await;
+    // Watch the loop for 5 s, across the post's send and the idle time after it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit(Duration::from_secs(10)).await.and_then(|s| s.code()), Some(0));
+    let got: Vec<(Instant, String)> = messages.try_iter().collect();
+    let lines: Vec<&str> = got.iter().flat_map(|(_, m)| m.lines()).collect();
+
+    let ready = got.iter().position(|(_, m)| m.contains("READY=1")).expect("READY=1 sent");
+    let status = got[ready]
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("STATUS="))
+        .unwrap_or_else(|| panic!("a STATUS= line with READY=1: {:?}", got[ready].1));
+    assert!(status.starts_with("2 queued, next: blog at "), "{status}");
+    assert!(lines.contains(&"STOPPING=1"), "STOPPING=1 on SIGTERM: {lines:?}");
+    assert_eq!(rx.requests().len(), 1, "the post due went out meanwhile");
+
+    let pings: Vec<Instant> =
+        got.iter().filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1")).map(|(t, _)| *t).collect();
+    let gaps: Vec<Duration> = pings.windows(2).map(|w| w[1] - w[0]).collect();
+    println!("READY=1 with STATUS={status:?}; {} watchdog pings, gaps {gaps:?}", pings.len());
+    assert!(pings.len() >= 4, "a ping at least every second: {} pings in 5 s", pings.len());
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(900)),
+        "at most one ping a second: {gaps:?}"
+    );
+    assert!(
+        gaps.iter().all(|g| *g <= Duration::from_millis(1600)),
+        "no gap near the 2 s watchdog: {gaps:?}"
+    );
+    let first_ping = pings[0] - got[ready].0;
+    assert!(first_ping < Duration::from_secs(1), "first ping {first_ping:?} after READY=1");
 }

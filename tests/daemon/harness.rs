@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::receiver::Receiver;
 use crate::common;
@@ -59,11 +59,6 @@ pub fn queued_post(id: &str, channels: &[&str]) -> String {
         "[[post]]\nid = \"{id}\"\nchannels = [{}]\ntext = \"Notes from the team, part {id}. What would you add?\"\n\n",
         list.join(", ")
     )
-}
-
-/// `now` plus `secs` seconds.
-pub fn in_secs(secs: f64) -> Timestamp {
-    Timestamp::now() + SignedDuration::from_secs_f64(secs)
 }
 
 static SPAWNED: AtomicUsize = AtomicUsize::new(0);

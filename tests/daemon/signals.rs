@@ -132,7 +132,9 @@ async fn sigterm_waits_for_the_request_in_flight_and_records_it() {
     let answered = rx.requests()[0].answered.expect("the receiver answered") - term;
     assert!(took >= answered, "exited {took:?} after SIGTERM, before the answer ({answered:?})");
     assert!(took < Duration::from_secs(4), "exited {took:?} after SIGTERM");
-    println!("SIGTERM with a 2 s request in flight: answered after {answered:?}, exited after {took:?}");
+    println!(
+        "SIGTERM with a 2 s request in flight: answered after {answered:?}, exited after {took:?}"
+    );
     let rows = project.states().await;
     assert_eq!(rows["slow@blog"]["state"], "published", "{:#}", rows["slow@blog"]);
     assert_eq!(rows["slow@blog"]["attempts"], 1);

@@ -28,7 +28,13 @@ async fn dst_night(rx: &Receiver, now: &str, cadence: &str) -> (Project, Daemon)
 
 /// The request for `post` arrived `secs` seconds after the daemon started (its clock starts a
 /// little after the spawn, never before), within 2 s; its signed timestamp is `expected`.
-fn assert_sent_at(rx: &Receiver, daemon: &Daemon, post: &str, secs: u64, expected: &str) -> Duration {
+fn assert_sent_at(
+    rx: &Receiver,
+    daemon: &Daemon,
+    post: &str,
+    secs: u64,
+    expected: &str,
+) -> Duration {
     let reqs: Vec<_> = rx.requests().into_iter().filter(|r| r.post == post).collect();
     assert_eq!(reqs.len(), 1, "{post} sent once: {reqs:?}\n{}", daemon.log());
     let after = reqs[0].at - daemon.spawned;
@@ -67,10 +73,8 @@ async fn slots_across_daylight_saving_changes_leave_at_the_right_instant() {
     assert!(spring.wait_for(Duration::from_secs(15), |r| !r.is_empty()).await);
     assert!(autumn.wait_for(Duration::from_secs(15), |r| !r.is_empty()).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let spring_late =
-        assert_sent_at(&spring, &spring_daemon, "first", 8, "2026-03-29T01:30:00Z");
-    let autumn_late =
-        assert_sent_at(&autumn, &autumn_daemon, "first", 8, "2026-10-25T00:30:00Z");
+    let spring_late = assert_sent_at(&spring, &spring_daemon, "first", 8, "2026-03-29T01:30:00Z");
+    let autumn_late = assert_sent_at(&autumn, &autumn_daemon, "first", 8, "2026-10-25T00:30:00Z");
     println!("DST slots left {spring_late:?} (gap) and {autumn_late:?} (fold) after their instant");
     // Just after the second 02:29 of that night, the 02:30 slot already took place: the next
     // one is the next day's.
@@ -148,11 +152,8 @@ async fn missed_slots_are_published_late_or_skipped_as_configured() {
         "{}",
         late_daemon.log()
     );
-    let mut sent: Vec<(String, Duration)> = late_rx
-        .requests()
-        .iter()
-        .map(|r| (r.post.clone(), r.at - late_daemon.spawned))
-        .collect();
+    let mut sent: Vec<(String, Duration)> =
+        late_rx.requests().iter().map(|r| (r.post.clone(), r.at - late_daemon.spawned)).collect();
     sent.sort();
     assert_eq!(sent.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["fixed", "slot"]);
     for (post, after) in &sent {

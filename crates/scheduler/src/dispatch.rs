@@ -71,6 +71,9 @@ pub struct DispatchSettings {
     pub retry: RetryPolicy,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// The longest the loop sleeps between turns (at most [`MAX_SLEEP`]); a host whose
+    /// watchdog expects pings more often lowers it, since the loop pings at each turn.
+    pub max_sleep: Duration,
 }
 
 impl DispatchSettings {
@@ -83,6 +86,7 @@ impl DispatchSettings {
             max_in_flight: 256,
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(20),
+            max_sleep: MAX_SLEEP,
         }
     }
 }
@@ -226,6 +230,7 @@ impl Dispatcher {
             if sleep.is_zero() {
                 continue;
             }
+            let sleep = sleep.min(self.shared.settings.max_sleep.max(Duration::from_millis(10)));
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = self.shared.wake.notified() => {}
