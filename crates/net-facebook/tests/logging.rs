@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crieur_core::{Delivery, ManualClock, Network, Outcome, Publisher, Reconciled, TokenVault};
 use crieur_net_facebook::{
@@ -29,20 +28,6 @@ const CODE: &str = "AQDcodeLOGTEST";
 const SHORT: &str = "EAAshortLOGTEST";
 const LONG: &str = "EAAlongLOGTEST";
 const PAGE_TOKEN: &str = "EAApageLOGTEST";
-
-/// A shared buffer the subscriber writes to.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn delivery() -> Delivery {
     Delivery {
@@ -85,17 +70,7 @@ async fn visit(url: &str) {
 
 #[tokio::test]
 async fn logs_at_trace_level_carry_trace_ids_and_never_tokens() {
-    tracing_log::LogTracer::init().unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = crieur_net_http::testing::capture_all_logs();
 
     let server = MockServer::start().await;
     // A post refused for an expired token, then a reconciliation that reads the Page's posts.
@@ -178,7 +153,7 @@ async fn logs_at_trace_level_carry_trace_ids_and_never_tokens() {
     assert!(!format!("{page:?}").contains(PAGE_TOKEN));
     assert_eq!(vault.load("company-facebook").await.unwrap().unwrap().access_token, PAGE_TOKEN);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     // The capture works: our own records and the libraries' are there.
     assert!(log.contains("sending request"), "{log}");
     assert!(log.contains("log-test-delivery-fb"), "{log}");

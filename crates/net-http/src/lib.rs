@@ -24,6 +24,8 @@
 mod client;
 mod ratelimit;
 mod secret;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,

@@ -7,9 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crieur_core::{Delivery, ManualClock, Network, Outcome, Publisher, Tokens};
@@ -32,19 +31,6 @@ const REFRESH: &str = "AQW-logging-refresh-cccc";
 const SECRET: &str = "logging-client-secret-dddd";
 const CODE: &str = "AQT-logging-code-eeee";
 const ORG: &str = "urn:li:organization:2414183";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn delivery() -> Delivery {
     Delivery {
@@ -73,17 +59,7 @@ fn publisher(api_base: String, tokens: LinkedinTokens) -> LinkedinPublisher {
 
 #[tokio::test]
 async fn logs_at_trace_level_never_carry_a_token_secret_or_code() {
-    tracing_log::LogTracer::init().unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = crieur_net_http::testing::capture_all_logs();
 
     let server = MockServer::start().await;
     // Posts: OLD is refused, NEW accepted.
@@ -169,7 +145,7 @@ async fn logs_at_trace_level_never_carry_a_token_secret_or_code() {
     let p = publisher(format!("http://127.0.0.1:{port}"), LinkedinTokens::fixed(OLD.into()));
     assert!(matches!(p.publish(&delivery()).await, Outcome::Retry { .. }));
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     // The capture works: our records and the libraries' are there.
     assert!(log.contains("log-test-linkedin-1"), "{log}");
     assert!(log.contains("refreshing it once"), "{log}");

@@ -6,9 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,20 +23,6 @@ const KEY: &[u8] = b"crieur-logging-signing-key-89abc";
 
 fn secret_text() -> String {
     format!("whsec_{}", STANDARD.encode(KEY))
-}
-
-/// A shared buffer the subscriber writes to.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn delivery() -> Delivery {
@@ -67,17 +52,7 @@ fn publisher(url: String) -> WebhookPublisher {
 
 #[tokio::test]
 async fn logs_at_trace_level_never_carry_the_secret_or_key() {
-    tracing_log::LogTracer::init().unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = crieur_net_http::testing::capture_all_logs();
 
     // A receiver that answers 410 (error-level log), then one that refuses the connection.
     let server = MockServer::start().await;
@@ -99,7 +74,7 @@ async fn logs_at_trace_level_never_carry_the_secret_or_key() {
     let refused = publisher(format!("http://127.0.0.1:{port}/h"));
     assert!(matches!(refused.publish(&delivery()).await, Outcome::Retry { .. }));
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     // The capture works: our own records and the libraries' are there.
     assert!(log.contains("sending request"), "{log}");
     assert!(log.contains("log-test-delivery-1"), "{log}");

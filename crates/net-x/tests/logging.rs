@@ -6,8 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use crieur_core::{Delivery, ManualClock, Network, Outcome, Publisher, TokenVault};
@@ -21,19 +20,6 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn delivery() -> Delivery {
     Delivery {
@@ -55,17 +41,7 @@ fn delivery() -> Delivery {
 
 #[tokio::test]
 async fn trace_logs_carry_no_secret() {
-    tracing_log::LogTracer::init().unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = crieur_net_http::testing::capture_all_logs();
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -144,7 +120,7 @@ async fn trace_logs_carry_no_secret() {
     let (answer, state, challenge) = browser.await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     // The capture works: crieur's records and the libraries' are there.
     assert!(log.contains("refreshing the access token"), "{log}");
     assert!(log.contains("X tokens saved"), "{log}");
