@@ -20,14 +20,19 @@ use crate::plan::{self, Judge};
 /// (the daemon syncs hourly and at every change).
 pub const HORIZON: SignedDuration = SignedDuration::from_hours(24 * 7 * 12);
 
+/// How late a slot may be and still go out under `missed = "skip"`.
+pub const SKIP_GRACE: SignedDuration = SignedDuration::from_secs(60);
+
 /// The history the scheduler needs, from what the store knows.
 pub fn history(config: &Config, posts: &[Post], status: &StatusReport, now: Timestamp) -> History {
     let mut history = History::new();
     let fixed: HashMap<&str, bool> =
         posts.iter().map(|p| (p.id.as_str(), p.at.is_some())).collect();
+    // With "skip", a slot a few seconds past is not a missed one: a sync that lands just after a
+    // slot (a file saved at 09:15:00.2) must not push the post due at 09:15 to the next slot.
     let earliest_late = match config.queue.missed {
         Missed::PublishLate => now - config.queue.max_late,
-        Missed::Skip => now,
+        Missed::Skip => now - SKIP_GRACE,
     };
     for row in status.deliveries.iter().filter(|r| r.item == 0) {
         let prior = match row.state {
