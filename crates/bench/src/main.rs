@@ -204,7 +204,8 @@ impl Bench {
             metric,
             value,
             goal,
-            met,
+            // Tiny smoke runs say nothing about the goals.
+            met: if self.cli.smoke { None } else { met },
         });
     }
 
@@ -261,14 +262,20 @@ impl Bench {
         let label = format!("latency: {posts} posts over {}s, {channels} channels", window.as_secs());
         let mut baseline_p99 = Vec::new();
         let mut baseline = (Vec::new(), Vec::new(), Vec::new());
+        let mut early = Vec::new();
         for _ in 0..self.runs() {
             let r = self.baseline_run(posts, channels, window)?;
             baseline.0.push(r.0);
             baseline.1.push(r.1);
             baseline.2.push(r.2);
             baseline_p99.push(r.1);
+            early.push(r.3 as f64);
         }
-        self.latency_rows(&label, "tokio-cron-scheduler baseline", &baseline, None);
+        let setup = "tokio-cron-scheduler baseline";
+        self.latency_rows(&label, setup, &baseline, None);
+        if let Some(s) = Spread::of(&early) {
+            self.row(&label, setup, "sent before the due instant", format!("{} of {posts}", s.show(0)), "", None);
+        }
         let baseline_median = Spread::of(&baseline_p99).map(|s| s.median);
         for backend in self.cli.backends.clone() {
             let mut lat = (Vec::new(), Vec::new(), Vec::new());
@@ -346,7 +353,7 @@ impl Bench {
     fn daemon_rows(&mut self, label: &str, backend: Backend, runs: &[DaemonRun], throughput: bool) {
         let setup = backend.name();
         let rate: Vec<f64> = runs.iter().map(|r| r.durable_per_sec).collect();
-        if let Some(s) = Spread::of(&rate) {
+        if let Some(s) = Spread::of(&rate).filter(|_| throughput) {
             let goal_applies = throughput && backend != Backend::Pg1;
             self.row(
                 label,
@@ -489,9 +496,9 @@ impl Bench {
         let rejected = self.receiver.rejected() - rejected_before;
         let durable_secs = first_due.duration_until(done_at).as_secs_f64();
         let run = DaemonRun {
-            p50: check.percentile(50.0).unwrap_or(f64::NAN),
-            p99: check.percentile(99.0).unwrap_or(f64::NAN),
-            max: check.percentile(100.0).unwrap_or(f64::NAN),
+            p50: check.abs_percentile(50.0).unwrap_or(f64::NAN),
+            p99: check.abs_percentile(99.0).unwrap_or(f64::NAN),
+            max: check.abs_percentile(100.0).unwrap_or(f64::NAN),
             min: check.percentile(0.0).unwrap_or(f64::NAN),
             durable_per_sec: if durable_secs > 0.0 { expected as f64 / durable_secs } else { 0.0 },
             duplicates: check.duplicates,
@@ -543,7 +550,7 @@ impl Bench {
         posts: usize,
         channels: usize,
         window: SignedDuration,
-    ) -> anyhow::Result<(f64, f64, f64)> {
+    ) -> anyhow::Result<(f64, f64, f64, usize)> {
         use crieur_core::{Delivery, Network, Outcome, Publisher as _};
         use tokio_cron_scheduler::{Job, JobScheduler};
 
@@ -621,13 +628,18 @@ impl Bench {
         std::thread::sleep(Duration::from_millis(100));
         let check = stats::check(&due, &self.receiver.take());
         let (p50, p99, max) = (
-            check.percentile(50.0).unwrap_or(f64::NAN),
-            check.percentile(99.0).unwrap_or(f64::NAN),
-            check.percentile(100.0).unwrap_or(f64::NAN),
+            check.abs_percentile(50.0).unwrap_or(f64::NAN),
+            check.abs_percentile(99.0).unwrap_or(f64::NAN),
+            check.abs_percentile(100.0).unwrap_or(f64::NAN),
         );
         eprintln!(
-            "  baseline: {} delivered, {} duplicates, {} missing; p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
-            check.received, check.duplicates, check.missing
+            "  baseline: {} delivered, {} duplicates, {} missing, {} early; |arrival - due| p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; signed min {:.2} ms, max {:.2} ms",
+            check.received,
+            check.duplicates,
+            check.missing,
+            check.early(),
+            check.percentile(0.0).unwrap_or(f64::NAN),
+            check.percentile(100.0).unwrap_or(f64::NAN),
         );
         if !check.is_exact() || failures > 0 || self.receiver.rejected() > rejected_before {
             self.problems.push(format!(
@@ -635,7 +647,7 @@ impl Bench {
                 check.duplicates, check.missing
             ));
         }
-        Ok((p50, p99, max))
+        Ok((p50, p99, max, check.early()))
     }
 
     fn idle(&mut self) -> anyhow::Result<()> {

@@ -29,6 +29,19 @@ impl Check {
         percentile(&self.latencies_ms, p)
     }
 
+    /// The `p`-th percentile of the absolute deviations `|arrival - due|`, in milliseconds: the
+    /// measure that compares a sender that may fire early with one that never does.
+    pub fn abs_percentile(&self, p: f64) -> Option<f64> {
+        let mut abs: Vec<f64> = self.latencies_ms.iter().map(|l| l.abs()).collect();
+        abs.sort_by(f64::total_cmp);
+        percentile(&abs, p)
+    }
+
+    /// How many deliveries arrived before their due instant.
+    pub fn early(&self) -> usize {
+        self.latencies_ms.iter().filter(|l| **l < 0.0).count()
+    }
+
     /// True when every due delivery arrived exactly once and nothing else did.
     pub fn is_exact(&self) -> bool {
         self.duplicates == 0 && self.missing == 0 && self.unexpected == 0
@@ -150,6 +163,11 @@ mod tests {
         assert!((c.latencies_ms[0] - 4.0).abs() < 1e-6, "{:?}", c.latencies_ms);
         assert!((c.latencies_ms[1] - 250.0).abs() < 1e-6);
         assert!(!c.is_exact());
+        assert_eq!(c.early(), 0);
+        let early = check(&due[..1], &[arrival("a:hook-000:0", "2026-11-26T09:59:59.5Z")]);
+        assert_eq!(early.early(), 1);
+        assert_eq!(early.percentile(50.0), Some(-500.0));
+        assert_eq!(early.abs_percentile(50.0), Some(500.0));
     }
 
     #[test]
