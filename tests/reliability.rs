@@ -13,6 +13,7 @@
 mod mock;
 mod world;
 
+mod budget;
 mod chaos;
 mod lease;
 mod matrix;

@@ -280,6 +280,7 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError
 /// A delivery's row as a completion or reconciliation reads it (locked) before deciding.
 pub(crate) struct Current {
     pub id: String,
+    pub network: String,
     pub state: String,
     pub attempt: i64,
     pub retries_from: i64,
@@ -429,6 +430,13 @@ pub(crate) fn decide(
     Ok((changes, applied))
 }
 
+/// True when reconciliation reads the network back (X's timeline, a Page's posts), so its
+/// "not found" proves the post absent; false for LinkedIn and webhooks, whose reconciliation is
+/// a resend that the network or receiver deduplicates.
+fn readable(network: &str) -> bool {
+    !matches!(network, "linkedin" | "webhook")
+}
+
 /// The change a reconciliation makes to a `reconciling` delivery held by the caller.
 pub(crate) fn on_reconciled(
     cur: &Current,
@@ -460,7 +468,17 @@ pub(crate) fn on_reconciled(
         }
         Reconciled::NotFound => {
             let used = cur.attempt.saturating_sub(cur.retries_from).max(0);
-            if used >= i64::from(policy.max_attempts) {
+            if used >= i64::from(policy.max_attempts) && !readable(&cur.network) {
+                // LinkedIn and webhook receivers cannot be read back: their "not found" only
+                // says a resend is safe (a duplicate is refused or deduplicated), so with no
+                // attempt left the post may well be there. A person decides.
+                c.state = "unknown";
+                c.error = Some(format!(
+                    "gave up after {used} attempts; the last ({last}) may have reached the \
+                     network, which crieur cannot read back: check it, then run `crieur resolve`"
+                ));
+                c.not_before = Some(plus(now, policy.reconcile_every));
+            } else if used >= i64::from(policy.max_attempts) {
                 c.state = "failed";
                 c.error = Some(format!(
                     "gave up after {used} attempts; the last ({last}) was not found on the network"
@@ -561,6 +579,7 @@ mod tests {
     fn current(state: &str, attempt: i64) -> Current {
         Current {
             id: "p:c:0".into(),
+            network: "x".into(),
             state: state.into(),
             attempt,
             retries_from: 0,
@@ -647,6 +666,33 @@ mod tests {
             on_reconciled(&current("reconciling", 2), &cannot, 9_500, &p, &mut rng).unwrap();
         assert_eq!(c.state, "unknown");
         assert_eq!(c.not_before, Some(9_500 + 3_600_000));
+    }
+
+    #[test]
+    fn out_of_attempts_after_an_unknown_is_unknown_where_the_network_cannot_be_read_back() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let last = current("reconciling", 8);
+        let (c, _) = on_reconciled(&last, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+        assert_eq!(c.state, "failed", "X was read back: the post is provably not there");
+        for network in ["linkedin", "webhook"] {
+            let cur = Current { network: network.into(), ..current("reconciling", 8) };
+            let (c, applied) =
+                on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+            assert_eq!(c.state, "unknown", "{network}");
+            assert!(c.error.as_deref().unwrap().contains("crieur resolve"), "{network}");
+            assert_eq!(c.not_before, Some(9_500 + 3_600_000), "looked at again later, not at once");
+            assert_eq!(
+                applied,
+                Applied::Settled {
+                    state: State::Unknown,
+                    not_before: ts_opt(c.not_before).unwrap()
+                }
+            );
+            let cur = Current { network: network.into(), ..current("reconciling", 3) };
+            let (c, _) = on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+            assert_eq!(c.state, "retrying", "{network}: within the budget, the resend settles it");
+        }
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl PgStore {
         ids: &[&str],
     ) -> Result<HashMap<String, logic::Current>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, state, attempt, retries_from, lease_owner, attempt_started_at,
+            "SELECT id, network, state, attempt, retries_from, lease_owner, attempt_started_at,
                     maybe_sent_since, first_unknown_at, error
              FROM deliveries WHERE id = ANY($1) ORDER BY id FOR UPDATE",
         )

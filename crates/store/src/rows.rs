@@ -52,6 +52,7 @@ where
 {
     Ok(Current {
         id: get(row, "id")?,
+        network: get(row, "network")?,
         state: get(row, "state")?,
         attempt: get(row, "attempt")?,
         retries_from: get(row, "retries_from")?,

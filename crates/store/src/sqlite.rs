@@ -339,7 +339,7 @@ impl SqliteStore {
         ids: &[&str],
     ) -> Result<HashMap<String, logic::Current>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, state, attempt, retries_from, lease_owner, attempt_started_at,
+            "SELECT id, network, state, attempt, retries_from, lease_owner, attempt_started_at,
                     maybe_sent_since, first_unknown_at, error
              FROM deliveries WHERE id IN (SELECT value FROM json_each(?1))",
         )
