@@ -103,9 +103,7 @@ pub async fn sqlite_run(plan: Plan) -> Verdict {
             .filter(|p| p["state"] == "publishing")
             .count();
     }
-    let before = world.status_now().await;
-    kills.published_before_last_start =
-        before["posts"].as_array().unwrap().iter().filter(|p| p["state"] == "published").count();
+    kills.published_before_last_start = published(&world.status_now().await);
     let mut daemon = world.spawn("info", &[]);
     let began = Instant::now();
     daemon.ready(Duration::from_secs(60)).await;
@@ -161,10 +159,12 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
             assert!(d.running(), "an instance died:\n{}", tail(d));
         }
     }
+    kills.published_before_last_start = published(&world.status_now().await);
     steady.push(world.spawn("info", &[]));
     let (status, settled) = world.settle(plan.settle).await;
     let verdict = world.verdict(&status);
     report("chaos on PostgreSQL", &plan, &verdict, started.elapsed(), &world);
+    kills.interrupted = lapsed_leases(&world.all_logs());
     println!("  {kills:?}");
     let logs = steady.iter().map(tail).collect::<Vec<_>>().join("\n----\n");
     assert!(settled, "not settled within {:?}: {}\n{logs}", plan.settle, verdict.summary());
@@ -178,6 +178,34 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
     verdict
 }
 
+fn published(status: &serde_json::Value) -> usize {
+    status["posts"].as_array().unwrap().iter().filter(|p| p["state"] == "published").count()
+}
+
+/// The sum of `count=N` of the "leases lapsed while publishing" warnings in `logs`.
+fn lapsed_leases(logs: &str) -> usize {
+    let mut plain = String::with_capacity(logs.len());
+    let mut chars = logs.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An ANSI colour sequence: ESC [ ... m.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.contains("leases lapsed while publishing"))
+        .filter_map(|l| l.split("count=").nth(1))
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok())
+        .sum()
+}
+
 /// What the kills hit.
 #[derive(Debug, Default)]
 struct Kills {
@@ -185,10 +213,11 @@ struct Kills {
     before_ready: usize,
     /// Kills while a post request was in progress at the mock.
     mid_request: usize,
-    /// Deliveries left `publishing` (intent committed, outcome not) by the kills, seen right
-    /// after each kill (SQLite only: on PostgreSQL the other instances keep publishing).
+    /// Deliveries left `publishing` (intent committed, outcome not) by the kills: on SQLite
+    /// seen right after each kill; on PostgreSQL, the lapsed leases the other instances took
+    /// over (from their logs).
     interrupted: usize,
-    /// Deliveries already published when the kills were over (SQLite only).
+    /// Deliveries already published when the kills were over.
     published_before_last_start: usize,
 }
 
