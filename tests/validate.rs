@@ -13,7 +13,12 @@ fn every_deliberate_mistake_is_reported_with_its_place() {
         common::NOW,
     ]);
     let stdout = common::stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "exit 1 on policy errors\n{stdout}{}", common::stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit 1 on policy errors\n{stdout}{}",
+        common::stderr(&out)
+    );
     let posts = "tests/fixtures/mistakes/posts/week.toml";
     let expect = [
         // (place, rule, post)
@@ -24,7 +29,9 @@ fn every_deliberate_mistake_is_reported_with_its_place() {
     ];
     for (place, rule, post) in &expect {
         assert!(
-            stdout.lines().any(|l| l.starts_with(place.as_str()) && l.contains(rule) && l.contains(post)),
+            stdout
+                .lines()
+                .any(|l| l.starts_with(place.as_str()) && l.contains(rule) && l.contains(post)),
             "expected `{place} {rule} ... {post}` in:\n{stdout}"
         );
     }
@@ -54,6 +61,10 @@ fn check_agrees_with_the_x_counter_and_needs_no_config() {
     assert_eq!(doc["length"]["limit"], 280);
     assert_eq!(doc["valid"], true);
     let long = "a".repeat(281);
-    let out = common::crieur().current_dir(dir.path()).args(["check", "--network", "x", &long]).output().unwrap();
+    let out = common::crieur()
+        .current_dir(dir.path())
+        .args(["check", "--network", "x", &long])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "too long is an error");
 }
