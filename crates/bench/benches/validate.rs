@@ -131,7 +131,8 @@ fn calendar_rules(
             let i = e.post?;
             let ch = by_name.get(e.channel.as_str())?;
             let eff = crieur_policy::effective(&config.policy, ch);
-            let r = crieur_policy::render(&posts[i], ch, &RenderContext::new(&config.mentions, &eff));
+            let r =
+                crieur_policy::render(&posts[i], ch, &RenderContext::new(&config.mentions, &eff));
             Some(Scheduled {
                 post_id: posts[i].id.clone(),
                 channel: ch.name.clone(),

@@ -281,7 +281,10 @@ impl Daemon {
                         self.exited = Some(status);
                     }
                     return Err(BenchError::Timeout {
-                        what: format!("crieur run to stop after SIGTERM (log: {})", self.log.display()),
+                        what: format!(
+                            "crieur run to stop after SIGTERM (log: {})",
+                            self.log.display()
+                        ),
                         secs: timeout.as_secs_f64(),
                     });
                 }

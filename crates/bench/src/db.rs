@@ -37,10 +37,12 @@ impl ScratchDb {
         url.set_path(&format!("/{name}"));
         let admin = connect_admin(admin_url).await?;
         let result = async {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&admin)
-                .await
-                .map_err(|source| BenchError::Database { what: "dropping a leftover", source })?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await
+            .map_err(|source| BenchError::Database { what: "dropping a leftover", source })?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&admin)
                 .await
@@ -63,10 +65,13 @@ impl ScratchDb {
     /// [`BenchError::Database`].
     pub async fn drop_now(self) -> Result<(), BenchError> {
         let admin = connect_admin(&self.admin_url).await?;
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-            .execute(&admin)
-            .await
-            .map_err(|source| BenchError::Database { what: "dropping a database", source });
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&admin)
+        .await
+        .map_err(|source| BenchError::Database { what: "dropping a database", source });
         admin.close().await;
         r.map(|_| ())
     }

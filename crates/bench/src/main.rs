@@ -104,6 +104,9 @@ impl Backend {
     }
 }
 
+/// One scenario of the bench.
+type Step = fn(&mut Bench) -> anyhow::Result<()>;
+
 /// One line of the results table.
 struct Row {
     scenario: String,
@@ -166,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         if b.cli.smoke { ", smoke mode" } else { "" }
     );
     let all = scenario == Scenario::All;
-    let steps: [(Scenario, fn(&mut Bench) -> anyhow::Result<()>); 5] = [
+    let steps: [(Scenario, Step); 5] = [
         (Scenario::Capacity, Bench::capacity),
         (Scenario::Latency, Bench::latency),
         (Scenario::Throughput, Bench::throughput),
@@ -174,10 +177,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         (Scenario::Validate, Bench::validate),
     ];
     for (s, f) in steps {
-        if all || scenario == s {
-            if let Err(e) = f(&mut b) {
-                b.problems.push(format!("{s:?}: {e:#}"));
-            }
+        if (all || scenario == s)
+            && let Err(e) = f(&mut b)
+        {
+            b.problems.push(format!("{s:?}: {e:#}"));
         }
     }
     b.print();
@@ -234,7 +237,12 @@ impl Bench {
             if c.errors > 0 {
                 self.problems.push(format!("capacity: {} requests failed", c.errors));
             }
-            eprintln!("  capacity: {} requests in {:.2} s: {:.0}/s", c.requests, c.secs, c.per_sec());
+            eprintln!(
+                "  capacity: {} requests in {:.2} s: {:.0}/s",
+                c.requests,
+                c.secs,
+                c.per_sec()
+            );
             rates.push(c.per_sec());
         }
         let s = Spread::of(&rates).context("no run")?;
@@ -259,7 +267,8 @@ impl Bench {
         let posts = self.cli.posts.unwrap_or(posts);
         let channels = self.cli.channels.unwrap_or(channels);
         let window = SignedDuration::from_secs(window);
-        let label = format!("latency: {posts} posts over {}s, {channels} channels", window.as_secs());
+        let label =
+            format!("latency: {posts} posts over {}s, {channels} channels", window.as_secs());
         let mut baseline_p99 = Vec::new();
         let mut baseline = (Vec::new(), Vec::new(), Vec::new());
         let mut early = Vec::new();
@@ -274,14 +283,23 @@ impl Bench {
         let setup = "tokio-cron-scheduler baseline";
         self.latency_rows(&label, setup, &baseline, None);
         if let Some(s) = Spread::of(&early) {
-            self.row(&label, setup, "sent before the due instant", format!("{} of {posts}", s.show(0)), "", None);
+            self.row(
+                &label,
+                setup,
+                "sent before the due instant",
+                format!("{} of {posts}", s.show(0)),
+                "",
+                None,
+            );
         }
         let baseline_median = Spread::of(&baseline_p99).map(|s| s.median);
         for backend in self.cli.backends.clone() {
             let mut lat = (Vec::new(), Vec::new(), Vec::new());
             let mut runs = Vec::new();
             for n in 0..self.runs() {
-                let mut due = |at| project::spread("lat", at, window, posts, &project::channel_names(channels));
+                let mut due = |at| {
+                    project::spread("lat", at, window, posts, &project::channel_names(channels))
+                };
                 let r = self.daemon_run(backend, n, self.lead(4), &mut due, window)?;
                 lat.0.push(r.p50);
                 lat.1.push(r.p99);
@@ -301,8 +319,7 @@ impl Bench {
         lat: &(Vec<f64>, Vec<f64>, Vec<f64>),
         baseline_p99: Option<f64>,
     ) {
-        let (p50, p99, max) =
-            (Spread::of(&lat.0), Spread::of(&lat.1), Spread::of(&lat.2));
+        let (p50, p99, max) = (Spread::of(&lat.0), Spread::of(&lat.1), Spread::of(&lat.2));
         if let Some(s) = p50 {
             self.row(label, setup, "latency p50 (ms)", s.show(2), "", None);
         }
@@ -341,7 +358,8 @@ impl Bench {
         for backend in self.cli.backends.clone() {
             let mut runs = Vec::new();
             for n in 0..self.runs() {
-                let mut due = |at| project::same_instant("tp", at, posts, &project::channel_names(channels));
+                let mut due =
+                    |at| project::same_instant("tp", at, posts, &project::channel_names(channels));
                 let lead = self.lead(if self.cli.smoke { 4 } else { 8 });
                 runs.push(self.daemon_run(backend, n, lead, &mut due, SignedDuration::ZERO)?);
             }
@@ -394,12 +412,14 @@ impl Bench {
                 Some(self.rt.block_on(ScratchDb::create(&db::admin_url(), self.scratch_n))?)
             }
         };
-        let url = scratch.as_ref().map_or_else(|| "sqlite://crieur.db".to_owned(), |s| s.url().to_owned());
+        let url = scratch
+            .as_ref()
+            .map_or_else(|| "sqlite://crieur.db".to_owned(), |s| s.url().to_owned());
         let result = self.daemon_run_in(backend, n, lead, due, window, dir.path(), &url);
-        if let Some(s) = scratch {
-            if let Err(e) = self.rt.block_on(s.drop_now()) {
-                self.problems.push(format!("dropping a scratch database: {e}"));
-            }
+        if let Some(s) = scratch
+            && let Err(e) = self.rt.block_on(s.drop_now())
+        {
+            self.problems.push(format!("dropping a scratch database: {e}"));
         }
         if result.is_err() || self.cli.keep {
             eprintln!("  run folder: {}", dir.keep().display());
@@ -426,7 +446,8 @@ impl Bench {
             c.dedup();
             c
         };
-        let config = project::write_webhook_project(dir, url, self.receiver.addr(), &channels, &posts)?;
+        let config =
+            project::write_webhook_project(dir, url, self.receiver.addr(), &channels, &posts)?;
         let out = daemon::run(&self.crieur, &config, &["migrate"])?;
         if !out.status.success() {
             bail!("crieur migrate failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -488,12 +509,16 @@ impl Bench {
             let log = d.log().to_owned();
             let status = d.stop(Duration::from_secs(30))?;
             if !status.success() {
-                self.problems.push(format!("crieur run exited with {status}; see {}", log.display()));
+                self.problems
+                    .push(format!("crieur run exited with {status}; see {}", log.display()));
             }
         }
         let arrivals = self.receiver.take();
         let check = stats::check(&posts, &arrivals);
         let rejected = self.receiver.rejected() - rejected_before;
+        if self.cli.keep {
+            write_arrivals(&dir.join("arrivals.csv"), &posts, &arrivals)?;
+        }
         let durable_secs = first_due.duration_until(done_at).as_secs_f64();
         let run = DaemonRun {
             p50: check.abs_percentile(50.0).unwrap_or(f64::NAN),
@@ -531,13 +556,21 @@ impl Bench {
             ));
         }
         if rejected > 0 {
-            self.problems.push(format!("{}: the receiver refused {rejected} requests", backend.name()));
+            self.problems
+                .push(format!("{}: the receiver refused {rejected} requests", backend.name()));
         }
         if total != expected {
-            self.problems.push(format!("{}: {total} deliveries in the database, {expected} expected", backend.name()));
+            self.problems.push(format!(
+                "{}: {total} deliveries in the database, {expected} expected",
+                backend.name()
+            ));
         }
         if run.min < 0.0 {
-            self.problems.push(format!("{}: a post went out {:.1} ms before its instant", backend.name(), -run.min));
+            self.problems.push(format!(
+                "{}: a post went out {:.1} ms before its instant",
+                backend.name(),
+                -run.min
+            ));
         }
         Ok(run)
     }
@@ -555,11 +588,13 @@ impl Bench {
         use tokio_cron_scheduler::{Job, JobScheduler};
 
         let names = project::channel_names(channels);
-        let first_due = (Timestamp::now() + SignedDuration::from_secs(3)).round(jiff::Unit::Second)?;
+        let first_due =
+            (Timestamp::now() + SignedDuration::from_secs(3)).round(jiff::Unit::Second)?;
         let due = project::spread("base", first_due, window, posts, &names)?;
         self.receiver.take();
         let rejected_before = self.receiver.rejected();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let rt =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let addr = self.receiver.addr();
         let failures = rt.block_on(async {
             let mut publishers = BTreeMap::new();
@@ -570,7 +605,10 @@ impl Bench {
                     secrecy::SecretString::from(project::SECRET),
                 );
                 cfg.allow_private = true;
-                publishers.insert(name.clone(), Arc::new(crieur_net_webhook::WebhookPublisher::new(cfg)?));
+                publishers.insert(
+                    name.clone(),
+                    Arc::new(crieur_net_webhook::WebhookPublisher::new(cfg)?),
+                );
             }
             let publishers = Arc::new(publishers);
             let mut slots: BTreeMap<Timestamp, Vec<Delivery>> = BTreeMap::new();
@@ -594,29 +632,34 @@ impl Bench {
             let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
             let sched = JobScheduler::new().await?;
             for (at, deliveries) in slots {
-                let wait = Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or_default();
+                let wait =
+                    Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or_default();
                 let (publishers, failures) = (publishers.clone(), failures.clone());
-                let job = Job::new_one_shot_at_instant_async(Instant::now() + wait, move |_, _| {
-                    let (publishers, failures, deliveries) =
-                        (publishers.clone(), failures.clone(), deliveries.clone());
-                    Box::pin(async move {
-                        for d in &deliveries {
-                            let Some(p) = publishers.get(&d.channel) else { continue };
-                            if !matches!(p.publish(d).await, Outcome::Published { .. }) {
-                                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let job =
+                    Job::new_one_shot_at_instant_async(Instant::now() + wait, move |_, _| {
+                        let (publishers, failures, deliveries) =
+                            (publishers.clone(), failures.clone(), deliveries.clone());
+                        Box::pin(async move {
+                            for d in &deliveries {
+                                let Some(p) = publishers.get(&d.channel) else { continue };
+                                if !matches!(p.publish(d).await, Outcome::Published { .. }) {
+                                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
                             }
-                        }
-                    })
-                })?;
+                        })
+                    })?;
                 sched.add(job).await?;
             }
             let mut sched = sched;
             sched.start().await?;
             if Timestamp::now() > first_due {
-                anyhow::bail!("the baseline's jobs were not scheduled before the first due instant");
+                anyhow::bail!(
+                    "the baseline's jobs were not scheduled before the first due instant"
+                );
             }
             let deadline = Instant::now()
-                + Duration::try_from(first_due.duration_since(Timestamp::now()) + window).unwrap_or_default()
+                + Duration::try_from(first_due.duration_since(Timestamp::now()) + window)
+                    .unwrap_or_default()
                 + Duration::from_secs(30);
             while self.receiver.len() < due.len() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -658,7 +701,8 @@ impl Bench {
         let backends: Vec<Backend> =
             self.cli.backends.iter().copied().filter(|b| *b != Backend::Pg3).collect();
         for backend in backends {
-            let (mut ready, mut rss, mut hwm, mut cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut ready, mut rss, mut hwm, mut cpu) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..self.runs() {
                 let r = self.idle_run(backend, posts, channels, secs)?;
                 ready.push(r.0);
@@ -668,10 +712,24 @@ impl Bench {
             }
             let setup = backend.name();
             if let Some(s) = Spread::of(&ready) {
-                self.row(&label, setup, "READY after start (ms)", s.show(1), "≤ 100 ms", Some(s.median <= 100.0));
+                self.row(
+                    &label,
+                    setup,
+                    "READY after start (ms)",
+                    s.show(1),
+                    "≤ 100 ms",
+                    Some(s.median <= 100.0),
+                );
             }
             if let Some(s) = Spread::of(&rss) {
-                self.row(&label, setup, "RSS at the end (MiB)", s.show(1), "≤ 15 MB", Some(s.median * 1.048_576 <= 15.0));
+                self.row(
+                    &label,
+                    setup,
+                    "RSS at the end (MiB)",
+                    s.show(1),
+                    "≤ 15 MB",
+                    Some(s.median * 1.048_576 <= 15.0),
+                );
             }
             if let Some(s) = Spread::of(&hwm) {
                 self.row(&label, setup, "peak RSS (MiB)", s.show(1), "", None);
@@ -699,17 +757,44 @@ impl Bench {
                 Some(self.rt.block_on(ScratchDb::create(&db::admin_url(), self.scratch_n))?)
             }
         };
-        let url = scratch.as_ref().map_or_else(|| "sqlite://crieur.db".to_owned(), |s| s.url().to_owned());
+        let url = scratch
+            .as_ref()
+            .map_or_else(|| "sqlite://crieur.db".to_owned(), |s| s.url().to_owned());
         let result = (|| {
-            let start = (Timestamp::now() + SignedDuration::from_hours(48)).round(jiff::Unit::Second)?;
-            let due = project::spread("idle", start, SignedDuration::from_hours(24 * 7), posts, &project::channel_names(channels))?;
-            let config = project::write_webhook_project(dir.path(), &url, self.receiver.addr(), &project::channel_names(channels), &due)?;
+            let start =
+                (Timestamp::now() + SignedDuration::from_hours(48)).round(jiff::Unit::Second)?;
+            let due = project::spread(
+                "idle",
+                start,
+                SignedDuration::from_hours(24 * 7),
+                posts,
+                &project::channel_names(channels),
+            )?;
+            let config = project::write_webhook_project(
+                dir.path(),
+                &url,
+                self.receiver.addr(),
+                &project::channel_names(channels),
+                &due,
+            )?;
             self.receiver.take();
             // First start: migrations and the first sync of the queue.
-            let mut warm = Daemon::spawn(&self.crieur, &config, &dir.path().join("notify-warm.sock"), &dir.path().join("crieur-warm.log"), &self.cli.log_level)?;
+            let mut warm = Daemon::spawn(
+                &self.crieur,
+                &config,
+                &dir.path().join("notify-warm.sock"),
+                &dir.path().join("crieur-warm.log"),
+                &self.cli.log_level,
+            )?;
             warm.wait_ready(Duration::from_secs(60))?;
             warm.stop(Duration::from_secs(30))?;
-            let mut d = Daemon::spawn(&self.crieur, &config, &dir.path().join("notify.sock"), &dir.path().join("crieur.log"), &self.cli.log_level)?;
+            let mut d = Daemon::spawn(
+                &self.crieur,
+                &config,
+                &dir.path().join("notify.sock"),
+                &dir.path().join("crieur.log"),
+                &self.cli.log_level,
+            )?;
             let ready = d.wait_ready(Duration::from_secs(60))?;
             let cpu0 = d.cpu_time()?;
             std::thread::sleep(Duration::from_secs(secs));
@@ -720,13 +805,19 @@ impl Bench {
                 bail!("crieur run exited with {status}");
             }
             let counter = match backend {
-                Backend::Sqlite => self.rt.block_on(Counter::sqlite(&dir.path().join("crieur.db")))?,
+                Backend::Sqlite => {
+                    self.rt.block_on(Counter::sqlite(&dir.path().join("crieur.db")))?
+                }
                 _ => self.rt.block_on(Counter::postgres(&url))?,
             };
-            let (total, published) = (self.rt.block_on(counter.total())?, self.rt.block_on(counter.published())?);
+            let (total, published) =
+                (self.rt.block_on(counter.total())?, self.rt.block_on(counter.published())?);
             self.rt.block_on(counter.close());
             if total != posts as u64 || published != 0 || !self.receiver.is_empty() {
-                bail!("the idle daemon holds {total} deliveries ({published} published, {} requests sent); {posts} queued expected", self.receiver.len());
+                bail!(
+                    "the idle daemon holds {total} deliveries ({published} published, {} requests sent); {posts} queued expected",
+                    self.receiver.len()
+                );
             }
             let r = (
                 ready.as_secs_f64() * 1000.0,
@@ -736,14 +827,18 @@ impl Bench {
             );
             eprintln!(
                 "  idle {}: READY {:.1} ms, RSS {:.1} MiB, peak {:.1} MiB, CPU {:.0} ms over {secs} s",
-                backend.name(), r.0, r.1, r.2, r.3
+                backend.name(),
+                r.0,
+                r.1,
+                r.2,
+                r.3
             );
             Ok(r)
         })();
-        if let Some(s) = scratch {
-            if let Err(e) = self.rt.block_on(s.drop_now()) {
-                self.problems.push(format!("dropping a scratch database: {e}"));
-            }
+        if let Some(s) = scratch
+            && let Err(e) = self.rt.block_on(s.drop_now())
+        {
+            self.problems.push(format!("dropping a scratch database: {e}"));
         }
         if result.is_err() {
             eprintln!("  run folder: {}", dir.keep().display());
@@ -808,8 +903,22 @@ impl Bench {
         let w = Spread::of(&wall).context("no run")?;
         let r = Spread::of(&rss).context("no run")?;
         eprintln!("  validate: {} ms, peak RSS {} MiB", w.show(1), r.show(1));
-        self.row(&label, "crieur validate", "wall time (ms)", w.show(1), "≤ 100 ms", Some(w.median <= 100.0));
-        self.row(&label, "crieur validate", "peak RSS (MiB)", r.show(1), "≤ 50 MB", Some(r.median * 1.048_576 <= 50.0));
+        self.row(
+            &label,
+            "crieur validate",
+            "wall time (ms)",
+            w.show(1),
+            "≤ 100 ms",
+            Some(w.median <= 100.0),
+        );
+        self.row(
+            &label,
+            "crieur validate",
+            "peak RSS (MiB)",
+            r.show(1),
+            "≤ 50 MB",
+            Some(r.median * 1.048_576 <= 50.0),
+        );
         self.finish_dir(dir);
         Ok(())
     }
@@ -823,7 +932,10 @@ impl Bench {
                 Some(false) => "**no**",
                 None => "",
             };
-            println!("| {} | {} | {} | {} | {} | {} |", r.scenario, r.setup, r.metric, r.value, r.goal, met);
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r.scenario, r.setup, r.metric, r.value, r.goal, met
+            );
         }
         if self.problems.is_empty() {
             eprintln!("crieur-bench: no problem found");
@@ -856,4 +968,22 @@ struct DaemonRun {
     duplicates: usize,
     ready_ms: Vec<f64>,
     hwm_mib: Vec<f64>,
+}
+
+/// `delivery id,due,arrival,latency ms` for each arrival, for looking at a run afterwards.
+fn write_arrivals(
+    path: &Path,
+    posts: &[Due],
+    arrivals: &[receiver::Arrival],
+) -> anyhow::Result<()> {
+    let due: std::collections::HashMap<String, Timestamp> =
+        posts.iter().map(|d| (d.delivery_id(), d.at)).collect();
+    let mut out = String::from("id,due,arrival,latency_ms\n");
+    for a in arrivals {
+        let (d, ms) = due.get(&a.id).map_or((String::new(), f64::NAN), |d| {
+            (d.to_string(), d.duration_until(a.at).as_secs_f64() * 1000.0)
+        });
+        out.push_str(&format!("{},{d},{},{ms:.3}\n", a.id, a.at));
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
 }

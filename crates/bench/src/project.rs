@@ -188,10 +188,10 @@ const TEXTS: [&str; 6] = [
 
 fn toml_post(i: usize) -> String {
     let mut names = vec![SOCIAL[i % SOCIAL.len()]];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         names.push(SOCIAL[(i * 7 + 3) % SOCIAL.len()]);
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         names.push(SOCIAL[(i * 11 + 5) % SOCIAL.len()]);
     }
     names.dedup();
@@ -207,18 +207,20 @@ fn toml_post(i: usize) -> String {
     if category == "expertise" || i % 4 == 1 {
         let _ = writeln!(s, "link = \"https://verveine.example.com/notes/{i}\"");
     }
-    if i % 97 == 0 {
+    if i.is_multiple_of(97) {
         let day = 1 + i % 28;
         let _ = writeln!(s, "at = \"2026-12-{day:02} 10:00\"");
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         let _ = writeln!(s, "priority = {}", i % 7);
     }
-    if i % 6 == 0 {
-        let _ = writeln!(s, "\n[post.x]\ntext = \"Short version for X of post {i}. #DataEngineering\"");
+    if i.is_multiple_of(6) {
+        let _ =
+            writeln!(s, "\n[post.x]\ntext = \"Short version for X of post {i}. #DataEngineering\"");
     }
-    if i % 10 == 0 {
-        let _ = writeln!(s, "\n[[post.thread]]\ntext = \"2/ The details of post {i}, with numbers.\"");
+    if i.is_multiple_of(10) {
+        let _ =
+            writeln!(s, "\n[[post.thread]]\ntext = \"2/ The details of post {i}, with numbers.\"");
     }
     s.push('\n');
     s

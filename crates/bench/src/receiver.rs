@@ -143,7 +143,10 @@ pub fn sign(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Result<String
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
@@ -175,9 +178,8 @@ async fn handle(
         *r.status_mut() = code;
         Ok(r)
     };
-    let header = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-    };
+    let header =
+        |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (Some(id), Some(timestamp), Some(signature)) =
         (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"))
     else {
@@ -333,7 +335,8 @@ mod tests {
     fn accepts_signed_events_and_refuses_the_rest() {
         let r = Receiver::start(1).unwrap();
         let key = secret_key().unwrap();
-        let body = r#"{"type":"post.published","data":{"id":"p1","channel":"hook-000","text":"hi"}}"#;
+        let body =
+            r#"{"type":"post.published","data":{"id":"p1","channel":"hook-000","text":"hi"}}"#;
         let good = sign(&key, "p1:hook-000:0", "1795687200", body.as_bytes()).unwrap();
         let before = Timestamp::now();
         assert_eq!(post(r.addr(), "/hook-000", "p1:hook-000:0", Some(&good), body), 200);

@@ -124,7 +124,10 @@ impl Spread {
         if self.n == 1 {
             format!("{:.*}", decimals, self.median)
         } else {
-            format!("{:.*} ({:.*}–{:.*})", decimals, self.median, decimals, self.min, decimals, self.max)
+            format!(
+                "{:.*} ({:.*}–{:.*})",
+                decimals, self.median, decimals, self.min, decimals, self.max
+            )
         }
     }
 }
@@ -158,7 +161,10 @@ mod tests {
             arrival("zz:hook-000:0", "2026-11-26T10:00:00.900Z"),
         ];
         let c = check(&due, &arrivals);
-        assert_eq!((c.expected, c.received, c.duplicates, c.missing, c.unexpected), (3, 2, 1, 1, 1));
+        assert_eq!(
+            (c.expected, c.received, c.duplicates, c.missing, c.unexpected),
+            (3, 2, 1, 1, 1)
+        );
         assert_eq!(c.latencies_ms.len(), 2);
         assert!((c.latencies_ms[0] - 4.0).abs() < 1e-6, "{:?}", c.latencies_ms);
         assert!((c.latencies_ms[1] - 250.0).abs() < 1e-6);
