@@ -50,7 +50,7 @@ async fn due_posts_are_received_once_signed_and_shown_published() {
             r.post
         );
         assert!(
-            late < SignedDuration::from_millis(1500),
+            late < SignedDuration::from_millis(2000),
             "{} sent {late:?} after its time",
             r.post
         );
@@ -203,8 +203,8 @@ async fn systemd_gets_ready_status_and_watchdog_pings_from_the_loop() {
         "at most one ping a second: {gaps:?}"
     );
     assert!(
-        gaps.iter().all(|g| *g <= Duration::from_millis(1600)),
-        "no gap near the 2 s watchdog: {gaps:?}"
+        gaps.iter().all(|g| *g < Duration::from_millis(1900)),
+        "no gap reaches the 2 s watchdog: {gaps:?}"
     );
     let first_ping = pings[0] - got[ready].0;
     assert!(first_ping < Duration::from_secs(1), "first ping {first_ping:?} after READY=1");
