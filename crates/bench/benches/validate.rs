@@ -3,8 +3,8 @@
 //! job runs), and once in-process, phase by phase, calling the library crates the way the
 //! binary's plan module does (load, lay, render and text rules, calendar rules).
 //!
-//! The project is generated once in a temporary folder. The process bench needs
-//! `target/release/crieur` (or `CRIEUR_BIN`); it builds it with cargo when it is missing.
+//! The project is generated once in a temporary folder. The process bench runs
+//! `target/release/crieur` (or `CRIEUR_BIN`), built with cargo when it is missing.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -24,22 +24,25 @@ use jiff::{SignedDuration, Timestamp};
 const POSTS: usize = 10_000;
 const NOW: &str = "2026-11-26T09:00:00Z";
 
-/// The release `crieur` binary: `CRIEUR_BIN`, else `target/release/crieur` beside this bench's
-/// folder (`target/release/deps`), built with cargo if missing.
+/// The `crieur` binary of this bench's profile: `CRIEUR_BIN`, else `crieur` in the profile folder
+/// above this bench (`target/release` under `cargo bench`, `target/debug` when `cargo test`
+/// runs the bench once), built with cargo in that profile if missing.
 fn crieur_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("CRIEUR_BIN") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap();
-    let release = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let bin = release.join("crieur");
+    let profile = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let bin = profile.join("crieur");
     if !bin.is_file() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "crieur", "--bin", "crieur"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --release -p crieur failed");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "crieur", "--bin", "crieur"]);
+        if profile.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building crieur failed");
     }
     bin
 }
