@@ -20,3 +20,4 @@ mod matrix;
 mod secrets;
 mod selfcheck;
 mod systemd;
+mod watch;

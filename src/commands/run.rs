@@ -371,10 +371,26 @@ fn watch_posts(
         dirs.insert(dir);
     }
     let recursive = config.queue.files.iter().any(|g| g.contains("**"));
+    // The watcher also reports a file being opened (inotify's IN_OPEN), which every sync does:
+    // taken for a change, each sync would ask for the next, forever. So a matching path counts
+    // as changed only when its modification time or size (read with stat, which opens nothing)
+    // differs from what was last seen, or it appeared or vanished.
+    let mut seen: HashMap<PathBuf, Option<(std::time::SystemTime, u64)>> = HashMap::new();
+    for g in &config.queue.files {
+        let full = config.dir.join(g);
+        for path in glob::glob(&full.to_string_lossy()).into_iter().flatten().flatten() {
+            let stamp = file_stamp(&path);
+            seen.insert(path, stamp);
+        }
+    }
     let handler = move |res: notify_debouncer_mini::DebounceEventResult| {
-        if let Ok(events) = res
-            && events.iter().any(|e| patterns.iter().any(|p| p.matches_path(&e.path)))
-        {
+        let Ok(events) = res else { return };
+        let mut changed = false;
+        for e in events.iter().filter(|e| patterns.iter().any(|p| p.matches_path(&e.path))) {
+            let stamp = file_stamp(&e.path);
+            changed |= seen.insert(e.path.clone(), stamp) != Some(stamp);
+        }
+        if changed {
             tracing::info!("post files changed: re-reading them");
             wanted.notify_one();
         }
@@ -400,6 +416,12 @@ fn watch_posts(
         }
     }
     Some(debouncer)
+}
+
+/// A file's modification time and size, `None` when it cannot be read (gone).
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// UTC housekeeping on tokio-cron-scheduler: lease rescue every 30 s; every hour a re-sync (the
