@@ -167,7 +167,13 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
     kills.interrupted = lapsed_leases(&world.all_logs());
     println!("  {kills:?}");
     let logs = steady.iter().map(tail).collect::<Vec<_>>().join("\n----\n");
-    assert!(settled, "not settled within {:?}: {}\n{logs}", plan.settle, verdict.summary());
+    assert!(
+        settled,
+        "not settled within {:?}: {}\n{}\n{logs}",
+        plan.settle,
+        verdict.summary(),
+        unsettled(&status)
+    );
     verdict.assert_holds(true, &format!("chaos on PostgreSQL, seed {}", plan.seed));
     for d in &mut steady {
         let exit = d.terminate(Duration::from_secs(30)).await;
@@ -176,6 +182,22 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
     drop(world);
     common::drop_database(&name).await;
     verdict
+}
+
+/// The rows still moving and the channels held, for a failure message.
+fn unsettled(status: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for p in status["posts"].as_array().into_iter().flatten() {
+        if !matches!(p["state"].as_str(), Some("published" | "failed" | "cancelled")) {
+            out.push_str(&format!("{p}\n"));
+        }
+    }
+    for c in status["channels"].as_array().into_iter().flatten() {
+        if !c["held_until"].is_null() || !c["revoked"].is_null() {
+            out.push_str(&format!("{c}\n"));
+        }
+    }
+    out
 }
 
 fn published(status: &serde_json::Value) -> usize {
