@@ -103,23 +103,25 @@ async fn kill_and_restart(kills: usize) {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        daemon.kill9();
+        let killed = Instant::now();
+        // The killed process's connections are closed by its kernel; once the receiver has seen
+        // them end it has read every request they carried, so no late one is taken for the next
+        // process's.
+        assert!(rx.wait_closed(Duration::from_secs(10)).await, "connections left open");
         let in_flight: Vec<String> = rx
             .requests()
             .into_iter()
-            .filter(|r| r.at >= daemon.spawned && r.answered.is_none())
+            .filter(|r| r.at >= daemon.spawned && r.answered.is_none_or(|a| a > killed))
             .map(|r| r.id)
             .collect();
-        daemon.kill9();
         for id in &in_flight {
             *interrupted.entry(id.clone()).or_insert(0) += 1;
         }
         if in_flight.is_empty() {
             idle_kills += 1;
         }
-        lives.push(Life { spawned: daemon.spawned, killed: Some(Instant::now()), in_flight });
-        // Requests the killed process had written are read by now: none is taken for the next
-        // process's.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        lives.push(Life { spawned: daemon.spawned, killed: Some(killed), in_flight });
     }
     let kill_phase = started.elapsed();
     let mut last: Daemon = project.spawn(&[]);

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,17 @@ struct State {
     stored: Mutex<HashMap<String, (String, String, String)>>,
     release: watch::Sender<u64>,
     errors: Mutex<Vec<String>>,
+    /// Connections accepted and not yet closed.
+    open: AtomicUsize,
+}
+
+/// Counts a connection as open until dropped.
+struct Open(Arc<State>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The receiver; it stops when dropped.
@@ -111,13 +123,19 @@ impl Receiver {
             stored: Mutex::new(HashMap::new()),
             release,
             errors: Mutex::new(Vec::new()),
+            open: AtomicUsize::new(0),
         });
         let st = state.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                st.open.fetch_add(1, Ordering::SeqCst);
+                let guard = Open(st.clone());
                 let st = st.clone();
-                tokio::spawn(async move { serve(st, stream).await });
+                tokio::spawn(async move {
+                    serve(st, stream).await;
+                    drop(guard);
+                });
             }
         });
         Receiver { addr, state, task }
@@ -162,6 +180,20 @@ impl Receiver {
             .iter()
             .filter(|r| r.at >= since && r.answered.is_none())
             .count()
+    }
+
+    /// Waits until every connection is closed (a killed sender's are closed by its kernel, and
+    /// the receiver sees their end only after reading all they carried), up to `timeout`;
+    /// returns whether they were.
+    pub async fn wait_closed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.state.open.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Problems the receiver met (malformed requests).
