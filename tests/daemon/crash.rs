@@ -189,7 +189,7 @@ async fn kill_9_in_flight_never_publishes_twice_nor_loses_a_post() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long: 150 kills (about two minutes)"]
+#[ignore = "long: 150 kills (about three minutes)"]
 async fn kill_9_in_flight_150_times() {
     kill_and_restart(150).await;
 }
