@@ -114,9 +114,10 @@ pub async fn sqlite_run(plan: Plan) -> Verdict {
     println!("  {kills:?}");
     assert!(
         settled,
-        "not settled within {:?}: {}\n{}",
+        "not settled within {:?}: {}\n{}\n{}",
         plan.settle,
         verdict.summary(),
+        unsettled(&status),
         tail(&daemon)
     );
     verdict.assert_holds(true, &format!("chaos on SQLite, seed {}", plan.seed));

@@ -69,7 +69,7 @@ pub enum Fault {
     /// Read the request head, then reset the connection (nothing is created).
     ResetBeforeBody,
     /// 401: the access token presented is dead from now on (the client refreshes, then sends
-    /// again). X and LinkedIn only.
+    /// again). X and LinkedIn only; a token issued less than 5 s ago is answered normally.
     Unauthorized,
     /// Create the post, then answer 2xx with malformed JSON.
     MalformedJson,
@@ -152,6 +152,9 @@ impl Chaos {
     }
 }
 
+/// How long a freshly issued access token is safe from a 401 fault.
+const FRESH: Duration = Duration::from_secs(5);
+
 /// One post the mock accepted.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -197,6 +200,8 @@ struct State {
     hook_ids: HashMap<(String, String), HashSet<String>>,
     next_id: u64,
     token_serial: u64,
+    /// When the mock issued each refreshed access token.
+    issued: HashMap<String, std::time::Instant>,
     /// Post requests to reset before their body, per network.
     armed_resets: HashMap<Net, u32>,
 }
@@ -759,7 +764,14 @@ impl Inner {
         rate: impl FnOnce() -> Answer,
         unauthorized: impl FnOnce() -> Answer,
     ) -> Reply {
-        let fault = self.next_fault(s, net, post);
+        let mut fault = self.next_fault(s, net, post);
+        // A 401 stands for an access token that expired: one issued moments ago (by a refresh
+        // that answered the previous 401) does not expire yet, as no real token would.
+        if fault == Fault::Unauthorized
+            && token.and_then(|t| s.issued.get(t)).is_some_and(|at| at.elapsed() < FRESH)
+        {
+            fault = Fault::Normal;
+        }
         s.count_fault(net, fault);
         match fault {
             Fault::RateLimit => return Reply::Answer(rate()),
@@ -870,6 +882,7 @@ impl Inner {
         }
         let access = self.new_token(s, &format!("{}-access", net.name()));
         s.access.insert(access.clone(), (net, account.clone()));
+        s.issued.insert(access.clone(), std::time::Instant::now());
         let refresh = if rotate {
             s.refresh.remove(presented);
             s.spent.insert(presented.clone());
