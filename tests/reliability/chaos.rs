@@ -112,6 +112,14 @@ pub async fn sqlite_run(plan: Plan) -> Verdict {
     let verdict = world.verdict(&status);
     report("chaos on SQLite", &plan, &verdict, started.elapsed(), &world);
     println!("  {kills:?}");
+    if !verdict.revoked.is_empty() {
+        let logs = world.all_logs();
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("refresh") || l.contains("revoked") || l.contains("ready_in_ms"))
+            .collect();
+        println!("  a channel was revoked; the refresh history:\n{}", lines.join("\n"));
+    }
     assert!(
         settled,
         "not settled within {:?}: {}\n{}\n{}",

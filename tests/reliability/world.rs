@@ -239,7 +239,10 @@ impl World {
             .collect();
         entries.sort();
         for p in entries {
-            out.push_str(&std::fs::read_to_string(p).unwrap_or_default());
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            for line in std::fs::read_to_string(&p).unwrap_or_default().lines() {
+                out.push_str(&format!("{name}: {line}\n"));
+            }
         }
         out
     }
