@@ -50,12 +50,12 @@ impl<'a> Judge<'a> {
         Self { config, effective }
     }
 
-    /// The effective policy of `channel`.
-    pub fn effective(&self, channel: &Channel) -> Effective {
-        self.effective
-            .get(&channel.name)
-            .cloned()
-            .unwrap_or_else(|| crieur_policy::effective(&self.config.policy, channel))
+    /// The effective policy of `channel` (resolved once per channel, then borrowed).
+    pub fn effective(&self, channel: &Channel) -> std::borrow::Cow<'_, Effective> {
+        match self.effective.get(&channel.name) {
+            Some(eff) => std::borrow::Cow::Borrowed(eff),
+            None => std::borrow::Cow::Owned(crieur_policy::effective(&self.config.policy, channel)),
+        }
     }
 
     /// `post` rendered for `channel`: the exact bytes the adapter will send.

@@ -95,7 +95,6 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let outcome = loop {
         let vault: Arc<dyn TokenVault> = store.clone();
         let publishers = crate::adapters::publishers(&config, Some(vault), clock.clone())?;
-        release_gone_holds(&*store, &config).await;
         let syncer =
             Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
         syncer.sync().await?;
@@ -120,13 +119,14 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             break if report.not_published == 0 { Outcome::Success } else { Outcome::Problems };
         }
         if first {
-            let status = status_line(&*store, &config, clock.now()).await;
-            monitor.ready(&status);
-            tracing::info!(ready_in_ms = started.elapsed().as_millis() as u64, %status, "ready");
+            // READY as soon as the store is open and the first sync is done; the queue's summary
+            // (a read of every delivery) follows in a STATUS= line.
+            monitor.ready("ready");
+            tracing::info!(ready_in_ms = started.elapsed().as_millis() as u64, "ready");
             first = false;
-        } else {
-            monitor.status(&status_line(&*store, &config, clock.now()).await);
         }
+        release_gone_holds(&*store, &config).await;
+        monitor.status(&status_line(&*store, &config, clock.now()).await);
         let round = cancel.child_token();
         let watcher = watch_posts(&config, sync_wanted.clone());
         let housekeeping = housekeeping(syncer.clone(), sync_wanted.clone()).await;
@@ -509,7 +509,7 @@ impl Gate for PolicyGate {
             let mut cache = self.judge_cache.lock().unwrap_or_else(|e| e.into_inner());
             cache
                 .entry(d.channel.clone())
-                .or_insert_with(|| Judge::new(&self.config).effective(channel))
+                .or_insert_with(|| Judge::new(&self.config).effective(channel).into_owned())
                 .clone()
         };
         crate::plan::blocking(&self.config, channel, &eff, d)
