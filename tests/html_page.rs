@@ -120,11 +120,11 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
     let base = format!("http://127.0.0.1:{port}");
     let mut ready = false;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/status")).send().await {
-            if r.status().is_success() {
-                ready = true;
-                break;
-            }
+        if let Ok(r) = client.get(format!("{base}/status")).send().await
+            && r.status().is_success()
+        {
+            ready = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
