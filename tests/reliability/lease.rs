@@ -29,9 +29,11 @@ async fn claims_whose_lease_lapsed_while_the_instance_was_frozen_are_not_sent_wh
     let mut posts = Vec::new();
     for k in 0..6 {
         let id = format!("frozen-{k}");
-        // Each answer takes a second: the instance claims all six at once and sends them one
-        // after the other, so most of them wait in its queue under its lease.
-        world.mock.script(Net::X, &id, &[Fault::Slow(1000)]);
+        // The first answer takes 2.5 s: the instance claims all six at once and sends them one
+        // after the other, so five wait in its queue under its lease while it is frozen.
+        if k == 0 {
+            world.mock.script(Net::X, &id, &[Fault::Slow(2500)]);
+        }
         posts.push(PostSpec { id, channels: vec!["x-1".into()], at: after(t0, 2.0) });
     }
     world.add_posts(posts);
@@ -45,6 +47,10 @@ async fn claims_whose_lease_lapsed_while_the_instance_was_frozen_are_not_sent_wh
     }
     // Frozen for twice its lease: its claims lapse, a second instance takes them over.
     signal(first.pid(), "STOP");
+    assert!(
+        world.mock.in_flight() > 0,
+        "frozen while its first request is still unanswered (the others wait in its queue)"
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut second = world.spawn("info", &[]);
     second.ready(Duration::from_secs(30)).await;
@@ -58,6 +64,7 @@ async fn claims_whose_lease_lapsed_while_the_instance_was_frozen_are_not_sent_wh
     println!("after the frozen instance woke: {}", verdict.summary());
     verdict.assert_holds(false, &format!("frozen instance\n{}", first.log()));
     assert_eq!(verdict.states.get("published"), Some(&6), "{}", verdict.summary());
+    assert!(first.log().contains("the lease lapsed before sending"), "{}", first.log());
     for d in [&mut first, &mut second] {
         let exit = d.terminate(Duration::from_secs(30)).await;
         assert!(exit.is_some_and(|s| s.success()), "SIGTERM: {exit:?}\n{}", d.log());
