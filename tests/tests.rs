@@ -7,6 +7,7 @@ mod common;
 
 mod daemon;
 mod errors;
+mod fuzz_corpus;
 mod html_page;
 mod preview;
 mod reliability;
