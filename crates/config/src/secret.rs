@@ -212,6 +212,13 @@ fn check_mode(_path: &Path, _meta: &std::fs::Metadata) -> Result<(), SecretError
 fn read_secret_file(path: &Path, check_permissions: bool) -> Result<String, SecretError> {
     let read_err =
         |e: std::io::Error| SecretError::Read { path: path.to_owned(), reason: e.to_string() };
+    // Look before opening: opening a FIFO would block until a writer comes.
+    if !std::fs::metadata(path).map_err(read_err)?.is_file() {
+        return Err(SecretError::Content {
+            path: path.to_owned(),
+            reason: "is not a regular file",
+        });
+    }
     let file = File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
     if !meta.is_file() {

@@ -22,13 +22,21 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// device that reports no size).
 pub(crate) fn read_source(path: &Path) -> Result<String, ConfigError> {
     let shown = path.display();
+    // Look before opening: opening a FIFO (or a device) would block until a writer comes.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| ConfigError::general(format!("cannot open {shown}: {e}")))?;
+    if kind.is_dir() {
+        return Err(ConfigError::general(format!("{shown} is a folder, not a file")));
+    }
+    if !kind.is_file() {
+        return Err(ConfigError::general(format!(
+            "{shown} is not a regular file (a pipe, socket or device): point crieur at a text file"
+        )));
+    }
     let file =
         File::open(path).map_err(|e| ConfigError::general(format!("cannot open {shown}: {e}")))?;
     let meta =
         file.metadata().map_err(|e| ConfigError::general(format!("cannot read {shown}: {e}")))?;
-    if meta.is_dir() {
-        return Err(ConfigError::general(format!("{shown} is a folder, not a file")));
-    }
     let too_big = || {
         ConfigError::general(format!(
             "{shown} is larger than {} MiB: crieur refuses it; config and post files are small text files, \

@@ -89,3 +89,29 @@ proptest! {
         }
     }
 }
+
+/// Regression: a FIFO matched by `queue.files` or named by a `file:` secret used to block loading
+/// forever (opening a pipe waits for a writer); it is now refused at once.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("posts.toml");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success(), "mkfifo");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::source::read_source(&path).map(|_| ()));
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("no block on a FIFO");
+    let err = got.unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let secret = crate::SecretRef::File(fifo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(secret.resolve(std::path::Path::new("/")).map(|_| ()));
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("no block on a FIFO");
+    assert!(got.unwrap_err().to_string().contains("not a regular file"));
+}
