@@ -23,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Outcome;
 use crate::commands::Context;
-use crate::plan::Judge;
 use crate::sync;
 
 /// `crieur run` arguments.
@@ -125,8 +124,14 @@ async fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             tracing::info!(ready_in_ms = started.elapsed().as_millis() as u64, "ready");
             first = false;
         }
-        release_gone_holds(&*store, &config).await;
-        monitor.status(&status_line(&*store, &config, clock.now()).await);
+        // One read of the queue serves both: lifting "gone" holds and the STATUS= summary.
+        match store.status().await {
+            Ok(status) => {
+                release_gone_holds(&*store, &status, &config).await;
+                monitor.status(&summary(&status, &config, clock.now()));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
+        }
         let round = cancel.child_token();
         let watcher = watch_posts(&config, sync_wanted.clone());
         let housekeeping = housekeeping(syncer.clone(), sync_wanted.clone()).await;
@@ -252,8 +257,11 @@ impl Syncer {
 }
 
 /// A webhook channel that answered 410 is held until the config is reloaded: lift those holds.
-async fn release_gone_holds(store: &dyn Store, config: &Config) {
-    let Ok(status) = store.status().await else { return };
+async fn release_gone_holds(
+    store: &dyn Store,
+    status: &crieur_store::StatusReport,
+    config: &Config,
+) {
     for c in &status.channels {
         let gone = c
             .hold
@@ -268,9 +276,16 @@ async fn release_gone_holds(store: &dyn Store, config: &Config) {
     }
 }
 
-/// `12 queued, next: company-x at 09:15`, plus token expiry warnings.
+/// [`summary`] of the store's current state.
 async fn status_line(store: &dyn Store, config: &Config, now: jiff::Timestamp) -> String {
-    let Ok(status) = store.status().await else { return "store unavailable".into() };
+    match store.status().await {
+        Ok(status) => summary(&status, config, now),
+        Err(_) => "store unavailable".into(),
+    }
+}
+
+/// `12 queued, next: company-x at 09:15`, plus token expiry warnings.
+fn summary(status: &crieur_store::StatusReport, config: &Config, now: jiff::Timestamp) -> String {
     let waiting: Vec<&crieur_store::StatusRow> = status
         .deliveries
         .iter()
@@ -293,7 +308,7 @@ async fn status_line(store: &dyn Store, config: &Config, now: jiff::Timestamp) -
     if unknown > 0 {
         line.push_str(&format!(", {unknown} unknown (see crieur status)"));
     }
-    for (channel, w) in token_warnings(&status, config, now) {
+    for (channel, w) in token_warnings(status, config, now) {
         line.push_str(&format!("; {channel}: {w}"));
     }
     line
@@ -493,26 +508,25 @@ async fn check_token_expiry(
 /// The policy's text rules, run again on the exact text just before it is sent.
 struct PolicyGate {
     config: Config,
-    judge_cache: Mutex<HashMap<String, crieur_policy::Effective>>,
+    effective: HashMap<String, crieur_policy::Effective>,
 }
 
 impl PolicyGate {
     fn new(config: Config) -> Self {
-        Self { config, judge_cache: Mutex::new(HashMap::new()) }
+        let effective = config
+            .channels
+            .iter()
+            .map(|(name, c)| (name.clone(), crieur_policy::effective(&config.policy, &c.channel)))
+            .collect();
+        Self { config, effective }
     }
 }
 
 impl Gate for PolicyGate {
     fn blocked(&self, d: &Delivery) -> Option<String> {
         let channel = &self.config.channels.get(&d.channel)?.channel;
-        let eff = {
-            let mut cache = self.judge_cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache
-                .entry(d.channel.clone())
-                .or_insert_with(|| Judge::new(&self.config).effective(channel).into_owned())
-                .clone()
-        };
-        crate::plan::blocking(&self.config, channel, &eff, d)
+        let eff = self.effective.get(&d.channel)?;
+        crate::plan::blocking(&self.config, channel, eff, d)
     }
 }
 
