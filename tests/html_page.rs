@@ -116,6 +116,7 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
             .spawn()
             .unwrap(),
     );
+    crieur_net_http::install_crypto_provider();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut ready = false;

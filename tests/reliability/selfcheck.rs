@@ -16,6 +16,7 @@ async fn the_invariant_check_catches_duplicates_lies_and_gaps() {
             .map(|id| PostSpec { id: (*id).into(), channels: vec!["x-1".into()], at: t })
             .collect(),
     );
+    crieur_net_http::install_crypto_provider();
     let client = reqwest::Client::new();
     let send = |text: String| {
         client

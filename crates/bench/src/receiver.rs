@@ -259,6 +259,7 @@ pub fn measure_capacity(
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
+    crieur_net_http::install_crypto_provider();
     rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for c in 0..connections.max(1) {

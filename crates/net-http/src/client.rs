@@ -102,6 +102,7 @@ impl HttpClientBuilder {
     /// [`BuildError`] when the TLS backend cannot start (for example no usable root
     /// certificates).
     pub fn build(self) -> Result<HttpClient, BuildError> {
+        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(self.connect_timeout)
@@ -116,6 +117,19 @@ impl HttpClientBuilder {
         }
         let client = builder.build().map_err(|e| BuildError(error_chain(&e.without_url())))?;
         Ok(HttpClient { client, max_body_bytes: self.max_body_bytes })
+    }
+}
+
+/// Installs ring as the process's rustls crypto provider, unless one is installed already.
+///
+/// reqwest is built without a provider of its own (its built-in one is aws-lc-rs, a second
+/// provider beside sqlx's ring), so one must be installed before any `reqwest::Client` is built.
+/// [`HttpClientBuilder::build`] calls this; code that builds a `reqwest::Client` directly calls it
+/// first. Cheap and idempotent.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another thread is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -30,7 +30,7 @@ pub mod testing;
 pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
     HttpClient, HttpClientBuilder, Response, SendError, SendFate, USER_AGENT, display_url,
-    error_chain,
+    error_chain, install_crypto_provider,
 };
 pub use ratelimit::{FacebookUsage, RateWindow, XRateLimits, retry_after};
 pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};

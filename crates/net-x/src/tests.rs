@@ -553,6 +553,7 @@ async fn authorize_with_pkce_saves_tokens() {
         assert_eq!(q["client_id"], "cid");
         *challenge.lock().unwrap() = Some(q["code_challenge"].clone());
         let cb = format!("{}?state={}&code=x-code", q["redirect_uri"], q["state"]);
+        crieur_net_http::install_crypto_provider();
         let client = crieur_net_http::reqwest::Client::builder().no_proxy().build().unwrap();
         client.get(cb).send().await.unwrap().status().as_u16()
     });
