@@ -25,13 +25,13 @@ use crieur_config::{Config, load_config, load_posts, parse_duration};
 use crieur_core::{
     Cadence, Channel, Delivery, Location, ManualClock, Network, Outcome, Reconciled,
 };
-use crieur_net_facebook::{FacebookPublisher, FacebookPublisherConfig, PageToken};
+use crieur_net_facebook::{FacebookPublisher, FacebookPublisherConfig, FacebookUsage, PageToken};
 use crieur_net_http::reqwest::StatusCode;
 use crieur_net_http::reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use crieur_net_http::{BodyError, FacebookUsage, Response, XRateLimits, retry_after};
+use crieur_net_http::{BodyError, Response, retry_after};
 use crieur_net_linkedin::{LinkedinPublisher, LinkedinPublisherConfig, LinkedinTokens};
 use crieur_net_webhook::{StaticLookup, WebhookConfig, WebhookPublisher};
-use crieur_net_x::{XAuth, XPublisher, XPublisherConfig};
+use crieur_net_x::{XAuth, XPublisher, XPublisherConfig, XRateLimits};
 use crieur_scheduler::{MAX_SLOTS_PER_DAY, Schedule, slots_per_day};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};

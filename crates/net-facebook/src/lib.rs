@@ -9,7 +9,7 @@
 //! - Graph error objects are mapped by code ([`refusal_outcome`]); every refusal is logged with
 //!   its `fbtrace_id`. Facebook has no idempotency key, so an uncertain attempt is
 //!   reconciled by reading `/{page-id}/published_posts` and matching the text.
-//! - Usage headers above 80% space the channel's posts
+//! - Usage headers ([`FacebookUsage`]) above 80% space the channel's posts
 //!   ([`Publisher::hold_until`](crieur_core::Publisher::hold_until)); the pauses are in the table
 //!   below.
 //! - [`authorize`] runs the login: the shared OAuth flow (authorization code on a loopback
@@ -33,6 +33,7 @@ mod auth;
 mod graph;
 mod pace;
 mod publisher;
+mod usage;
 
 pub use auth::{
     AuthError, AuthorizedPage, DEFAULT_DIALOG_BASE, FacebookAuthConfig, SCOPES, authorize,
@@ -49,6 +50,7 @@ pub use publisher::{
     DEFAULT_API_BASE, DEFAULT_GRAPH_VERSION, FacebookError, FacebookPublisher,
     FacebookPublisherConfig, POST_URL_PREFIX, PageToken, RECONCILE_LIMIT, RECONCILE_SLACK,
 };
+pub use usage::FacebookUsage;
 
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,7 @@
 
 use std::sync::Mutex;
 
-use crieur_net_http::FacebookUsage;
+use crate::FacebookUsage;
 use jiff::{SignedDuration, Timestamp};
 
 /// From this percentage on, posts are spaced.

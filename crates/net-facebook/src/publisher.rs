@@ -9,12 +9,13 @@ use crieur_core::{
 use crieur_net_http::reqwest::header::AUTHORIZATION;
 use crieur_net_http::reqwest::{Method, Url};
 use crieur_net_http::{
-    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, FacebookUsage,
-    HttpClient, Response, bearer_header, retry_after,
+    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
+    Response, bearer_header, retry_after,
 };
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 
+use crate::FacebookUsage;
 use crate::graph::{GraphError, Refusal, is_rate_limit, refusal_outcome};
 use crate::pace::Pacer;
 

@@ -10,7 +10,9 @@
 //! - [`SendError::fate`] says whether a failed request may have reached the network
 //!   ([`SendFate::NotSent`]: safe to retry; [`SendFate::MaybeSent`]: reconcile first), and
 //!   [`SendError::outcome`] maps it.
-//! - [`retry_after`], [`XRateLimits`] and [`FacebookUsage`] read the networks' rate-limit headers.
+//! - [`retry_after`] reads `Retry-After` in both forms and [`RateWindow`] a limit/remaining/reset
+//!   window; [`header_u64`], [`header_epoch`] and [`json_header`] are lenient readers for the
+//!   headers each adapter knows of its own network (X's windows, Facebook's usage).
 //! - [`bearer_header`] and [`sensitive_header`] put a [`secrecy::SecretString`] into a header value
 //!   marked sensitive, so it never reaches `Debug` output or logs.
 //!
@@ -32,7 +34,7 @@ pub use client::{
     HttpClient, HttpClientBuilder, Response, SendError, SendFate, USER_AGENT, display_url,
     error_chain, install_crypto_provider,
 };
-pub use ratelimit::{FacebookUsage, RateWindow, XRateLimits, retry_after};
+pub use ratelimit::{RateWindow, header_epoch, header_u64, json_header, retry_after};
 pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};
 
 /// The reqwest version these types come from, re-exported so adapters name the same types

@@ -9,7 +9,7 @@
 //! - Tokens come from [`crieur_net_oauth::TokenManager`], which refreshes near expiry and saves
 //!   X's single-use rotated refresh token before the new access token is used; or from a fixed
 //!   token.
-//! - X's rate-limit headers are remembered per channel: at `remaining: 0` the channel is held
+//! - X's rate-limit headers ([`XRateLimits`]) are remembered per channel: at `remaining: 0` the channel is held
 //!   ([`crieur_core::Publisher::hold_until`]) and no request is made until the reset.
 //! - X has no idempotency key, so an `Unknown` attempt is reconciled by looking for the text
 //!   among the user's recent posts ([`same_post`] knows how X rewrites links and entities).
@@ -18,12 +18,14 @@
 mod auth;
 mod matching;
 mod publisher;
+mod ratelimit;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, SCOPES, XAuthorizeOptions, authorize};
 pub use matching::same_post;
 #[doc(hidden)]
 pub use publisher::reconcile_answer;
 pub use publisher::{DEFAULT_API_BASE, XAuth, XError, XPublisher, XPublisherConfig};
+pub use ratelimit::XRateLimits;
 
 #[cfg(test)]
 mod tests;

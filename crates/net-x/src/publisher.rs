@@ -10,13 +10,14 @@ use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
 use crieur_net_http::{
     BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
-    Response, SendError, XRateLimits, bearer_header, display_url, retry_after,
+    Response, SendError, bearer_header, display_url, retry_after,
 };
 use crieur_net_oauth::{AuthError, TokenManager};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use crate::XRateLimits;
 use crate::matching::same_post;
 
 /// X's public API root.
