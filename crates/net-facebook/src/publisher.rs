@@ -1,17 +1,13 @@
 //! The Facebook Page [`Publisher`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crieur_core::{
     Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock, TokenVault,
 };
 use crieur_net_http::reqwest::header::AUTHORIZATION;
 use crieur_net_http::reqwest::{Method, Url};
-use crieur_net_http::{
-    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
-    Response, bearer_header, retry_after,
-};
+use crieur_net_http::{BuildError, HttpClient, HttpLimits, Response, bearer_header, retry_after};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 
@@ -71,12 +67,8 @@ pub struct FacebookPublisherConfig {
     pub token: PageToken,
     /// Where the time comes from (default the system clock).
     pub clock: Arc<dyn Clock>,
-    /// Time allowed to resolve, connect and finish TLS (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for a whole exchange (default 30 s).
-    pub timeout: Duration,
-    /// Cap on an answer's body (default 1 MiB).
-    pub max_body_bytes: usize,
+    /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
+    pub http: HttpLimits,
 }
 
 impl std::fmt::Debug for FacebookPublisherConfig {
@@ -87,9 +79,7 @@ impl std::fmt::Debug for FacebookPublisherConfig {
             .field("graph_version", &self.graph_version)
             .field("page_id", &self.page_id)
             .field("token", &self.token)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -105,9 +95,7 @@ impl FacebookPublisherConfig {
             page_id: page_id.into(),
             token,
             clock: Arc::new(SystemClock),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -322,9 +310,7 @@ impl FacebookPublisher {
             endpoint(&api_base, &format!("{graph_version}/{page_id}/published_posts"))
                 .ok_or_else(|| bad_base("the published_posts endpoint cannot be built from it"))?;
         let http = HttpClient::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .max_body_bytes(config.max_body_bytes)
+            .limits(config.http)
             .build()
             .map_err(|source| FacebookError::Client { channel: channel.clone(), source })?;
         Ok(Self {

@@ -475,7 +475,7 @@ async fn not_sent_is_retry_and_timeout_after_send_is_unknown() {
         .mount(&server)
         .await;
     let mut c = config(&server, Arc::new(ManualClock::new(now())));
-    c.timeout = Duration::from_millis(300);
+    c.http.timeout = Duration::from_millis(300);
     let outcome = FacebookPublisher::new(c).unwrap().publish(&delivery()).await;
     assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");
 }

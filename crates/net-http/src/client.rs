@@ -19,6 +19,30 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The `User-Agent` of every request: `crieur/<version>`.
 pub const USER_AGENT: &str = concat!("crieur/", env!("CARGO_PKG_VERSION"));
 
+/// The limits of an adapter's HTTP exchanges: how long to connect, how long a whole exchange may
+/// take, how large an answer may be. Each adapter's config embeds one (its `http` field), so the
+/// fields, defaults and `Debug` output (numbers only, never a secret) are the same everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time allowed to resolve, connect and finish TLS (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole exchange, body included (default [`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
+    /// Cap on an answer's body (default [`DEFAULT_MAX_BODY_BYTES`]).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    /// 10 s to connect, 30 s per exchange, 1 MiB answers.
+    fn default() -> Self {
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// Configures an [`HttpClient`]. Start from [`HttpClientBuilder::new`] (or
 /// [`HttpClient::builder`]), which holds the defaults above.
 #[derive(Clone)]
@@ -79,6 +103,14 @@ impl HttpClientBuilder {
     pub fn max_body_bytes(mut self, max: usize) -> Self {
         self.max_body_bytes = max;
         self
+    }
+
+    /// Sets the three limits at once ([`HttpClientBuilder::connect_timeout`],
+    /// [`HttpClientBuilder::timeout`], [`HttpClientBuilder::max_body_bytes`]).
+    pub fn limits(self, limits: HttpLimits) -> Self {
+        self.connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
+            .max_body_bytes(limits.max_body_bytes)
     }
 
     /// Resolves host names with `resolver` instead of the system's. The client connects only to

@@ -31,8 +31,8 @@ pub mod testing;
 
 pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
-    HttpClient, HttpClientBuilder, Response, SendError, SendFate, USER_AGENT, display_url,
-    error_chain, install_crypto_provider,
+    HttpClient, HttpClientBuilder, HttpLimits, Response, SendError, SendFate, USER_AGENT,
+    display_url, error_chain, install_crypto_provider,
 };
 pub use ratelimit::{RateWindow, header_epoch, header_u64, json_header, retry_after};
 pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};

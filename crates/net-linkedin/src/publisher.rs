@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crieur_core::{
     Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
@@ -10,8 +9,8 @@ use crieur_core::{
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
 use crieur_net_http::{
-    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, Response, SendError,
-    bearer_header, display_url, retry_after,
+    BuildError, HttpClient, HttpLimits, Response, SendError, bearer_header, display_url,
+    retry_after,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -54,10 +53,8 @@ pub struct LinkedinPublisherConfig {
     pub tokens: LinkedinTokens,
     /// Where the time comes from (default the system clock).
     pub clock: Arc<dyn Clock>,
-    /// Time allowed to resolve, connect and finish TLS (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for a whole exchange (default 30 s).
-    pub timeout: Duration,
+    /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
+    pub http: HttpLimits,
 }
 
 impl std::fmt::Debug for LinkedinPublisherConfig {
@@ -68,8 +65,7 @@ impl std::fmt::Debug for LinkedinPublisherConfig {
             .field("author", &self.author)
             .field("linkedin_version", &self.linkedin_version)
             .field("tokens", &self.tokens)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -89,8 +85,7 @@ impl LinkedinPublisherConfig {
             linkedin_version: DEFAULT_LINKEDIN_VERSION.to_owned(),
             tokens,
             clock: Arc::new(SystemClock),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -359,8 +354,7 @@ impl LinkedinPublisher {
                 reason,
             })?;
         let http = HttpClient::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
+            .limits(config.http)
             .build()
             .map_err(|source| LinkedinError::Client { channel: channel.clone(), source })?;
         Ok(Self {

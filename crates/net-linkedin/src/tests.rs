@@ -57,7 +57,7 @@ pub(crate) fn config(
     let mut c = LinkedinPublisherConfig::new("company-linkedin", author, tokens);
     c.api_base = server.to_owned();
     c.clock = Arc::new(ManualClock::new(now()));
-    c.timeout = Duration::from_secs(5);
+    c.http.timeout = Duration::from_secs(5);
     c
 }
 
@@ -471,7 +471,7 @@ async fn timeout_after_sending_is_unknown() {
     let server =
         strict_server(ORG, "hi", created(SHARE).set_delay(Duration::from_secs(3)), 1).await;
     let mut c = config(&server.uri(), ORG, static_token());
-    c.timeout = Duration::from_millis(300);
+    c.http.timeout = Duration::from_millis(300);
     let outcome = LinkedinPublisher::new(c).unwrap().publish(&delivery("hi")).await;
     assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");
 }

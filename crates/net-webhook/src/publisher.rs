@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crieur_core::{
     Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
@@ -10,8 +9,7 @@ use crieur_core::{
 use crieur_net_http::reqwest::header::{CONTENT_TYPE, LOCATION};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
 use crieur_net_http::{
-    BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
-    HttpClient, Response, display_url, retry_after,
+    BodyError, BuildError, HttpClient, HttpLimits, Response, display_url, retry_after,
 };
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -35,12 +33,8 @@ pub struct WebhookConfig {
     pub secret: SecretString,
     /// `allow_private`: lifts the https-only and no-private-address rules.
     pub allow_private: bool,
-    /// Time allowed to resolve, connect and finish TLS (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for the whole exchange (default 30 s).
-    pub timeout: Duration,
-    /// Cap on the receiver's answer body (default 1 MiB).
-    pub max_body_bytes: usize,
+    /// Timeouts and the cap on the receiver's answer body (default 10 s connect, 30 s total, 1 MiB).
+    pub http: HttpLimits,
     /// Where the attempt's time comes from (default the system clock).
     pub clock: Arc<dyn Clock>,
     /// How host names are resolved before the guard checks them (default the system resolver).
@@ -54,9 +48,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("url", &shown_url(&self.url))
             .field("secret", &"[redacted]")
             .field("allow_private", &self.allow_private)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -70,9 +62,7 @@ impl WebhookConfig {
             url: url.into(),
             secret,
             allow_private: false,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            http: HttpLimits::default(),
             clock: Arc::new(SystemClock),
             lookup: Arc::new(SystemLookup),
         }
@@ -196,9 +186,7 @@ impl WebhookPublisher {
             .map_err(|refused| WebhookError::Refused { channel: channel.clone(), refused })?;
         let resolver = GuardedResolver::new(config.lookup, config.allow_private, &url);
         let http = HttpClient::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .max_body_bytes(config.max_body_bytes)
+            .limits(config.http)
             .dns_resolver(Arc::new(resolver))
             .no_proxy()
             .build()

@@ -365,7 +365,7 @@ async fn answer_over_the_cap_still_counts_as_published_without_url() {
         .await;
     let mut c =
         config(format!("{}{HOOK_PATH}", server.uri()), Arc::new(ManualClock::new(now_secs())));
-    c.max_body_bytes = 1024;
+    c.http.max_body_bytes = 1024;
     let publisher = WebhookPublisher::new(c).unwrap();
     assert_eq!(
         publisher.publish(&delivery()).await,
@@ -383,7 +383,7 @@ async fn slow_receiver_is_unknown_not_retry() {
         .await;
     let mut c =
         config(format!("{}{HOOK_PATH}", server.uri()), Arc::new(ManualClock::new(now_secs())));
-    c.timeout = Duration::from_millis(300);
+    c.http.timeout = Duration::from_millis(300);
     let publisher = WebhookPublisher::new(c).unwrap();
     let outcome = publisher.publish(&delivery()).await;
     assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");

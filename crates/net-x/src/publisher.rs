@@ -1,7 +1,6 @@
 //! The X [`Publisher`].
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crieur_core::{
     Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
@@ -9,8 +8,8 @@ use crieur_core::{
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
 use crieur_net_http::{
-    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
-    Response, SendError, bearer_header, display_url, retry_after,
+    BuildError, HttpClient, HttpLimits, Response, SendError, bearer_header, display_url,
+    retry_after,
 };
 use crieur_net_oauth::{AuthError, TokenManager};
 use jiff::{SignedDuration, Timestamp};
@@ -54,12 +53,8 @@ pub struct XPublisherConfig {
     pub api_base: String,
     /// The access token's source.
     pub auth: XAuth,
-    /// Time allowed to resolve, connect and finish TLS (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for a whole exchange (default 30 s).
-    pub timeout: Duration,
-    /// Cap on an answer's body (default 1 MiB).
-    pub max_body_bytes: usize,
+    /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
+    pub http: HttpLimits,
     /// Where "now" comes from (rate-limit holds).
     pub clock: Arc<dyn Clock>,
 }
@@ -70,9 +65,7 @@ impl std::fmt::Debug for XPublisherConfig {
             .field("channel", &self.channel)
             .field("api_base", &self.api_base)
             .field("auth", &self.auth)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -85,9 +78,7 @@ impl XPublisherConfig {
             channel: channel.into(),
             api_base: DEFAULT_API_BASE.to_owned(),
             auth,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            http: HttpLimits::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -191,9 +182,7 @@ impl XPublisher {
             api_base.set_path(&path);
         }
         let http = HttpClient::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .max_body_bytes(config.max_body_bytes)
+            .limits(config.http)
             .build()
             .map_err(|source| XError::Client { channel: channel.clone(), source })?;
         Ok(Self {

@@ -80,7 +80,7 @@ impl Env {
         let mut c = XPublisherConfig::new("company-x", auth);
         c.api_base = self.server.uri();
         c.clock = self.clock.clone();
-        c.timeout = Duration::from_secs(5);
+        c.http.timeout = Duration::from_secs(5);
         XPublisher::new(c).unwrap()
     }
 
@@ -207,7 +207,7 @@ async fn error_answers_map_to_outcomes() {
         let mut c = XPublisherConfig::new("company-x", XAuth::Static(SecretString::from("tok-0")));
         c.api_base = env.server.uri();
         c.clock = env.clock.clone();
-        c.timeout = Duration::from_millis(800);
+        c.http.timeout = Duration::from_millis(800);
         let out = XPublisher::new(c).unwrap().publish(&delivery(0, "t", None)).await;
         assert!(check(&out), "{out:?}");
         assert_eq!(env.posts().await.len(), 1);
