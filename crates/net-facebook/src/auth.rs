@@ -151,12 +151,12 @@ pub enum AuthError {
         page_id: String,
     },
     /// The Page token could not be saved.
-    #[error("channel {channel}: the Page token could not be saved: {source}")]
+    #[error("channel {channel}: the Page token could not be saved: {error}")]
     Vault {
         /// The channel.
         channel: String,
-        /// The store's error.
-        source: VaultError,
+        /// The store's error, shown in the message (so not also returned by `source()`).
+        error: VaultError,
     },
 }
 
@@ -286,7 +286,7 @@ pub async fn authorize(
     vault
         .save(channel, &tokens)
         .await
-        .map_err(|source| AuthError::Vault { channel: channel.to_owned(), source })?;
+        .map_err(|error| AuthError::Vault { channel: channel.to_owned(), error })?;
     tracing::info!(channel, page_id = %page_id, page = name.as_deref().unwrap_or(""), "Facebook Page token stored");
     Ok(AuthorizedPage { page_id, name })
 }

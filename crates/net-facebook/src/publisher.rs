@@ -7,7 +7,9 @@ use crieur_core::{
 };
 use crieur_net_http::reqwest::header::AUTHORIZATION;
 use crieur_net_http::reqwest::{Method, Url};
-use crieur_net_http::{BuildError, HttpClient, HttpLimits, Response, bearer_header, retry_after};
+use crieur_net_http::{
+    BuildError, HttpClient, HttpLimits, Response, bearer_header, error_chain, retry_after,
+};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 
@@ -146,12 +148,12 @@ pub enum FacebookError {
         channel: String,
     },
     /// The HTTP client could not be set up.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Client {
         /// The channel.
         channel: String,
-        /// The cause.
-        source: BuildError,
+        /// The cause, shown in the message (so not also returned by `source()`).
+        error: BuildError,
     },
 }
 
@@ -312,7 +314,7 @@ impl FacebookPublisher {
         let http = HttpClient::builder()
             .limits(config.http)
             .build()
-            .map_err(|source| FacebookError::Client { channel: channel.clone(), source })?;
+            .map_err(|error| FacebookError::Client { channel: channel.clone(), error })?;
         Ok(Self {
             channel,
             page_id,
@@ -565,7 +567,7 @@ impl Publisher for FacebookPublisher {
                     channel = %self.channel,
                     delivery = %delivery.id,
                     fate = ?err.fate(),
-                    error = %err,
+                    error = %error_chain(&err),
                     "the Facebook request failed"
                 );
                 err.outcome()
@@ -613,7 +615,7 @@ impl Publisher for FacebookPublisher {
                 tracing::warn!(
                     channel = %self.channel,
                     delivery = %delivery.id,
-                    error = %err,
+                    error = %error_chain(&err),
                     "reading the Facebook Page's posts failed"
                 );
                 return Reconciled::CannotTell {

@@ -226,7 +226,7 @@ impl HttpClient {
                     delivery = delivery_id,
                     fate = ?error.fate(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
-                    error = %error,
+                    error = %error_chain(&error),
                     "request failed"
                 );
                 return Err(error);
@@ -340,7 +340,8 @@ pub enum SendFate {
 }
 
 /// A request that got no response head. Its message carries the method, the URL without query or
-/// credentials, and the chain of causes; never a header value.
+/// credentials, and the chain of causes; never a header value. The causes are in the message, so
+/// `source()` is `None` (each cause reads once); [`SendError::find_cause`] still reaches them.
 #[derive(Debug)]
 pub struct SendError {
     method: Option<Method>,
@@ -357,11 +358,7 @@ impl fmt::Display for SendError {
     }
 }
 
-impl StdError for SendError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&self.error)
-    }
-}
+impl StdError for SendError {}
 
 impl SendError {
     /// Whether the request may have reached the server.
@@ -426,18 +423,18 @@ pub fn display_url(url: &Url) -> String {
     }
 }
 
-/// An error and its causes joined by `": "`, each cause once (reqwest and hyper repeat some).
+/// An error and its causes (`source()`, then its source...) joined by `": "`: what crieur logs
+/// and prints of an error. crieur's errors show a cause either in their message or as their
+/// source, never both, so each cause reads once.
 pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = Some(err);
+    let mut text = err.to_string();
+    let mut source = err.source();
     while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
+        text.push_str(": ");
+        text.push_str(&e.to_string());
         source = e.source();
     }
-    parts.join(": ")
+    text
 }
 
 #[cfg(test)]
@@ -716,6 +713,81 @@ mod tests {
         let err = client.send("d", req).await.unwrap_err();
         assert!(err.is_invalid_request());
         assert!(matches!(err.outcome(), Outcome::Rejected { kind: RejectKind::Other, .. }));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the outer step failed")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the middle step failed")]
+    struct Middle(#[source] NoSuchHost);
+
+    #[test]
+    fn error_chain_joins_every_cause_once_in_order() {
+        assert_eq!(
+            error_chain(&Outer(Middle(NoSuchHost))),
+            "the outer step failed: the middle step failed: no such host in the test resolver"
+        );
+        assert_eq!(error_chain(&NoSuchHost), "no such host in the test resolver");
+    }
+
+    #[tokio::test]
+    async fn a_send_error_names_each_cause_once_in_its_message_and_has_no_source() {
+        let client = HttpClient::builder()
+            .dns_resolver(Arc::new(TestResolver { fail: true }))
+            .build()
+            .unwrap();
+        let err = client
+            .send("d", client.request(Method::POST, url("http://blog.test/hook")))
+            .await
+            .unwrap_err();
+        assert!(err.source().is_none());
+        let chain = error_chain(&err);
+        assert_eq!(chain, err.to_string());
+        assert_eq!(chain.matches("no such host in the test resolver").count(), 1, "{chain}");
+    }
+
+    #[test]
+    fn limits_default_to_the_client_defaults_and_debug_shows_numbers_only() {
+        let limits = HttpLimits::default();
+        assert_eq!(limits.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(limits.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(
+            format!("{limits:?}"),
+            "HttpLimits { connect_timeout: 10s, timeout: 30s, max_body_bytes: 1048576 }"
+        );
+    }
+
+    #[tokio::test]
+    async fn limits_set_the_body_cap_and_the_timeout() {
+        let server = MockServer::start().await;
+        Mock::given(path("/over"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; 65]))
+            .mount(&server)
+            .await;
+        Mock::given(path("/slow"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&server)
+            .await;
+        let limits = HttpLimits {
+            timeout: Duration::from_millis(300),
+            max_body_bytes: 64,
+            ..HttpLimits::default()
+        };
+        let client = HttpClient::builder().limits(limits).build().unwrap();
+        assert_eq!(client.max_body_bytes(), 64);
+        let resp = client
+            .send("d", client.request(Method::GET, url(&format!("{}/over", server.uri()))))
+            .await
+            .unwrap();
+        assert_eq!(resp.body, Err(BodyError::TooLarge { limit: 64 }));
+        let err = client
+            .send("d", client.request(Method::GET, url(&format!("{}/slow", server.uri()))))
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
     }
 
     #[test]

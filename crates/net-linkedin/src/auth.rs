@@ -187,7 +187,7 @@ where
     vault
         .save(&channel, &granted.tokens)
         .await
-        .map_err(|source| AuthError::Vault { channel: channel.clone(), source })?;
+        .map_err(|error| AuthError::Vault { channel: channel.clone(), error })?;
     tracing::info!(
         channel = %channel,
         expires_at = ?granted.tokens.expires_at,

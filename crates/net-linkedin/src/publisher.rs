@@ -10,7 +10,7 @@ use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
 use crieur_net_http::{
     BuildError, HttpClient, HttpLimits, Response, SendError, bearer_header, display_url,
-    retry_after,
+    error_chain, retry_after,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -94,12 +94,12 @@ impl LinkedinPublisherConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum LinkedinError {
     /// `author` is not a person or organization URN.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Author {
         /// The channel.
         channel: String,
-        /// What is wrong.
-        source: InvalidAuthor,
+        /// What is wrong, shown in the message (so not also returned by `source()`).
+        error: InvalidAuthor,
     },
     /// `linkedin_version` is not `YYYYMM`.
     #[error(
@@ -123,12 +123,12 @@ pub enum LinkedinError {
         reason: String,
     },
     /// The HTTP client could not be set up.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Client {
         /// The channel.
         channel: String,
-        /// The cause.
-        source: BuildError,
+        /// The cause, shown in the message (so not also returned by `source()`).
+        error: BuildError,
     },
 }
 
@@ -339,7 +339,7 @@ impl LinkedinPublisher {
     pub fn new(config: LinkedinPublisherConfig) -> Result<Self, LinkedinError> {
         let channel = config.channel;
         let author = Author::parse(&config.author)
-            .map_err(|source| LinkedinError::Author { channel: channel.clone(), source })?;
+            .map_err(|error| LinkedinError::Author { channel: channel.clone(), error })?;
         let version = config.linkedin_version.trim().to_owned();
         if !valid_version(&version) {
             return Err(LinkedinError::Version {
@@ -356,7 +356,7 @@ impl LinkedinPublisher {
         let http = HttpClient::builder()
             .limits(config.http)
             .build()
-            .map_err(|source| LinkedinError::Client { channel: channel.clone(), source })?;
+            .map_err(|error| LinkedinError::Client { channel: channel.clone(), error })?;
         Ok(Self {
             channel,
             author,
@@ -748,7 +748,7 @@ impl Publisher for LinkedinPublisher {
                     tracing::warn!(
                         channel = %self.channel,
                         delivery = %delivery.id,
-                        error = %err,
+                        error = %error_chain(&err),
                         "the LinkedIn request failed"
                     );
                     return err.outcome();

@@ -55,13 +55,12 @@ pub enum AuthError {
     },
     /// The token vault failed (database unreachable, key missing). When it failed while saving
     /// freshly refreshed tokens, they are kept in memory and saved again on the next call.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Vault {
         /// The channel.
         channel: String,
-        /// The vault's error.
-        #[source]
-        source: VaultError,
+        /// The vault's error, shown in the message (so not also returned by `source()`).
+        error: VaultError,
     },
     /// The OAuth settings cannot work (an unparsable URL, a secret that cannot go in a header).
     #[error("channel {channel}: {reason}")]
@@ -118,8 +117,17 @@ mod tests {
         assert_eq!(e.channel(), "company-x");
         let e = AuthError::Transient { channel: "c".into(), reason: "503".into() };
         assert!(e.is_transient());
-        let e = AuthError::Vault { channel: "c".into(), source: VaultError("db down".into()) };
+        let e = AuthError::Vault { channel: "c".into(), error: VaultError("db down".into()) };
         assert!(e.is_transient());
         assert!(e.to_string().contains("db down"));
+    }
+
+    #[test]
+    fn a_vault_failure_names_its_cause_once() {
+        use std::error::Error as _;
+        let e = AuthError::Vault { channel: "c".into(), error: VaultError("db down".into()) };
+        assert!(e.source().is_none());
+        let chain = crieur_net_http::error_chain(&e);
+        assert_eq!(chain.matches("db down").count(), 1, "{chain}");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crieur_core::{Clock, SystemClock, TokenVault, Tokens};
-use crieur_net_http::HttpClient;
+use crieur_net_http::{HttpClient, error_chain};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -209,7 +209,7 @@ impl TokenManager {
                 Err(e) if e.is_transient() && !self.expired(&known) => {
                     tracing::warn!(
                         channel = %self.channel,
-                        error = %e,
+                        error = %error_chain(&e),
                         "early refresh failed; the current token is still valid"
                     );
                     Ok(SecretString::from(access))
@@ -270,8 +270,8 @@ impl TokenManager {
         known.expires_at.is_some_and(|at| at <= self.clock.now())
     }
 
-    fn vault_err(&self, source: crieur_core::VaultError) -> AuthError {
-        AuthError::Vault { channel: self.channel.clone(), source }
+    fn vault_err(&self, error: crieur_core::VaultError) -> AuthError {
+        AuthError::Vault { channel: self.channel.clone(), error }
     }
 
     /// The tokens in force: unsaved refreshed ones (saved now), else the vault's, else the
@@ -356,7 +356,7 @@ impl TokenManager {
         }
         let result = self.refresh_holding_lock(state, vault.as_ref(), endpoint, stale).await;
         if let Err(e) = vault.unlock_refresh(channel, &self.owner).await {
-            tracing::warn!(channel = %channel, error = %e, "could not release the refresh lock; it expires by itself");
+            tracing::warn!(channel = %channel, error = %error_chain(&e), "could not release the refresh lock; it expires by itself");
         }
         result
     }
@@ -396,7 +396,7 @@ impl TokenManager {
                 if let Err(e) = vault.save(channel, &tokens).await {
                     tracing::error!(
                         channel = %channel,
-                        error = %e,
+                        error = %error_chain(&e),
                         "refreshed, but the new tokens could not be saved; kept in memory"
                     );
                     state.unsaved = Some(tokens);
@@ -413,12 +413,12 @@ impl TokenManager {
                 let reason = e.to_string();
                 tracing::error!(channel = %channel, reason = %reason, "the refresh was refused");
                 if let Err(ve) = vault.mark_revoked(channel, &reason).await {
-                    tracing::error!(channel = %channel, error = %ve, "could not mark the channel revoked");
+                    tracing::error!(channel = %channel, error = %error_chain(&ve), "could not mark the channel revoked");
                 }
                 Err(AuthError::Revoked { channel: channel.clone(), reason })
             }
             Err(e) => {
-                tracing::warn!(channel = %channel, error = %e, "the refresh failed; will try again");
+                tracing::warn!(channel = %channel, error = %error_chain(&e), "the refresh failed; will try again");
                 Err(AuthError::Transient { channel: channel.clone(), reason: e.to_string() })
             }
         }

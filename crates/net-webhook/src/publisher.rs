@@ -9,7 +9,7 @@ use crieur_core::{
 use crieur_net_http::reqwest::header::{CONTENT_TYPE, LOCATION};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
 use crieur_net_http::{
-    BodyError, BuildError, HttpClient, HttpLimits, Response, display_url, retry_after,
+    BodyError, BuildError, HttpClient, HttpLimits, Response, display_url, error_chain, retry_after,
 };
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -105,12 +105,12 @@ pub enum WebhookError {
         refused: Refused,
     },
     /// The HTTP client could not be set up.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Client {
         /// The channel.
         channel: String,
-        /// The cause.
-        source: BuildError,
+        /// The cause, shown in the message (so not also returned by `source()`).
+        error: BuildError,
     },
 }
 
@@ -190,7 +190,7 @@ impl WebhookPublisher {
             .dns_resolver(Arc::new(resolver))
             .no_proxy()
             .build()
-            .map_err(|source| WebhookError::Client { channel: channel.clone(), source })?;
+            .map_err(|error| WebhookError::Client { channel: channel.clone(), error })?;
         Ok(Self {
             channel,
             url,
@@ -346,7 +346,7 @@ impl WebhookPublisher {
                 tracing::warn!(
                     channel = %self.channel,
                     delivery = %delivery.id,
-                    error = %err,
+                    error = %error_chain(err),
                     "the webhook receiver accepted the post; its answer was not read"
                 );
                 None
@@ -442,7 +442,7 @@ impl Publisher for WebhookPublisher {
                 tracing::warn!(
                     channel = %self.channel,
                     delivery = %delivery.id,
-                    error = %err,
+                    error = %error_chain(&err),
                     "the webhook request failed"
                 );
                 outcome

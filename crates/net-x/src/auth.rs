@@ -112,7 +112,7 @@ where
     vault
         .save(&channel, &granted.tokens)
         .await
-        .map_err(|source| AuthError::Vault { channel: channel.clone(), source })?;
+        .map_err(|error| AuthError::Vault { channel: channel.clone(), error })?;
     tracing::info!(
         channel = %channel,
         refresh_token = granted.tokens.refresh_token.is_some(),

@@ -9,7 +9,7 @@ use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
 use crieur_net_http::{
     BuildError, HttpClient, HttpLimits, Response, SendError, bearer_header, display_url,
-    retry_after,
+    error_chain, retry_after,
 };
 use crieur_net_oauth::{AuthError, TokenManager};
 use jiff::{SignedDuration, Timestamp};
@@ -98,12 +98,12 @@ pub enum XError {
         reason: String,
     },
     /// The HTTP client could not be set up.
-    #[error("channel {channel}: {source}")]
+    #[error("channel {channel}: {error}")]
     Client {
         /// The channel.
         channel: String,
-        /// The cause.
-        source: BuildError,
+        /// The cause, shown in the message (so not also returned by `source()`).
+        error: BuildError,
     },
 }
 
@@ -184,7 +184,7 @@ impl XPublisher {
         let http = HttpClient::builder()
             .limits(config.http)
             .build()
-            .map_err(|source| XError::Client { channel: channel.clone(), source })?;
+            .map_err(|error| XError::Client { channel: channel.clone(), error })?;
         Ok(Self {
             channel,
             api_base,
@@ -577,7 +577,7 @@ impl Publisher for XPublisher {
             Sent::Answer(response) => self.outcome_for(&response, delivery),
             Sent::Auth(outcome) => outcome,
             Sent::Failed(err) => {
-                tracing::warn!(channel = %self.channel, delivery = %delivery.id, error = %err, "the X request failed");
+                tracing::warn!(channel = %self.channel, delivery = %delivery.id, error = %error_chain(&err), "the X request failed");
                 err.outcome()
             }
         }
