@@ -2,9 +2,11 @@
 //!
 //! One setup for all adapters ([`HttpClient`], built by [`HttpClientBuilder`]): rustls, a connect
 //! timeout and a total timeout, no redirects followed, no automatic retries, `User-Agent:
-//! crieur/<version>`, and response bodies read in chunks up to a cap, never buffered past it. An
-//! adapter that must control where it connects (the webhook's SSRF guard) plugs its own DNS
-//! resolver into the builder.
+//! crieur/<version>`, and response bodies read in chunks up to a cap, never buffered past it. Each
+//! adapter's config embeds the same [`HttpLimits`] for those three numbers. An adapter that must
+//! control where it connects (the webhook's SSRF guard) plugs its own DNS resolver into the
+//! builder. rustls runs on ring, the workspace's one crypto provider, which
+//! [`install_crypto_provider`] installs before any client is built.
 //!
 //! Around it, the pieces every adapter needs to turn HTTP into an [`Outcome`](crieur_core::Outcome):
 //! - [`SendError::fate`] says whether a failed request may have reached the network
