@@ -99,7 +99,8 @@ const METADATA: [&[u8; 4]; 3] = [b"udta", b"meta", b"uuid"];
 /// of the same size and zero bytes, so no offset in the file moves.
 pub(crate) fn strip(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Removed>), &'static str> {
     let mut blanked = Vec::new();
-    let mut parents = vec![0..bytes.len()];
+    let mut parents: Vec<Range<usize>> = Vec::new();
+    parents.push(0..bytes.len());
     let mut top = true;
     while let Some(parent) = parents.pop() {
         for found in boxes(bytes, parent) {

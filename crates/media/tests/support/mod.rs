@@ -205,3 +205,26 @@ pub fn phone_webp(picture: &RgbImage, orientation: u16) -> Vec<u8> {
     body.extend(riff_chunk(b"XMP ", XMP));
     riff_chunk(b"RIFF", &body)
 }
+
+/// An MP4 box.
+pub fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(payload.len() + 8).expect("a small box").to_be_bytes().to_vec();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A small MP4: `ftyp`, a `moov` with one 640x360 track and a `udta` position, an `mdat`.
+pub fn tiny_mp4() -> Vec<u8> {
+    let mut tkhd = vec![0; 4 + 20 + 16];
+    for value in [0x10000u32, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000, 640 << 16, 360 << 16] {
+        tkhd.extend_from_slice(&value.to_be_bytes());
+    }
+    let trak = mp4_box(b"trak", &mp4_box(b"tkhd", &tkhd));
+    let mut moov = trak;
+    moov.extend(mp4_box(b"udta", b"\0\0\0\x1a\xa9xyz+45.7600+004.8400/"));
+    let mut file = mp4_box(b"ftyp", b"isom\0\0\x02\0isomiso2avc1mp41");
+    file.extend(mp4_box(b"moov", &moov));
+    file.extend(mp4_box(b"mdat", &[7; 64]));
+    file
+}
