@@ -178,7 +178,7 @@ pub(crate) fn strip(bytes: &[u8]) -> Result<Stripping, &'static str> {
         let (start, marker, after) =
             next_marker(bytes, at).ok_or("it ends before its end-of-image marker")?;
         if start > at {
-            removed.push(Removed::new("stray bytes between segments", start - at));
+            removed.push(Removed::new("stray or fill bytes between segments", start - at));
         }
         match marker {
             EOI => {
