@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn four_megabyte_jpeg(c: &mut Criterion) {
     let photo =
-        support::phone_jpeg(&support::plain_jpeg(&support::picture(2200, 1650, true), 95), 6);
+        support::phone_jpeg(&support::plain_jpeg(&support::picture(2000, 1500, true), 95), 6);
     let megabytes = photo.len() as f64 / 1_000_000.0;
     c.bench_function(&format!("sniff a {megabytes:.1} MB JPEG"), |b| {
         b.iter(|| crieur_media::sniff(std::hint::black_box(&photo)))
