@@ -24,9 +24,9 @@ mod types;
 mod tests;
 
 pub use config::{find_config, load_config};
+pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};
-pub use policy::RULE_IDS;
 pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
 pub use secret::SecretError;
 pub use source::MAX_FILE_BYTES;

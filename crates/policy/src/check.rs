@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use crieur_config::{HashtagStyle, Mention, PolicyConfig};
 use crieur_core::{Channel, Diagnostic, Location, Network, Post, Severity};
 use serde::Serialize;
 
-use crate::effective::{Effective, effective, effective_for_network, rule};
+use crate::effective::{Effective, effective, effective_for_network};
 use crate::length::Length;
 use crate::render::{MentionReason, RenderContext, Rendered, UtmVars, render_parts};
+use crate::rules::rule;
+use crate::settings::{HashtagStyle, Mention, PolicyConfig};
 use crate::text::HashtagProblem;
 
 /// Who a rendered text belongs to and where its parts are written, for diagnostics.
@@ -312,8 +313,8 @@ pub fn check_one(
 mod tests {
     use super::*;
     use crate::render::render;
+    use crate::settings::{PolicyLayer, Utm};
     use crate::testing::{channel, mentions, post, thread_item};
-    use crieur_config::{PolicyLayer, Utm};
 
     fn rules_of(diags: &[Diagnostic]) -> Vec<(String, Severity)> {
         diags.iter().map(|d| (d.rule.clone(), d.severity)).collect()

@@ -21,6 +21,8 @@ mod effective;
 mod emoji;
 mod length;
 mod render;
+mod rules;
+mod settings;
 mod text;
 mod tld;
 pub mod x;
@@ -33,8 +35,8 @@ mod testing;
 pub use calendar::{Published, Scheduled, check_calendar};
 pub use check::{CheckResult, TextMeta, check_one, check_post, check_text, is_camel_case};
 pub use effective::{
-    Effective, RULES, Scope, default_max_hashtags, default_max_per_day, default_severity,
-    default_utm, effective, effective_for_network, is_rule, rule,
+    Effective, Scope, default_max_hashtags, default_max_per_day, default_utm, effective,
+    effective_for_network,
 };
 pub use length::{
     BLUESKY_MAX_LENGTH, FACEBOOK_MAX_LENGTH, LINKEDIN_MAX_LENGTH, Length, MASTODON_MAX_LENGTH,
@@ -44,4 +46,6 @@ pub use render::{
     HashtagUse, LINKEDIN_RESERVED, MentionIssue, MentionReason, PartNotes, RenderContext, Rendered,
     UtmConflict, UtmVars, escape_little_text, render, render_parts, tag_link,
 };
+pub use rules::{RULE_IDS, RULES, Rule, default_severity, find_rule, is_rule, rule};
+pub use settings::{HashtagStyle, Mention, PolicyConfig, PolicyLayer, Utm};
 pub use text::HashtagProblem;
