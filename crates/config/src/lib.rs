@@ -10,6 +10,10 @@
 //! raw structs (`deny_unknown_fields`, `Spanned` values) that are converted, with checks, into the
 //! public types of [`types`](crate::Config). Loading collects every problem into [`Errors`] rather
 //! than stopping at the first.
+//!
+//! The `[policy]` and `[mentions]` settings ([`PolicyConfig`], [`Mention`]) and the rule ids
+//! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
+//! into them and re-exports them.
 
 mod config;
 mod duration;
