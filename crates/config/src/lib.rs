@@ -10,6 +10,10 @@
 //! raw structs (`deny_unknown_fields`, `Spanned` values) that are converted, with checks, into the
 //! public types of [`types`](crate::Config). Loading collects every problem into [`Errors`] rather
 //! than stopping at the first.
+//!
+//! The `[policy]` and `[mentions]` settings ([`PolicyConfig`], [`Mention`]) and the rule ids
+//! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
+//! into them and re-exports them.
 
 mod config;
 mod duration;
@@ -24,9 +28,9 @@ mod types;
 mod tests;
 
 pub use config::{find_config, load_config};
+pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};
-pub use policy::RULE_IDS;
 pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
 pub use secret::SecretError;
 pub use source::MAX_FILE_BYTES;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crieur_core::{Network, Severity};
+use crieur_policy::RULE_IDS;
 use jiff::civil::Time;
 use serde::Deserialize;
 use toml::Spanned;
@@ -13,26 +14,6 @@ use crate::config::{duration, positive, take_keys};
 use crate::error::Errors;
 use crate::source::{Src, as_value, list};
 use crate::types::*;
-
-/// Every policy rule id, as written in `[policy] rules` and printed in diagnostics.
-pub const RULE_IDS: &[&str] = &[
-    "length",
-    "empty",
-    "hashtags.max",
-    "hashtags.style",
-    "hashtags.banned",
-    "hashtags.invalid",
-    "mentions.unresolved",
-    "links.required",
-    "links.broken_utm",
-    "duplicate",
-    "regularity.min_gap",
-    "regularity.max_per_day",
-    "regularity.quiet_hours",
-    "regularity.silence",
-    "mix.min_share",
-    "engagement.open_question",
-];
 
 const LAYER_KEYS: &[&str] = &[
     "rules",
@@ -507,5 +488,8 @@ max_hashtags = 1
         assert_eq!(RULE_IDS.len(), 16);
         let unique: std::collections::BTreeSet<_> = RULE_IDS.iter().collect();
         assert_eq!(unique.len(), RULE_IDS.len());
+        let rules = RULE_IDS.iter().map(|id| format!("\"{id}\" = \"error\"")).collect::<Vec<_>>();
+        let p = policy(&format!("[policy]\nrules = {{ {} }}\n", rules.join(", "))).unwrap();
+        assert!(RULE_IDS.iter().all(|id| p.base.rules[*id] == Severity::Error));
     }
 }

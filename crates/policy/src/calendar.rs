@@ -22,11 +22,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crieur_config::PolicyConfig;
 use crieur_core::{Channel, Diagnostic, Location, Severity};
 use jiff::{SignedDuration, Timestamp, Zoned};
 
-use crate::effective::{Effective, Scope, default_severity, effective, rule};
+use crate::effective::{Effective, Scope, effective};
+use crate::rules::{default_severity, rule};
+use crate::settings::PolicyConfig;
 
 /// A post laid on the calendar for one channel.
 #[derive(Debug, Clone)]
@@ -401,8 +402,8 @@ fn mix_shortfalls(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::settings::PolicyLayer;
     use crate::testing::channel;
-    use crieur_config::PolicyLayer;
     use crieur_core::Network;
     use jiff::civil::{Time, date};
     use jiff::tz::{TimeZone, offset};

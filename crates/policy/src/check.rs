@@ -2,13 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use crieur_config::{HashtagStyle, Mention, PolicyConfig};
 use crieur_core::{Channel, Diagnostic, Location, Network, Post, Severity};
 use serde::Serialize;
 
-use crate::effective::{Effective, effective, effective_for_network, rule};
+use crate::effective::{Effective, effective, effective_for_network};
 use crate::length::Length;
-use crate::render::{MentionReason, RenderContext, Rendered, UtmVars, render_parts};
+use crate::render::{
+    HashtagUse, MentionReason, PartNotes, RenderContext, Rendered, UtmVars, render_parts,
+};
+use crate::rules::rule;
+use crate::settings::{HashtagStyle, Mention, PolicyConfig};
 use crate::text::HashtagProblem;
 
 /// Who a rendered text belongs to and where its parts are written, for diagnostics.
@@ -72,8 +75,15 @@ impl Out<'_, '_> {
     }
 }
 
-fn part_name(part: usize) -> String {
-    if part == 0 { "the text".to_owned() } else { format!("thread item {part}") }
+/// One part of a rendering (the text, index 0, or a thread item) as the rules see it.
+struct Part<'r> {
+    index: usize,
+    /// "the text" or "thread item N", for messages.
+    name: String,
+    network: Network,
+    text: &'r str,
+    length: &'r Length,
+    notes: &'r PartNotes,
 }
 
 /// Runs every text rule on `rendered` (the text and each thread item) with the settings `eff`.
@@ -82,111 +92,177 @@ fn part_name(part: usize) -> String {
 /// then by rule.
 pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> Vec<Diagnostic> {
     let mut out = Out { eff, meta, diags: Vec::new() };
-    let network = rendered.network;
     let texts = std::iter::once(&rendered.text).chain(rendered.thread.iter());
     let lengths = std::iter::once(&rendered.length).chain(rendered.thread_lengths.iter());
-    for (part, ((text, length), notes)) in texts.zip(lengths).zip(rendered.parts.iter()).enumerate()
+    for (index, ((text, length), notes)) in
+        texts.zip(lengths).zip(rendered.parts.iter()).enumerate()
     {
-        let name = part_name(part);
-        length_rule(&mut out, part, &name, network, text, length);
-        let link_apart = part == 0 && network == Network::Facebook && rendered.link.is_some();
-        if text.trim().is_empty() && !link_apart {
-            out.push(rule::EMPTY, part, format!("{name} is empty on {network}: write some text"));
-        }
-        let linked: Vec<_> =
-            notes.hashtags.iter().filter(|h| h.problem != Some(HashtagProblem::NoLetter)).collect();
-        if let Some(max) = eff.max_hashtags
-            && linked.len() > max as usize
-        {
-            out.push(
-                rule::HASHTAGS_MAX,
-                part,
-                format!(
-                    "{name} has {} hashtags, at most {max} on {network}: remove {}",
-                    linked.len(),
-                    linked.len() - max as usize
-                ),
-            );
-        }
+        let name = if index == 0 { "the text".to_owned() } else { format!("thread item {index}") };
+        let part = Part { index, name, network: rendered.network, text, length, notes };
+        length_rule(&mut out, &part);
+        empty_rule(&mut out, &part, rendered);
+        hashtags_max_rule(&mut out, &part);
         for h in &notes.hashtags {
-            if let Some(problem) = h.problem {
-                let why = match problem {
-                    HashtagProblem::NoLetter => {
-                        format!(
-                            "#{} has no letter, so {network} will not link it: add a word or drop the #",
-                            h.word
-                        )
-                    }
-                    HashtagProblem::Joined(c) => format!(
-                        "#{} will be linked only as #{} on {network} ({c:?} ends a hashtag): remove the {c:?}",
-                        h.word, h.tag
-                    ),
-                };
-                out.push(rule::HASHTAGS_INVALID, part, why);
-            }
-            if eff.hashtag_style == HashtagStyle::CamelCase
-                && h.problem != Some(HashtagProblem::NoLetter)
-                && !is_camel_case(&h.tag)
-            {
-                out.push(
-                    rule::HASHTAGS_STYLE,
-                    part,
-                    format!(
-                        "#{} is not CamelCase: capitalise each word (#OpenSource, not #opensource or #OPENSOURCE) so screen readers can read it",
-                        h.tag
-                    ),
-                );
-            }
-            let banned = eff.banned_hashtags.iter().find(|b| {
-                let b = b.strip_prefix('#').unwrap_or(b);
-                b.to_lowercase() == h.tag.to_lowercase()
-                    || b.to_lowercase() == h.word.to_lowercase()
-            });
-            if let Some(b) = banned {
-                out.push(
-                    rule::HASHTAGS_BANNED,
-                    part,
-                    format!("#{} is banned by banned_hashtags ({b}): remove it", h.tag),
-                );
-            }
+            hashtags_invalid_rule(&mut out, &part, h);
+            hashtags_style_rule(&mut out, &part, h);
+            hashtags_banned_rule(&mut out, &part, h);
         }
-        for m in &notes.mentions {
-            let message = match (&m.reason, network) {
-                (MentionReason::Unknown, Network::X) => format!(
-                    "@{} is not in [mentions] and is not an X handle (1-15 letters, digits or _): add [mentions.{}] with x = \"@handle\"",
-                    m.key, m.key
-                ),
-                (MentionReason::Unknown, _) => format!(
-                    "@{} is not in [mentions], so {network} cannot mention it: add [mentions.{}] with its {network} entry, or write the name without @",
-                    m.key, m.key
-                ),
-                (MentionReason::MissingForNetwork, Network::Linkedin) => format!(
-                    "@{} has no LinkedIn URN: add linkedin = \"urn:li:organization:...\" to [mentions.{}]",
-                    m.key, m.key
-                ),
-                (MentionReason::MissingForNetwork, _) => format!(
-                    "@{} has no {network} handle: add {network} = \"@handle\" to [mentions.{}] (the plain name is sent meanwhile)",
-                    m.key, m.key
-                ),
-                (MentionReason::BadHandle(h), _) => format!(
-                    "the X handle {h:?} of [mentions.{}] is not valid (1-15 letters, digits or _): correct it",
-                    m.key
-                ),
-            };
-            out.push(rule::MENTIONS_UNRESOLVED, part, message);
-        }
+        mentions_rule(&mut out, &part);
     }
-    if let Some(cat) = meta.category {
-        let has_link =
-            rendered.link.is_some() || rendered.parts.iter().any(|p| p.links_in_text > 0);
-        if !has_link && eff.require_link_for.iter().any(|c| c == cat) {
-            out.push(
-                rule::LINKS_REQUIRED,
-                0,
-                format!("posts in category {cat:?} must cite a source: add a link"),
-            );
-        }
+    links_required_rule(&mut out, rendered);
+    links_broken_utm_rule(&mut out, rendered);
+    open_question_rule(&mut out, rendered);
+    out.diags
+}
+
+/// `length`: over the limit, or (on X) holding a code point X refuses.
+fn length_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
+    let Part { index, name, network, text, length, .. } = part;
+    if let Some(limit) = length.limit
+        && length.used > limit
+    {
+        let unit = if *network == Network::X { " (X's weighted count)" } else { "" };
+        out.push(
+            rule::LENGTH,
+            *index,
+            format!(
+                "{name} is {} long on {network}{unit}, limit {limit}: shorten it by {}",
+                length.used,
+                length.used - limit
+            ),
+        );
     }
+    if *network == Network::X
+        && let Some(c) = text.chars().find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}'))
+    {
+        out.push(
+            rule::LENGTH,
+            *index,
+            format!("{name} holds U+{:04X}, which X refuses: remove it", c as u32),
+        );
+    }
+}
+
+/// `empty`: no text, unless it is a Facebook post whose link travels apart.
+fn empty_rule(out: &mut Out<'_, '_>, part: &Part<'_>, rendered: &Rendered) {
+    let Part { index, name, network, text, .. } = part;
+    let link_apart = *index == 0 && *network == Network::Facebook && rendered.link.is_some();
+    if text.trim().is_empty() && !link_apart {
+        out.push(rule::EMPTY, *index, format!("{name} is empty on {network}: write some text"));
+    }
+}
+
+/// `hashtags.max`: counts the hashtags the network links.
+fn hashtags_max_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
+    let Part { index, name, network, notes, .. } = part;
+    let linked =
+        notes.hashtags.iter().filter(|h| h.problem != Some(HashtagProblem::NoLetter)).count();
+    if let Some(max) = out.eff.max_hashtags
+        && linked > max as usize
+    {
+        out.push(
+            rule::HASHTAGS_MAX,
+            *index,
+            format!(
+                "{name} has {linked} hashtags, at most {max} on {network}: remove {}",
+                linked - max as usize
+            ),
+        );
+    }
+}
+
+/// `hashtags.invalid`: a hashtag the network will not link, or will link only in part.
+fn hashtags_invalid_rule(out: &mut Out<'_, '_>, part: &Part<'_>, h: &HashtagUse) {
+    let network = part.network;
+    let Some(problem) = h.problem else { return };
+    let why = match problem {
+        HashtagProblem::NoLetter => format!(
+            "#{} has no letter, so {network} will not link it: add a word or drop the #",
+            h.word
+        ),
+        HashtagProblem::Joined(c) => format!(
+            "#{} will be linked only as #{} on {network} ({c:?} ends a hashtag): remove the {c:?}",
+            h.word, h.tag
+        ),
+    };
+    out.push(rule::HASHTAGS_INVALID, part.index, why);
+}
+
+/// `hashtags.style`: with `hashtag_style = "CamelCase"`, a linked hashtag must be CamelCase.
+fn hashtags_style_rule(out: &mut Out<'_, '_>, part: &Part<'_>, h: &HashtagUse) {
+    if out.eff.hashtag_style == HashtagStyle::CamelCase
+        && h.problem != Some(HashtagProblem::NoLetter)
+        && !is_camel_case(&h.tag)
+    {
+        out.push(
+            rule::HASHTAGS_STYLE,
+            part.index,
+            format!(
+                "#{} is not CamelCase: capitalise each word (#OpenSource, not #opensource or #OPENSOURCE) so screen readers can read it",
+                h.tag
+            ),
+        );
+    }
+}
+
+/// `hashtags.banned`: the tag (or the word as written) is in `banned_hashtags`, any case,
+/// with or without `#`.
+fn hashtags_banned_rule(out: &mut Out<'_, '_>, part: &Part<'_>, h: &HashtagUse) {
+    let banned = out.eff.banned_hashtags.iter().find(|b| {
+        let b = b.strip_prefix('#').unwrap_or(b);
+        b.to_lowercase() == h.tag.to_lowercase() || b.to_lowercase() == h.word.to_lowercase()
+    });
+    if let Some(b) = banned {
+        let message = format!("#{} is banned by banned_hashtags ({b}): remove it", h.tag);
+        out.push(rule::HASHTAGS_BANNED, part.index, message);
+    }
+}
+
+/// `mentions.unresolved`: each mention rendering noticed the network cannot express.
+fn mentions_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
+    let network = part.network;
+    for m in &part.notes.mentions {
+        let message = match (&m.reason, network) {
+            (MentionReason::Unknown, Network::X) => format!(
+                "@{} is not in [mentions] and is not an X handle (1-15 letters, digits or _): add [mentions.{}] with x = \"@handle\"",
+                m.key, m.key
+            ),
+            (MentionReason::Unknown, _) => format!(
+                "@{} is not in [mentions], so {network} cannot mention it: add [mentions.{}] with its {network} entry, or write the name without @",
+                m.key, m.key
+            ),
+            (MentionReason::MissingForNetwork, Network::Linkedin) => format!(
+                "@{} has no LinkedIn URN: add linkedin = \"urn:li:organization:...\" to [mentions.{}]",
+                m.key, m.key
+            ),
+            (MentionReason::MissingForNetwork, _) => format!(
+                "@{} has no {network} handle: add {network} = \"@handle\" to [mentions.{}] (the plain name is sent meanwhile)",
+                m.key, m.key
+            ),
+            (MentionReason::BadHandle(h), _) => format!(
+                "the X handle {h:?} of [mentions.{}] is not valid (1-15 letters, digits or _): correct it",
+                m.key
+            ),
+        };
+        out.push(rule::MENTIONS_UNRESOLVED, part.index, message);
+    }
+}
+
+/// `links.required`: a post of a category in `require_link_for` has a link, apart or in a text.
+fn links_required_rule(out: &mut Out<'_, '_>, rendered: &Rendered) {
+    let Some(cat) = out.meta.category else { return };
+    let has_link = rendered.link.is_some() || rendered.parts.iter().any(|p| p.links_in_text > 0);
+    if !has_link && out.eff.require_link_for.iter().any(|c| c == cat) {
+        out.push(
+            rule::LINKS_REQUIRED,
+            0,
+            format!("posts in category {cat:?} must cite a source: add a link"),
+        );
+    }
+}
+
+/// `links.broken_utm`: each `utm_` parameter of the link that crieur would set otherwise.
+fn links_broken_utm_rule(out: &mut Out<'_, '_>, rendered: &Rendered) {
     for c in &rendered.utm_conflicts {
         out.push(
             rule::LINKS_BROKEN_UTM,
@@ -197,45 +273,15 @@ pub fn check_text(rendered: &Rendered, eff: &Effective, meta: &TextMeta<'_>) -> 
             ),
         );
     }
+}
+
+/// `engagement.open_question`: some part asks a question or invites a reply.
+fn open_question_rule(out: &mut Out<'_, '_>, rendered: &Rendered) {
     if !rendered.parts.iter().any(|p| p.open) {
         out.push(
             rule::ENGAGEMENT_OPEN_QUESTION,
             0,
             "the post neither asks a question nor invites a reply: end with a question".to_owned(),
-        );
-    }
-    out.diags
-}
-
-fn length_rule(
-    out: &mut Out<'_, '_>,
-    part: usize,
-    name: &str,
-    network: Network,
-    text: &str,
-    length: &Length,
-) {
-    if let Some(limit) = length.limit
-        && length.used > limit
-    {
-        let unit = if network == Network::X { " (X's weighted count)" } else { "" };
-        out.push(
-            rule::LENGTH,
-            part,
-            format!(
-                "{name} is {} long on {network}{unit}, limit {limit}: shorten it by {}",
-                length.used,
-                length.used - limit
-            ),
-        );
-    }
-    if network == Network::X
-        && let Some(c) = text.chars().find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}'))
-    {
-        out.push(
-            rule::LENGTH,
-            part,
-            format!("{name} holds U+{:04X}, which X refuses: remove it", c as u32),
         );
     }
 }
@@ -312,8 +358,8 @@ pub fn check_one(
 mod tests {
     use super::*;
     use crate::render::render;
+    use crate::settings::{PolicyLayer, Utm};
     use crate::testing::{channel, mentions, post, thread_item};
-    use crieur_config::{PolicyLayer, Utm};
 
     fn rules_of(diags: &[Diagnostic]) -> Vec<(String, Severity)> {
         diags.iter().map(|d| (d.rule.clone(), d.severity)).collect()

@@ -1,77 +1,13 @@
-//! Rule ids, built-in defaults, and the settings in force on one channel.
+//! Built-in defaults, and the settings in force on one channel.
 
 use std::collections::BTreeMap;
 
-use crieur_config::{HashtagStyle, PolicyConfig, PolicyLayer, Utm};
 use crieur_core::{Channel, Location, Network, Severity};
 use jiff::SignedDuration;
 use jiff::civil::Time;
 
-/// The stable rule ids (see the policy specification).
-pub mod rule {
-    /// The text fits the network's limit.
-    pub const LENGTH: &str = "length";
-    /// There is text after rendering.
-    pub const EMPTY: &str = "empty";
-    /// At most N hashtags.
-    pub const HASHTAGS_MAX: &str = "hashtags.max";
-    /// Hashtags in CamelCase.
-    pub const HASHTAGS_STYLE: &str = "hashtags.style";
-    /// No banned hashtag.
-    pub const HASHTAGS_BANNED: &str = "hashtags.banned";
-    /// No hashtag the network will not link.
-    pub const HASHTAGS_INVALID: &str = "hashtags.invalid";
-    /// Every mention can be expressed on the network.
-    pub const MENTIONS_UNRESOLVED: &str = "mentions.unresolved";
-    /// Posts of some categories carry a link.
-    pub const LINKS_REQUIRED: &str = "links.required";
-    /// The link carries no conflicting `utm_` parameter.
-    pub const LINKS_BROKEN_UTM: &str = "links.broken_utm";
-    /// No same text twice on a channel within the duplicate window.
-    pub const DUPLICATE: &str = "duplicate";
-    /// Posts on a channel at least `min_gap` apart.
-    pub const REGULARITY_MIN_GAP: &str = "regularity.min_gap";
-    /// At most N posts per channel per local day.
-    pub const REGULARITY_MAX_PER_DAY: &str = "regularity.max_per_day";
-    /// No post inside quiet hours.
-    pub const REGULARITY_QUIET_HOURS: &str = "regularity.quiet_hours";
-    /// No silence longer than `max_silence`.
-    pub const REGULARITY_SILENCE: &str = "regularity.silence";
-    /// Each category reaches its share of posts.
-    pub const MIX_MIN_SHARE: &str = "mix.min_share";
-    /// The post asks a question or invites a reply.
-    pub const ENGAGEMENT_OPEN_QUESTION: &str = "engagement.open_question";
-}
-
-/// Every rule id with its built-in severity, in the order of the specification.
-pub const RULES: &[(&str, Severity)] = &[
-    (rule::LENGTH, Severity::Error),
-    (rule::EMPTY, Severity::Error),
-    (rule::HASHTAGS_MAX, Severity::Warning),
-    (rule::HASHTAGS_STYLE, Severity::Warning),
-    (rule::HASHTAGS_BANNED, Severity::Error),
-    (rule::HASHTAGS_INVALID, Severity::Error),
-    (rule::MENTIONS_UNRESOLVED, Severity::Error),
-    (rule::LINKS_REQUIRED, Severity::Warning),
-    (rule::LINKS_BROKEN_UTM, Severity::Error),
-    (rule::DUPLICATE, Severity::Error),
-    (rule::REGULARITY_MIN_GAP, Severity::Error),
-    (rule::REGULARITY_MAX_PER_DAY, Severity::Warning),
-    (rule::REGULARITY_QUIET_HOURS, Severity::Warning),
-    (rule::REGULARITY_SILENCE, Severity::Warning),
-    (rule::MIX_MIN_SHARE, Severity::Warning),
-    (rule::ENGAGEMENT_OPEN_QUESTION, Severity::Off),
-];
-
-/// Whether `id` names a rule (for the config to reject typos in `rules = {...}`).
-pub fn is_rule(id: &str) -> bool {
-    RULES.iter().any(|(r, _)| *r == id)
-}
-
-/// The built-in severity of a rule; `None` for an unknown id.
-pub fn default_severity(id: &str) -> Option<Severity> {
-    RULES.iter().find(|(r, _)| *r == id).map(|(_, s)| *s)
-}
+use crate::rules::RULES;
+use crate::settings::{HashtagStyle, PolicyConfig, PolicyLayer, Utm};
 
 /// The built-in `max_hashtags` of a network (`None`: unlimited).
 pub fn default_max_hashtags(network: Network) -> Option<u32> {
@@ -155,7 +91,8 @@ pub struct Effective {
 }
 
 impl Effective {
-    /// The severity of rule `id` on this channel (`Off` for an unknown id).
+    /// The severity of rule `id` on this channel (`Off` for an unknown id, and for a rule that
+    /// does not judge this channel's network).
     pub fn severity(&self, id: &str) -> Severity {
         self.severities.get(id).copied().unwrap_or(Severity::Off)
     }
@@ -191,12 +128,13 @@ fn resolve(
 
     let severities = RULES
         .iter()
-        .map(|&(id, default)| {
+        .filter(|r| r.applies_to(network))
+        .map(|r| {
             let s = layers
                 .iter()
-                .find_map(|(_, l)| l.and_then(|l| l.rules.get(id).copied()))
-                .unwrap_or(default);
-            (id, s)
+                .find_map(|(_, l)| l.and_then(|l| l.rules.get(r.id).copied()))
+                .unwrap_or(r.default);
+            (r.id, s)
         })
         .collect();
 
@@ -257,6 +195,7 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{is_rule, rule};
     use crate::testing::channel;
 
     #[test]
@@ -303,6 +242,17 @@ mod tests {
         assert_eq!(other.max_length, Some(280));
         let blog = effective(&p, &channel("blog", Network::Webhook));
         assert_eq!(blog.max_hashtags, Some(3), "a base key replaces every network's default");
+    }
+
+    #[test]
+    fn a_rule_is_off_on_a_network_it_does_not_judge() {
+        let mut p = PolicyConfig::default();
+        p.base.rules.insert(rule::MENTIONS_UNRESOLVED.into(), Severity::Error);
+        let blog = effective(&p, &channel("blog", Network::Webhook));
+        assert_eq!(blog.severity(rule::MENTIONS_UNRESOLVED), Severity::Off);
+        assert_eq!(blog.severity(rule::LENGTH), Severity::Error);
+        let li = effective(&p, &channel("li", Network::Linkedin));
+        assert_eq!(li.severity(rule::MENTIONS_UNRESOLVED), Severity::Error);
     }
 
     #[test]

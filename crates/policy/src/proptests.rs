@@ -3,11 +3,11 @@
 
 use proptest::prelude::*;
 
-use crieur_config::PolicyConfig;
 use crieur_core::{Network, Variant};
 
 use crate::effective::effective;
 use crate::render::{RenderContext, render};
+use crate::settings::PolicyConfig;
 use crate::testing::{channel, mentions, post, thread_item};
 use crate::x::count_x;
 use crate::{check_one, check_post};

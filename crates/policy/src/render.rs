@@ -24,11 +24,11 @@
 
 use std::collections::BTreeMap;
 
-use crieur_config::{Mention, Utm};
 use crieur_core::{Channel, Network, Post};
 
 use crate::effective::Effective;
 use crate::length::{Length, measure};
+use crate::settings::{Mention, Utm};
 use crate::text::{HashtagProblem, LINK_PLACEHOLDER, Tok, is_x_handle, tokenize};
 
 /// What rendering needs besides the post and the channel.
@@ -453,8 +453,8 @@ pub fn tag_link(link: &str, utm: &Utm, vars: &UtmVars<'_>) -> (String, Vec<UtmCo
 mod tests {
     use super::*;
     use crate::effective::{default_utm, effective};
+    use crate::settings::PolicyConfig;
     use crate::testing::{channel, mentions, post, thread_item};
-    use crieur_config::PolicyConfig;
     use crieur_core::Variant;
 
     fn render_on(p: &Post, network: Network) -> Rendered {

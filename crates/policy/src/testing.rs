@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crieur_config::Mention;
 use crieur_core::{Channel, Location, Network, Post, ThreadItem};
 use jiff::tz::TimeZone;
+
+use crate::settings::Mention;
 
 pub(crate) fn channel(name: &str, network: Network) -> Channel {
     Channel {

@@ -862,9 +862,18 @@ mod tests {
         assert_eq!(count_x("e\u{301}", 280).weighted_length, 1);
     }
 
+    /// The two sections of twitter-text's `validate.yml` that concern counting.
     #[derive(serde::Deserialize)]
     struct Suite {
-        tests: std::collections::BTreeMap<String, serde_yaml::Value>,
+        tests: Sections,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Sections {
+        #[serde(rename = "WeightedTweetsWithDiscountedEmojiCounterTest")]
+        weighted_with_discounted_emoji: Vec<Case>,
+        #[serde(rename = "UnicodeDirectionalMarkerCounterTest")]
+        unicode_directional_marker: Vec<Case>,
     }
 
     #[derive(serde::Deserialize, Debug)]
@@ -886,28 +895,20 @@ mod tests {
         valid_range_end: Option<i64>,
     }
 
-    const CONFORMANCE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/twitter-text-validate.yml"
-    );
+    /// twitter-text's conformance file, kept in the crate (see `NOTE.md` beside it).
+    const CONFORMANCE: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/twitter-text/validate.yml");
 
-    fn cases(section: &str) -> Vec<Case> {
-        let raw = std::fs::read_to_string(CONFORMANCE).unwrap_or_else(|e| {
-            panic!(
-                "the twitter-text conformance file is expected at {CONFORMANCE} \
-                 (shared/conformance/twitter-text-validate.yml beside the project root): {e}"
-            )
-        });
-        let suite: Suite = serde_yaml::from_str(&raw).unwrap();
-        let value = suite.tests.get(section).unwrap_or_else(|| panic!("no section {section}"));
-        serde_yaml::from_value(value.clone()).unwrap()
+    fn suite() -> Sections {
+        let raw = std::fs::read_to_string(CONFORMANCE)
+            .unwrap_or_else(|e| panic!("cannot read {CONFORMANCE}: {e}"));
+        serde_saphyr::from_str::<Suite>(&raw).unwrap().tests
     }
 
-    fn check_section(section: &str) {
-        let cases = cases(section);
+    fn check_section(section: &str, cases: &[Case]) {
         assert!(!cases.is_empty(), "section {section} has no case");
         let mut failures = Vec::new();
-        for case in &cases {
+        for case in cases {
             let got = count_x(&case.text, X_MAX_LENGTH);
             let want = &case.expected;
             let ok = got.weighted_length == want.weighted_length
@@ -932,12 +933,14 @@ mod tests {
 
     #[test]
     fn conformance_weighted_tweets_with_discounted_emoji() {
-        check_section("WeightedTweetsWithDiscountedEmojiCounterTest");
+        let cases = suite().weighted_with_discounted_emoji;
+        check_section("WeightedTweetsWithDiscountedEmojiCounterTest", &cases);
     }
 
     #[test]
     fn conformance_unicode_directional_markers() {
-        check_section("UnicodeDirectionalMarkerCounterTest");
+        let cases = suite().unicode_directional_marker;
+        check_section("UnicodeDirectionalMarkerCounterTest", &cases);
     }
 }
 
