@@ -9,10 +9,40 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crieur_config::{Config, NetworkSettings, OAuthSettings, SecretRef};
-use crieur_core::{Clock, Publisher, TokenVault};
+use crieur_core::{Clock, Network, Publisher, TokenVault};
+use crieur_daemon::{BoxError, TokenWarning};
 use crieur_net_http::HttpClient;
 use crieur_net_oauth::{TokenManager, TokenManagerConfig};
 use secrecy::SecretString;
+
+/// The daemon's view of the adapters: [`publishers`], and LinkedIn's token expiry warnings.
+pub struct Wired;
+
+impl crieur_daemon::Adapters for Wired {
+    fn publishers(
+        &self,
+        config: &Config,
+        vault: Arc<dyn TokenVault>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError> {
+        Ok(publishers(config, Some(vault), clock)?)
+    }
+
+    /// Only LinkedIn's tokens are meant to be renewed by a person: X's expire every two hours and
+    /// are refreshed, Facebook's Page tokens do not expire.
+    fn token_warning(
+        &self,
+        network: Network,
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> Option<TokenWarning> {
+        if network != Network::Linkedin {
+            return None;
+        }
+        let w = crieur_net_linkedin::expiry_warning(expires_at, now)?;
+        Some(TokenWarning { threshold_days: w.threshold_days, message: w.to_string() })
+    }
+}
 
 /// Builds the publisher of every channel of `config`. Secrets are resolved here (and only here).
 ///

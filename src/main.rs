@@ -10,8 +10,6 @@ mod adapters;
 mod commands;
 mod logging;
 mod output;
-mod plan;
-mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -5,7 +5,7 @@ use crieur_core::{Diagnostic, Location, Severity};
 
 use crate::Outcome;
 use crate::commands::Context;
-use crate::plan;
+use crieur_daemon::plan;
 
 /// `crieur validate` arguments.
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let (config, posts) = ctx.load()?;
     let now = ctx.now();
     let to = now + jiff::SignedDuration::from_hours(24 * 7 * i64::from(args.weeks));
-    let known = plan::read_known(&config, now);
+    let known = crate::commands::read_known(&config, now);
     let assessed = plan::assess(&config, &posts, &known, now, to, now, true)?;
     let mut all: Vec<Diagnostic> = assessed.text.into_values().flatten().collect();
     all.extend(assessed.calendar_rules);

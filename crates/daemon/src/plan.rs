@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
 use crieur_config::Config;
 use crieur_core::{Channel, Diagnostic, Post, Severity};
 use crieur_policy::{Effective, RenderContext, Rendered};
 use crieur_scheduler::{Calendar, History};
 use jiff::{Timestamp, Zoned};
+
+use crate::Error;
 
 /// The config's channels as domain values, in name order.
 pub fn channels(config: &Config) -> Vec<Channel> {
@@ -18,7 +19,10 @@ pub fn channels(config: &Config) -> Vec<Channel> {
 }
 
 /// The start of the default preview window: the next Monday 00:00 after `now`, in `config`'s zone.
-pub fn next_monday(config: &Config, now: Timestamp) -> anyhow::Result<Zoned> {
+///
+/// # Errors
+/// When the dates run out of jiff's range.
+pub fn next_monday(config: &Config, now: Timestamp) -> Result<Zoned, Error> {
     let today = now.to_zoned(config.timezone.clone()).date();
     let mut day = today.tomorrow()?;
     while day.weekday() != jiff::civil::Weekday::Monday {
@@ -29,8 +33,11 @@ pub fn next_monday(config: &Config, now: Timestamp) -> anyhow::Result<Zoned> {
 
 /// 00:00 of `date` in the config's zone (or the first instant of that day, if midnight is in a
 /// daylight-saving gap).
-pub fn start_of(config: &Config, date: jiff::civil::Date) -> anyhow::Result<Zoned> {
-    date.to_zoned(config.timezone.clone()).with_context(|| format!("no start of day {date}"))
+///
+/// # Errors
+/// [`Error::StartOfDay`] when the day cannot be placed in the zone (out of jiff's range).
+pub fn start_of(config: &Config, date: jiff::civil::Date) -> Result<Zoned, Error> {
+    date.to_zoned(config.timezone.clone()).map_err(|source| Error::StartOfDay { date, source })
 }
 
 /// Everything the policy and the renderer need about each channel, computed once.
@@ -77,9 +84,8 @@ pub fn lay(
     from: Timestamp,
     to: Timestamp,
     now: Timestamp,
-) -> anyhow::Result<Calendar> {
-    crieur_scheduler::lay(channels, posts, history, from, to, now)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+) -> Result<Calendar, Error> {
+    Ok(crieur_scheduler::lay(channels, posts, history, from, to, now)?)
 }
 
 /// Keeps only `diagnostics` that are not `off`.
@@ -142,9 +148,12 @@ pub struct Known {
 }
 
 /// Reads what the database knows, read-only. A missing or never-migrated database is an empty
-/// history; an unreachable one is reported as a warning and treated as empty (`validate` and
-/// `preview` need no database).
-pub async fn known(config: &Config, now: Timestamp) -> Known {
+/// history (`validate` and `preview` need no database).
+///
+/// # Errors
+/// When the database exists but cannot be read; callers report it and go on with
+/// [`Known::default`].
+pub async fn known(config: &Config, now: Timestamp) -> Result<Known, crieur_store::StoreError> {
     let read = async {
         let store =
             crieur_store::open(&config.storage.url, crieur_store::OpenOptions::read_only()).await?;
@@ -154,22 +163,11 @@ pub async fn known(config: &Config, now: Timestamp) -> Known {
         Ok::<_, crieur_store::StoreError>((status?, history?))
     };
     match read.await {
-        Ok((status, history)) => Known { status, history },
+        Ok((status, history)) => Ok(Known { status, history }),
         Err(crieur_store::StoreError::Missing { .. } | crieur_store::StoreError::NoSchema(_)) => {
-            Known::default()
+            Ok(Known::default())
         }
-        Err(e) => {
-            eprintln!("warning: cannot read the database, assuming nothing was published: {e}");
-            Known::default()
-        }
-    }
-}
-
-/// [`known`], for commands without a runtime of their own.
-pub fn read_known(config: &Config, now: Timestamp) -> Known {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(known(config, now)),
-        Err(_) => Known::default(),
+        Err(e) => Err(e),
     }
 }
 
@@ -199,7 +197,7 @@ pub fn assess(
     to: Timestamp,
     now: Timestamp,
     every_post: bool,
-) -> anyhow::Result<Assessment> {
+) -> Result<Assessment, Error> {
     let channels = channels(config);
     let history = crate::sync::history(config, posts, &known.status, now);
     let calendar = lay(&channels, posts, &history, from, to, now)?;

@@ -7,13 +7,15 @@
 //! afresh from now, so editing the files reorders what has not gone out yet.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crieur_config::{Config, Missed};
-use crieur_core::{Network, Post};
+use crieur_core::{Clock, Network, Post};
 use crieur_scheduler::{History, Prior};
-use crieur_store::{DesiredDelivery, State, StatusReport};
+use crieur_store::{DesiredDelivery, State, StatusReport, Store, SyncReport};
 use jiff::{SignedDuration, Timestamp};
 
+use crate::Error;
 use crate::plan::{self, Judge};
 
 /// How far ahead deliveries are written to the store. Posts beyond it are added by a later sync
@@ -91,11 +93,10 @@ pub fn desired(
     posts: &[Post],
     status: &StatusReport,
     now: Timestamp,
-) -> anyhow::Result<Vec<DesiredDelivery>> {
+) -> Result<Vec<DesiredDelivery>, Error> {
     let history = history(config, posts, status, now);
     let channels = plan::channels(config);
-    let mut placements = crieur_scheduler::assign(&channels, posts, &history, now, now + HORIZON)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut placements = crieur_scheduler::assign(&channels, posts, &history, now, now + HORIZON)?;
     let index: HashMap<&str, usize> =
         posts.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
     for row in status.deliveries.iter().filter(|r| r.item == 0) {
@@ -148,4 +149,46 @@ pub fn desired(
         }
     }
     Ok(out)
+}
+
+/// Re-reads the post files and makes the store match: one daemon's config, store and clock.
+pub struct Syncer {
+    /// The config whose queue is read.
+    pub config: Config,
+    /// The store that holds the deliveries.
+    pub store: Arc<dyn Store>,
+    /// The daemon's clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Syncer {
+    /// Reads the post files, computes the [`desired`] deliveries from the store's state, and
+    /// writes them; logs what changed and every edit that comes too late to be sent.
+    ///
+    /// # Errors
+    /// When a post file is invalid (the store is left as it was), a cadence cannot be laid, or
+    /// the store fails.
+    pub async fn sync(&self) -> Result<SyncReport, Error> {
+        let posts = crieur_config::load_posts(&self.config)?;
+        let now = self.clock.now();
+        let status = self.store.status().await?;
+        let desired = desired(&self.config, &posts, &status, now)?;
+        let report = self.store.sync(&desired, now).await?;
+        for id in &report.edited_after_publish {
+            tracing::warn!(delivery = %id, "a published post was edited in the files; it is not republished");
+        }
+        for id in &report.edited_in_flight {
+            tracing::warn!(delivery = %id, "a post being sent was edited; the edit applies only if it is sent again");
+        }
+        if !report.is_noop() {
+            tracing::info!(
+                inserted = report.inserted,
+                updated = report.updated,
+                revived = report.revived,
+                cancelled = report.cancelled,
+                "queue synced from the post files"
+            );
+        }
+        Ok(report)
+    }
 }
