@@ -6,7 +6,6 @@
 //! `crieur-policy` -> `crieur-scheduler` -> `crieur-store` -> one `crieur-net-*` adapter per
 //! channel. Each command lives in its own module under `commands/`.
 
-mod adapters;
 mod commands;
 mod logging;
 mod output;

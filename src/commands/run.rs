@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use crieur_core::{OffsetClock, SystemClock};
-use crieur_daemon::{Ended, RunOptions};
+use std::collections::HashMap;
+
+use crieur_config::Config;
+use crieur_core::{Clock, Network, OffsetClock, Publisher, SystemClock, TokenVault};
+use crieur_daemon::{BoxError, Ended, RunOptions, TokenWarning};
 
 use crate::Outcome;
 use crate::commands::Context;
@@ -44,8 +47,32 @@ fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         once: args.once,
         dry_run: args.dry_run,
     };
-    Ok(match rt.block_on(crieur_daemon::run(options, Arc::new(crate::adapters::Wired)))? {
+    Ok(match rt.block_on(crieur_daemon::run(options, Arc::new(Wired)))? {
         Ended::Clean => Outcome::Success,
         Ended::NotAllPublished => Outcome::Problems,
     })
+}
+
+/// The daemon's view of the adapters (`crieur-adapters`).
+struct Wired;
+
+impl crieur_daemon::Adapters for Wired {
+    fn publishers(
+        &self,
+        config: &Config,
+        vault: Arc<dyn TokenVault>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError> {
+        Ok(crieur_adapters::publishers(config, Some(vault), clock)?)
+    }
+
+    fn token_warning(
+        &self,
+        network: Network,
+        expires_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> Option<TokenWarning> {
+        let w = crieur_adapters::token_warning(network, expires_at, now)?;
+        Some(TokenWarning { threshold_days: w.threshold_days, message: w.to_string() })
+    }
 }

@@ -183,6 +183,35 @@ pub struct Assessment {
     pub calendar_rules: Vec<Diagnostic>,
 }
 
+impl Assessment {
+    /// Every diagnostic (text and calendar rules), each with a place (its own, else its
+    /// channel's, else the config file's start), sorted by place, rule, post and channel, without
+    /// duplicates: what `validate` prints.
+    pub fn diagnostics(self, config: &Config) -> Vec<Diagnostic> {
+        let mut all: Vec<Diagnostic> = self.text.into_values().flatten().collect();
+        all.extend(self.calendar_rules);
+        for d in &mut all {
+            if d.location.is_none() {
+                d.location =
+                    Some(d.channel.as_ref().and_then(|c| config.channels.get(c)).map_or_else(
+                        || crieur_core::Location::new(&config.path, 1, 1),
+                        |c| c.channel.location.clone(),
+                    ));
+            }
+        }
+        all.sort_by(|a, b| {
+            (&a.location, &a.rule, &a.post, &a.channel).cmp(&(
+                &b.location,
+                &b.rule,
+                &b.post,
+                &b.channel,
+            ))
+        });
+        all.dedup();
+        all
+    }
+}
+
 /// Lays `posts` over [`from`, `to`), renders and judges them. With `every_post`, the text rules
 /// also run on every (post, channel) of the queue, laid in the window or not (`validate`).
 ///

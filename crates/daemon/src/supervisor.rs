@@ -228,16 +228,21 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
 /// # Errors
 /// When the key cannot be read or decoded, or the store cannot be opened.
 pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, Error> {
-    let key = match &config.storage.key {
-        Some(reference) => {
-            let text = reference.resolve(&config.dir).map_err(Error::StorageKey)?;
-            Some(Key::from_base64(text.expose_secret())?)
-        }
-        None => None,
-    };
+    let key = storage_key(config)?;
     crieur_store::open(&config.storage.url, OpenOptions { key, clock, ..OpenOptions::default() })
         .await
         .map_err(|source| Error::Open { url: crieur_store::mask_url(&config.storage.url), source })
+}
+
+/// The `[storage] key` of `config`, read and decoded; `None` when the config has none.
+///
+/// # Errors
+/// [`Error::StorageKey`] when the secret cannot be read, [`Error::Store`] when it is not a
+/// base64 key of the right length.
+pub fn storage_key(config: &Config) -> Result<Option<Key>, Error> {
+    let Some(reference) = &config.storage.key else { return Ok(None) };
+    let text = reference.resolve(&config.dir).map_err(Error::StorageKey)?;
+    Ok(Some(Key::from_base64(text.expose_secret())?))
 }
 
 /// One re-sync asked for by a file change or the hourly job: true when the store now matches the
