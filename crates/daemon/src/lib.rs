@@ -24,6 +24,9 @@ pub mod supervisor;
 pub mod sync;
 pub mod watch;
 
+#[cfg(test)]
+mod testing;
+
 pub use supervisor::{Adapters, Ended, RunOptions, TokenWarning, run};
 
 /// Any error, boxed: what an [`Adapters`] implementation returns when a publisher cannot be built.

@@ -560,3 +560,133 @@ async fn dry_run(config: Config, clock: Arc<dyn Clock>, once: bool) -> Result<En
     }
     Ok(Ended::Clean)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crieur_core::{Outcome, Tokens};
+    use crieur_store::RetryPolicy;
+
+    use super::*;
+    use crate::testing::{NOW, NoAdapters, POSTS, Project, capture_logs, ts};
+
+    #[tokio::test]
+    async fn the_status_line_counts_the_queue_and_names_the_next_slot_in_the_channels_zone() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let line = status_line(&*syncer.store, &syncer.config, &NoAdapters, ts(NOW)).await;
+        assert_eq!(line, "2 queued, next: blog at Mon 08:00");
+    }
+
+    #[tokio::test]
+    async fn the_status_line_adds_unknown_outcomes_and_token_warnings() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let at = ts("2026-03-23T07:00:00Z");
+        let claimed = syncer
+            .store
+            .claim_due("test", at, jiff::SignedDuration::from_secs(60), 1)
+            .await
+            .unwrap();
+        let d = &claimed[0].delivery;
+        let unknown = Outcome::Unknown { reason: "timed out".into() };
+        syncer
+            .store
+            .complete("test", &d.id, d.attempt, &unknown, at, &RetryPolicy::default())
+            .await
+            .unwrap();
+        let expires_at = ts("2026-03-23T20:00:00Z");
+        let tokens =
+            Tokens { access_token: "t".into(), refresh_token: None, expires_at: Some(expires_at) };
+        syncer.store.save("blog", &tokens).await.unwrap();
+        let status = syncer.store.status().await.unwrap();
+        assert_eq!(
+            summary(&status, &syncer.config, &NoAdapters, at),
+            "1 queued, next: blog at Mon 08:00, 1 unknown (see crieur status); \
+             blog: expires 2026-03-23T20:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_reload_with_an_invalid_config_keeps_the_old_one_and_logs_why() {
+        let cadence = |c: &Config| format!("{:?}", c.channels["blog"].channel.cadence);
+        let project = Project::new(POSTS);
+        let old = project.config();
+        project.write("crieur.toml", &project.config_text("Sun 10:00"));
+        let (logs, _guard) = capture_logs();
+        let new = reload_config(&project.path("crieur.toml"), old.clone());
+        assert_ne!(cadence(&new), cadence(&old), "a valid new config is taken");
+
+        project.write("crieur.toml", "timezone = \"Nowhere/Atlantis\"\n");
+        let kept = reload_config(&project.path("crieur.toml"), new.clone());
+        assert_eq!(cadence(&kept), cadence(&new), "an invalid one is not");
+        let text = logs.text();
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("the new config is invalid; keeping the old one"), "{text}");
+        assert!(text.contains("crieur.toml:1:"), "the problem's place is logged: {text}");
+    }
+
+    #[tokio::test]
+    async fn housekeeping_that_cannot_start_logs_an_error_with_its_cause_and_stops_nothing() {
+        let project = Project::new(POSTS);
+        let syncer = Arc::new(project.syncer(ts(NOW)).await);
+        let keeper =
+            Arc::new(Housekeeper::new(syncer, Arc::new(NoAdapters), Arc::new(Notify::new())));
+        let (logs, _guard) = capture_logs();
+        let started = keeper.start(Err(JobSchedulerError::CantInit)).await;
+        assert!(started.is_none());
+        let text = logs.text();
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("housekeeping cannot start"), "{text}");
+        assert!(text.contains("CantInit"), "the cause is logged: {text}");
+    }
+
+    #[tokio::test]
+    async fn housekeeping_starts_and_warns_of_an_expiring_token_once_per_threshold() {
+        let project = Project::new(POSTS);
+        let syncer = Arc::new(project.syncer(ts(NOW)).await);
+        let tokens = Tokens {
+            access_token: "t".into(),
+            refresh_token: None,
+            expires_at: Some(ts("2026-03-19T06:00:00Z")),
+        };
+        syncer.store.save("blog", &tokens).await.unwrap();
+        let keeper =
+            Arc::new(Housekeeper::new(syncer, Arc::new(NoAdapters), Arc::new(Notify::new())));
+        let (logs, _guard) = capture_logs();
+        let mut started = keeper.start(JobScheduler::new().await).await.expect("housekeeping runs");
+        assert!(
+            logs.text().contains("expires 2026-03-19T06:00:00Z"),
+            "the first check runs at start: {}",
+            logs.text()
+        );
+        assert!(keeper.check_tokens().await.is_empty(), "a threshold is logged once");
+        started.shutdown().await.unwrap();
+    }
+
+    #[test]
+    fn the_gate_blocks_a_text_an_error_rule_refuses_right_before_it_is_sent() {
+        let project = Project::new(POSTS);
+        let gate = PolicyGate::new(project.config());
+        let delivery = |text: &str| Delivery {
+            id: "hello:blog:0".into(),
+            post: "hello".into(),
+            channel: "blog".into(),
+            network: Network::Webhook,
+            text: text.to_owned(),
+            link: None,
+            category: None,
+            article: None,
+            item: 0,
+            reply_to: None,
+            attempt: 1,
+            attempt_started_at: ts(NOW),
+            may_have_been_sent: false,
+        };
+        assert_eq!(gate.blocked(&delivery("Hello")), None);
+        let blocked = gate.blocked(&delivery("   ")).expect("an empty text is blocked");
+        assert!(blocked.starts_with("policy rule empty"), "{blocked}");
+    }
+}

@@ -192,3 +192,150 @@ impl Syncer {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crieur_core::Outcome;
+    use crieur_scheduler::Prior;
+    use crieur_store::RetryPolicy;
+
+    use super::*;
+    use crate::testing::{NOW, POSTS, Project, ts};
+
+    fn due(desired: &[DesiredDelivery]) -> Vec<(String, Timestamp)> {
+        desired.iter().map(|d| (d.id.clone(), d.due_at)).collect()
+    }
+
+    /// Syncs at `NOW`, then publishes `hello` at its slot (23 March, 07:00 UTC).
+    async fn hello_published(project: &Project) -> Syncer {
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let at = ts("2026-03-23T07:00:00Z");
+        let claimed =
+            syncer.store.claim_due("test", at, SignedDuration::from_secs(60), 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{claimed:?}");
+        let published = Outcome::Published { remote_id: "1".into(), url: None };
+        let d = &claimed[0].delivery;
+        syncer
+            .store
+            .complete("test", &d.id, d.attempt, &published, at, &RetryPolicy::default())
+            .await
+            .unwrap();
+        syncer
+    }
+
+    #[test]
+    fn posts_become_one_delivery_each_on_the_channels_next_free_slots() {
+        let project = Project::new(POSTS);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let desired = desired(&config, &posts, &StatusReport::default(), ts(NOW)).unwrap();
+        assert_eq!(
+            due(&desired),
+            [
+                ("hello:blog:0".to_owned(), ts("2026-03-23T07:00:00Z")),
+                // Paris is on summer time from 29 March: 08:00 is 06:00 UTC.
+                ("world:blog:0".to_owned(), ts("2026-03-30T06:00:00Z")),
+            ]
+        );
+        assert_eq!(desired[0].text, "Hello");
+        assert_eq!(desired[0].network, Network::Webhook);
+    }
+
+    #[test]
+    fn only_x_sends_the_follow_ups_of_a_thread() {
+        let thread = "[[post]]\nid = \"t\"\nchannels = [\"blog\", \"x\"]\ntext = \"One\"\n\n\
+                      [[post.thread]]\ntext = \"Two\"\n";
+        let project = Project::new(thread);
+        let x = "\n[channels.x]\nnetwork = \"x\"\ncadence = [\"Mon 08:00\"]\n\
+                 access_token = \"env:X_ACCESS_TOKEN\"\n";
+        project.write("crieur.toml", &(project.config_text("Mon 08:00") + x));
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let desired = desired(&config, &posts, &StatusReport::default(), ts(NOW)).unwrap();
+        let items: Vec<(&str, &str)> =
+            desired.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+        assert_eq!(items, [("t:blog:0", "One"), ("t:x:0", "One"), ("t:x:1", "Two")]);
+    }
+
+    #[tokio::test]
+    async fn a_sync_writes_the_deliveries_once_and_a_second_sync_changes_nothing() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        let first = syncer.sync().await.unwrap();
+        assert_eq!(first.inserted, 2);
+        let status = syncer.store.status().await.unwrap();
+        let states: Vec<(&str, State)> =
+            status.deliveries.iter().map(|r| (r.id.as_str(), r.state)).collect();
+        assert_eq!(states, [("hello:blog:0", State::Queued), ("world:blog:0", State::Queued)]);
+        assert!(syncer.sync().await.unwrap().is_noop());
+    }
+
+    #[tokio::test]
+    async fn a_published_delivery_is_read_back_as_done_and_keeps_its_instant() {
+        let project = Project::new(POSTS);
+        let syncer = hello_published(&project).await;
+        let later = ts("2026-03-24T12:00:00Z");
+        let status = syncer.store.status().await.unwrap();
+        let posts = crieur_config::load_posts(&syncer.config).unwrap();
+        let history = history(&syncer.config, &posts, &status, later);
+        assert_eq!(history.get("hello", "blog"), Some(Prior::Done));
+        assert_eq!(history.get("world", "blog"), None);
+        let desired = desired(&syncer.config, &posts, &status, later).unwrap();
+        assert_eq!(
+            due(&desired),
+            [
+                ("world:blog:0".to_owned(), ts("2026-03-30T06:00:00Z")),
+                ("hello:blog:0".to_owned(), ts("2026-03-23T07:00:00Z")),
+            ]
+        );
+        let known = crate::plan::known(&syncer.config, later).await.unwrap();
+        let went_out: Vec<(&str, &str)> =
+            known.history.iter().map(|h| (h.post.as_str(), h.text.as_str())).collect();
+        assert_eq!(went_out, [("hello", "Hello")]);
+    }
+
+    #[tokio::test]
+    async fn a_slot_missed_while_down_keeps_its_instant_within_max_late_else_the_post_moves_on() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let status = syncer.store.status().await.unwrap();
+        let posts = crieur_config::load_posts(&syncer.config).unwrap();
+        let config = &syncer.config;
+
+        let half_an_hour_late = ts("2026-03-23T07:30:00Z");
+        assert_eq!(
+            history(config, &posts, &status, half_an_hour_late).get("hello", "blog"),
+            Some(Prior::At(ts("2026-03-23T07:00:00Z")))
+        );
+        let desired_late = desired(config, &posts, &status, half_an_hour_late).unwrap();
+        assert_eq!(desired_late[0].due_at, ts("2026-03-23T07:00:00Z"));
+
+        // Past the default `max_late` of two hours: laid afresh on the next free slots.
+        let three_hours_late = ts("2026-03-23T10:00:00Z");
+        assert_eq!(history(config, &posts, &status, three_hours_late).get("hello", "blog"), None);
+        let moved = desired(config, &posts, &status, three_hours_late).unwrap();
+        assert_eq!(
+            due(&moved),
+            [
+                ("hello:blog:0".to_owned(), ts("2026-03-30T06:00:00Z")),
+                ("world:blog:0".to_owned(), ts("2026-04-06T06:00:00Z")),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_post_file_fails_the_sync_and_leaves_the_queue_as_it_was() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let before = syncer.store.status().await.unwrap();
+        project.write("posts/a.toml", "[[post]]\nid = \"hello\"\nchannels = [\"nowhere\"]\n");
+        let err = syncer.sync().await.unwrap_err();
+        assert!(matches!(err, Error::Files(_)), "{err:?}");
+        assert!(!crate::supervisor::resync(&syncer).await, "the re-sync reports the failure");
+        assert_eq!(syncer.store.status().await.unwrap(), before);
+    }
+}

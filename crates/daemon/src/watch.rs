@@ -89,3 +89,37 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::{POSTS, Project};
+
+    async fn asked(wanted: &tokio::sync::Notify, within: Duration) -> bool {
+        tokio::time::timeout(within, wanted.notified()).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_post_file_that_changes_asks_for_a_resync_and_one_only_read_does_not() {
+        let project = Project::new(POSTS);
+        let wanted = Arc::new(tokio::sync::Notify::new());
+        let _watcher = watch_posts(&project.config(), wanted.clone()).expect("a watcher");
+
+        // What a sync does: open and read every post file.
+        let _ = std::fs::read_to_string(project.path("posts/a.toml")).unwrap();
+        assert!(!asked(&wanted, Duration::from_secs(1)).await, "reading is not a change");
+
+        // Bigger, so the change shows even within the file system's time granularity.
+        project.write("posts/a.toml", &format!("{POSTS}\n# edited\n"));
+        assert!(asked(&wanted, Duration::from_secs(10)).await, "an edit asks for a re-sync");
+
+        project.write("posts/b.toml", POSTS);
+        assert!(asked(&wanted, Duration::from_secs(10)).await, "a new file asks for a re-sync");
+
+        project.write("posts/notes.txt", "not a post file");
+        assert!(!asked(&wanted, Duration::from_secs(1)).await, "other files are not watched");
+    }
+}
