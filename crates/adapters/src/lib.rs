@@ -102,7 +102,7 @@ pub fn publishers(
 /// # Errors
 /// When the reference is given and cannot be read.
 pub fn secret(config: &Config, r: Option<&SecretRef>) -> Result<Option<SecretString>, SecretError> {
-    Ok(r.map(|r| r.resolve(&config.dir)).transpose()?)
+    r.map(|r| r.resolve(&config.dir)).transpose()
 }
 
 fn manager(

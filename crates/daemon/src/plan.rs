@@ -303,3 +303,51 @@ pub fn assess(
     ));
     Ok(Assessment { calendar, rendered, text, calendar_rules })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::{NOW, POSTS, Project, ts};
+
+    #[tokio::test]
+    async fn a_database_that_does_not_exist_yet_is_an_empty_history() {
+        let project = Project::new(POSTS);
+        let known = known(&project.config(), ts(NOW)).await.unwrap();
+        assert!(known.status.deliveries.is_empty());
+        assert!(known.history.is_empty());
+        assert!(!project.path("crieur.db").exists(), "reading creates no database");
+    }
+
+    #[test]
+    fn the_default_preview_starts_at_midnight_of_the_next_monday_in_the_configs_zone() {
+        let config = Project::new(POSTS).config();
+        let monday = next_monday(&config, ts(NOW)).unwrap();
+        assert_eq!(monday.timestamp(), ts("2026-03-22T23:00:00Z"));
+        // On a Monday, the next one is a week later.
+        assert_eq!(next_monday(&config, monday.timestamp()).unwrap().date().day(), 30);
+    }
+
+    #[test]
+    fn validate_gets_every_diagnostic_placed_sorted_and_once() {
+        let posts = "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"   \"\n\n\
+                     [[post]]\nid = \"b\"\nchannels = [\"blog\"]\ntext = \"   \"\n";
+        let project = Project::new(posts);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let to = ts(NOW) + jiff::SignedDuration::from_hours(24 * 28);
+        let assessed =
+            assess(&config, &posts, &Known::default(), ts(NOW), to, ts(NOW), true).unwrap();
+        let all = assessed.diagnostics(&config);
+        let empty: Vec<(Option<&str>, u32)> = all
+            .iter()
+            .filter(|d| d.rule == "empty")
+            .map(|d| (d.post.as_deref(), d.location.as_ref().map_or(0, |l| l.line)))
+            .collect();
+        assert_eq!(empty, [(Some("a"), 4), (Some("b"), 9)], "at each text, in file order");
+        assert!(all.iter().all(|d| d.location.is_some()), "{all:?}");
+        let mut deduped = all.clone();
+        deduped.dedup();
+        assert_eq!(deduped, all);
+    }
+}
