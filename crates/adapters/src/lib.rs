@@ -222,3 +222,59 @@ fn build(
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn config(dir: &std::path::Path, channel: &str) -> Config {
+        let text = format!("timezone = \"Europe/Paris\"\n\n{channel}");
+        std::fs::write(dir.join("crieur.toml"), text).unwrap();
+        crieur_config::load_config(&dir.join("crieur.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_channel_whose_secret_cannot_be_read_is_named_with_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
+             secret = \"file:missing\"\ncadence = [\"Mon 08:00\"]\n",
+        );
+        let err = publishers(&config, None, Arc::new(crieur_core::SystemClock)).err().unwrap();
+        assert_eq!(err.to_string(), "channel blog");
+        assert!(matches!(err.source, BuildError::Secret(_)), "{err:?}");
+        assert!(err.source().is_some(), "the cause is kept in the chain");
+    }
+
+    #[test]
+    fn a_webhook_channel_builds_a_webhook_publisher() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        std::fs::set_permissions(
+            dir.path().join("secret"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        let config = config(
+            dir.path(),
+            "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
+             secret = \"file:secret\"\ncadence = [\"Mon 08:00\"]\n",
+        );
+        let built = publishers(&config, None, Arc::new(crieur_core::SystemClock)).unwrap();
+        assert_eq!(built["blog"].network(), Network::Webhook);
+    }
+
+    #[test]
+    fn only_linkedin_tokens_get_expiry_warnings() {
+        let now: jiff::Timestamp = "2026-03-18T12:00:00Z".parse().unwrap();
+        let soon: jiff::Timestamp = "2026-03-19T12:00:00Z".parse().unwrap();
+        assert_eq!(token_warning(Network::Linkedin, soon, now).map(|w| w.threshold_days), Some(1));
+        assert_eq!(token_warning(Network::X, soon, now), None);
+        assert_eq!(token_warning(Network::Facebook, soon, now), None);
+    }
+}
