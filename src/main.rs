@@ -6,12 +6,9 @@
 //! `crieur-policy` -> `crieur-scheduler` -> `crieur-store` -> one `crieur-net-*` adapter per
 //! channel. Each command lives in its own module under `commands/`.
 
-mod adapters;
 mod commands;
 mod logging;
 mod output;
-mod plan;
-mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,14 +4,12 @@
 //! long-lived user token, then the Page token. The URL to open is printed on stderr; the browser
 //! comes back to `http://127.0.0.1:PORT/callback`, which must be registered with the app.
 
-use anyhow::Context as _;
 use crieur_config::NetworkSettings;
-use crieur_store::{Key, OpenOptions};
-use secrecy::ExposeSecret as _;
+use crieur_store::OpenOptions;
 
 use crate::Outcome;
-use crate::adapters::secret;
 use crate::commands::Context;
+use crieur_adapters::secret;
 
 /// `crieur auth` arguments.
 #[derive(Debug, clap::Args)]
@@ -39,11 +37,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let channel = config.channels.get(&args.channel).ok_or_else(|| {
         anyhow::anyhow!("no channel {:?} in {}", args.channel, config.path.display())
     })?;
-    let key = match &config.storage.key {
-        Some(reference) => {
-            let text = reference.resolve(&config.dir).context("[storage] key")?;
-            Key::from_base64(text.expose_secret())?
-        }
+    let key = match crieur_daemon::supervisor::storage_key(&config)? {
+        Some(key) => key,
         None => anyhow::bail!(
             "crieur stores tokens encrypted and needs a key: run `openssl rand -base64 32` into a \
              file (mode 0600) and set `[storage] key = \"file:PATH\"` (or `credential:crieur-key` \

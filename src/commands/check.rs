@@ -49,9 +49,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     };
     // With --network, a config is optional: used when one is found.
     let config = match (&args.channel, crieur_config::find_config(ctx.config.as_deref())) {
-        (_, Ok(path)) => {
-            Some(crieur_config::load_config(&path).map_err(|e| anyhow::anyhow!("{e}"))?)
-        }
+        (_, Ok(path)) => Some(crieur_config::load_config(&path)?),
         (Some(_), Err(e)) => return Err(e.into()),
         (None, Err(_)) if ctx.config.is_some() => {
             crieur_config::find_config(ctx.config.as_deref())?;

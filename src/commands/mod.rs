@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use crieur_config::Config;
 use crieur_core::Post;
+use crieur_daemon::plan::Known;
 
 /// What every command receives from the global options.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ impl Context {
     /// `path:line:col`.
     pub fn load_config(&self) -> anyhow::Result<Config> {
         let path = crieur_config::find_config(self.config.as_deref())?;
-        crieur_config::load_config(&path).map_err(|errors| anyhow::anyhow!("{errors}"))
+        Ok(crieur_config::load_config(&path)?)
     }
 
     /// Loads the config and every post file of its queue.
@@ -47,9 +48,8 @@ impl Context {
     /// As [`Context::load_config`], and for every invalid post file.
     pub fn load(&self) -> anyhow::Result<(Config, Vec<Post>)> {
         let config = self.load_config()?;
-        let posts = crieur_config::load_posts(&config)
-            .map_err(|errors| anyhow::anyhow!("{errors}"))
-            .context("the queue's post files are invalid")?;
+        let posts =
+            crieur_config::load_posts(&config).context("the queue's post files are invalid")?;
         Ok((config, posts))
     }
 }
@@ -60,6 +60,20 @@ impl Context {
 /// When the runtime cannot start (no threads left).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// What the database knows (`crieur_daemon::plan::known`), for commands without a runtime of
+/// their own. An unreadable database is reported as a warning and treated as empty (`validate`
+/// and `preview` need no database).
+pub fn read_known(config: &Config, now: jiff::Timestamp) -> Known {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => return Known::default(),
+    };
+    rt.block_on(crieur_daemon::plan::known(config, now)).unwrap_or_else(|e| {
+        eprintln!("warning: cannot read the database, assuming nothing was published: {e}");
+        Known::default()
+    })
 }
 
 /// RFC 3339 with the zone's offset (`2026-03-23T09:15:00+01:00`), as the JSON outputs write it.

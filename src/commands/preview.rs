@@ -6,7 +6,7 @@ use crieur_core::Diagnostic;
 use crate::Outcome;
 use crate::commands::{Context, rfc3339};
 use crate::output::{self, Diag, Entry, Length, Preview};
-use crate::plan;
+use crieur_daemon::plan;
 
 /// Output format of `preview`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
         None => plan::next_monday(&config, now)?,
     };
     let to = plan::start_of(&config, from.date().checked_add(jiff::Span::new().days(args.days))?)?;
-    let known = plan::read_known(&config, now);
+    let known = crate::commands::read_known(&config, now);
     let assessed =
         plan::assess(&config, &posts, &known, from.timestamp(), to.timestamp(), now, false)?;
 

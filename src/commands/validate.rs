@@ -1,11 +1,11 @@
 //! `crieur validate`: every config and post-file error, and every policy rule over the coming
 //! weeks. Meant for the CI of the repository that holds the posts.
 
-use crieur_core::{Diagnostic, Location, Severity};
+use crieur_core::Severity;
 
 use crate::Outcome;
 use crate::commands::Context;
-use crate::plan;
+use crieur_daemon::plan;
 
 /// `crieur validate` arguments.
 #[derive(Debug, clap::Args)]
@@ -23,28 +23,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let (config, posts) = ctx.load()?;
     let now = ctx.now();
     let to = now + jiff::SignedDuration::from_hours(24 * 7 * i64::from(args.weeks));
-    let known = plan::read_known(&config, now);
+    let known = crate::commands::read_known(&config, now);
     let assessed = plan::assess(&config, &posts, &known, now, to, now, true)?;
-    let mut all: Vec<Diagnostic> = assessed.text.into_values().flatten().collect();
-    all.extend(assessed.calendar_rules);
-    for d in &mut all {
-        if d.location.is_none() {
-            d.location =
-                Some(d.channel.as_ref().and_then(|c| config.channels.get(c)).map_or_else(
-                    || Location::new(&config.path, 1, 1),
-                    |c| c.channel.location.clone(),
-                ));
-        }
-    }
-    all.sort_by(|a, b| {
-        (&a.location, &a.rule, &a.post, &a.channel).cmp(&(
-            &b.location,
-            &b.rule,
-            &b.post,
-            &b.channel,
-        ))
-    });
-    all.dedup();
+    let all = assessed.diagnostics(&config);
     for d in &all {
         println!("{d}");
     }

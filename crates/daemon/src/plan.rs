@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
 use crieur_config::Config;
 use crieur_core::{Channel, Diagnostic, Post, Severity};
 use crieur_policy::{Effective, RenderContext, Rendered};
 use crieur_scheduler::{Calendar, History};
 use jiff::{Timestamp, Zoned};
+
+use crate::Error;
 
 /// The config's channels as domain values, in name order.
 pub fn channels(config: &Config) -> Vec<Channel> {
@@ -18,7 +19,10 @@ pub fn channels(config: &Config) -> Vec<Channel> {
 }
 
 /// The start of the default preview window: the next Monday 00:00 after `now`, in `config`'s zone.
-pub fn next_monday(config: &Config, now: Timestamp) -> anyhow::Result<Zoned> {
+///
+/// # Errors
+/// When the dates run out of jiff's range.
+pub fn next_monday(config: &Config, now: Timestamp) -> Result<Zoned, Error> {
     let today = now.to_zoned(config.timezone.clone()).date();
     let mut day = today.tomorrow()?;
     while day.weekday() != jiff::civil::Weekday::Monday {
@@ -29,8 +33,11 @@ pub fn next_monday(config: &Config, now: Timestamp) -> anyhow::Result<Zoned> {
 
 /// 00:00 of `date` in the config's zone (or the first instant of that day, if midnight is in a
 /// daylight-saving gap).
-pub fn start_of(config: &Config, date: jiff::civil::Date) -> anyhow::Result<Zoned> {
-    date.to_zoned(config.timezone.clone()).with_context(|| format!("no start of day {date}"))
+///
+/// # Errors
+/// [`Error::StartOfDay`] when the day cannot be placed in the zone (out of jiff's range).
+pub fn start_of(config: &Config, date: jiff::civil::Date) -> Result<Zoned, Error> {
+    date.to_zoned(config.timezone.clone()).map_err(|source| Error::StartOfDay { date, source })
 }
 
 /// Everything the policy and the renderer need about each channel, computed once.
@@ -77,9 +84,8 @@ pub fn lay(
     from: Timestamp,
     to: Timestamp,
     now: Timestamp,
-) -> anyhow::Result<Calendar> {
-    crieur_scheduler::lay(channels, posts, history, from, to, now)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+) -> Result<Calendar, Error> {
+    Ok(crieur_scheduler::lay(channels, posts, history, from, to, now)?)
 }
 
 /// Keeps only `diagnostics` that are not `off`.
@@ -142,9 +148,12 @@ pub struct Known {
 }
 
 /// Reads what the database knows, read-only. A missing or never-migrated database is an empty
-/// history; an unreachable one is reported as a warning and treated as empty (`validate` and
-/// `preview` need no database).
-pub async fn known(config: &Config, now: Timestamp) -> Known {
+/// history (`validate` and `preview` need no database).
+///
+/// # Errors
+/// When the database exists but cannot be read; callers report it and go on with
+/// [`Known::default`].
+pub async fn known(config: &Config, now: Timestamp) -> Result<Known, crieur_store::StoreError> {
     let read = async {
         let store =
             crieur_store::open(&config.storage.url, crieur_store::OpenOptions::read_only()).await?;
@@ -154,22 +163,11 @@ pub async fn known(config: &Config, now: Timestamp) -> Known {
         Ok::<_, crieur_store::StoreError>((status?, history?))
     };
     match read.await {
-        Ok((status, history)) => Known { status, history },
+        Ok((status, history)) => Ok(Known { status, history }),
         Err(crieur_store::StoreError::Missing { .. } | crieur_store::StoreError::NoSchema(_)) => {
-            Known::default()
+            Ok(Known::default())
         }
-        Err(e) => {
-            eprintln!("warning: cannot read the database, assuming nothing was published: {e}");
-            Known::default()
-        }
-    }
-}
-
-/// [`known`], for commands without a runtime of their own.
-pub fn read_known(config: &Config, now: Timestamp) -> Known {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(known(config, now)),
-        Err(_) => Known::default(),
+        Err(e) => Err(e),
     }
 }
 
@@ -183,6 +181,35 @@ pub struct Assessment {
     pub text: HashMap<(usize, String), Vec<Diagnostic>>,
     /// Calendar-rule diagnostics (with a post: about that entry; without: about the window).
     pub calendar_rules: Vec<Diagnostic>,
+}
+
+impl Assessment {
+    /// Every diagnostic (text and calendar rules), each with a place (its own, else its
+    /// channel's, else the config file's start), sorted by place, rule, post and channel, without
+    /// duplicates: what `validate` prints.
+    pub fn diagnostics(self, config: &Config) -> Vec<Diagnostic> {
+        let mut all: Vec<Diagnostic> = self.text.into_values().flatten().collect();
+        all.extend(self.calendar_rules);
+        for d in &mut all {
+            if d.location.is_none() {
+                d.location =
+                    Some(d.channel.as_ref().and_then(|c| config.channels.get(c)).map_or_else(
+                        || crieur_core::Location::new(&config.path, 1, 1),
+                        |c| c.channel.location.clone(),
+                    ));
+            }
+        }
+        all.sort_by(|a, b| {
+            (&a.location, &a.rule, &a.post, &a.channel).cmp(&(
+                &b.location,
+                &b.rule,
+                &b.post,
+                &b.channel,
+            ))
+        });
+        all.dedup();
+        all
+    }
 }
 
 /// Lays `posts` over [`from`, `to`), renders and judges them. With `every_post`, the text rules
@@ -199,7 +226,7 @@ pub fn assess(
     to: Timestamp,
     now: Timestamp,
     every_post: bool,
-) -> anyhow::Result<Assessment> {
+) -> Result<Assessment, Error> {
     let channels = channels(config);
     let history = crate::sync::history(config, posts, &known.status, now);
     let calendar = lay(&channels, posts, &history, from, to, now)?;
@@ -275,4 +302,52 @@ pub fn assess(
         &config.policy,
     ));
     Ok(Assessment { calendar, rendered, text, calendar_rules })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::{NOW, POSTS, Project, ts};
+
+    #[tokio::test]
+    async fn a_database_that_does_not_exist_yet_is_an_empty_history() {
+        let project = Project::new(POSTS);
+        let known = known(&project.config(), ts(NOW)).await.unwrap();
+        assert!(known.status.deliveries.is_empty());
+        assert!(known.history.is_empty());
+        assert!(!project.path("crieur.db").exists(), "reading creates no database");
+    }
+
+    #[test]
+    fn the_default_preview_starts_at_midnight_of_the_next_monday_in_the_configs_zone() {
+        let config = Project::new(POSTS).config();
+        let monday = next_monday(&config, ts(NOW)).unwrap();
+        assert_eq!(monday.timestamp(), ts("2026-03-22T23:00:00Z"));
+        // On a Monday, the next one is a week later.
+        assert_eq!(next_monday(&config, monday.timestamp()).unwrap().date().day(), 30);
+    }
+
+    #[test]
+    fn validate_gets_every_diagnostic_placed_sorted_and_once() {
+        let posts = "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"   \"\n\n\
+                     [[post]]\nid = \"b\"\nchannels = [\"blog\"]\ntext = \"   \"\n";
+        let project = Project::new(posts);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let to = ts(NOW) + jiff::SignedDuration::from_hours(24 * 28);
+        let assessed =
+            assess(&config, &posts, &Known::default(), ts(NOW), to, ts(NOW), true).unwrap();
+        let all = assessed.diagnostics(&config);
+        let empty: Vec<(Option<&str>, u32)> = all
+            .iter()
+            .filter(|d| d.rule == "empty")
+            .map(|d| (d.post.as_deref(), d.location.as_ref().map_or(0, |l| l.line)))
+            .collect();
+        assert_eq!(empty, [(Some("a"), 4), (Some("b"), 9)], "at each text, in file order");
+        assert!(all.iter().all(|d| d.location.is_some()), "{all:?}");
+        let mut deduped = all.clone();
+        deduped.dedup();
+        assert_eq!(deduped, all);
+    }
 }

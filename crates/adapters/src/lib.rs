@@ -1,4 +1,9 @@
-//! Config -> one [`Publisher`] per channel. The only place that knows every adapter.
+//! Config -> one [`Publisher`] per channel: the only crate that knows every adapter.
+//!
+//! It sits beside the network crates, at the end of the data flow: it reads a channel's settings
+//! (`crieur-config`), resolves its secrets, and hands them to the network crate that publishes
+//! there. The daemon sees only the resulting `Publisher`s. It also says which networks' tokens a
+//! person must renew ([`token_warning`]).
 //!
 //! Token sources: a channel with `client_id` is managed (the tokens `crieur auth` stored, else the
 //! config's, refreshed when a refresh token exists); a channel with only `access_token` uses that
@@ -7,12 +12,71 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use crieur_config::{Config, NetworkSettings, OAuthSettings, SecretRef};
-use crieur_core::{Clock, Publisher, TokenVault};
+use crieur_config::{Config, NetworkSettings, OAuthSettings, SecretError, SecretRef};
+use crieur_core::{Clock, Network, Publisher, TokenVault};
 use crieur_net_http::HttpClient;
 use crieur_net_oauth::{TokenManager, TokenManagerConfig};
 use secrecy::SecretString;
+
+/// A channel whose publisher cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[error("channel {channel}")]
+pub struct Error {
+    /// The channel's name.
+    pub channel: String,
+    /// Why.
+    #[source]
+    pub source: BuildError,
+}
+
+/// Why a publisher cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A secret reference cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The channel has neither an access token nor a `client_id`.
+    #[error(
+        "no access token: set `access_token` (a secret reference) or `client_id` and run `crieur auth {channel}`"
+    )]
+    NoToken {
+        /// The channel's name.
+        channel: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error(transparent)]
+    Http(#[from] crieur_net_http::BuildError),
+    /// The token manager refused its settings.
+    #[error(transparent)]
+    OAuth(#[from] crieur_net_oauth::AuthError),
+    /// The webhook adapter refused its settings (for example the SSRF guard).
+    #[error(transparent)]
+    Webhook(#[from] crieur_net_webhook::WebhookError),
+    /// The X adapter refused its settings.
+    #[error(transparent)]
+    X(#[from] crieur_net_x::XError),
+    /// The LinkedIn adapter refused its settings.
+    #[error(transparent)]
+    Linkedin(#[from] crieur_net_linkedin::LinkedinError),
+    /// The Facebook adapter refused its settings.
+    #[error(transparent)]
+    Facebook(#[from] crieur_net_facebook::FacebookError),
+}
+
+/// Whether a token of a `network` channel that expires at `expires_at` deserves a warning at
+/// `now`. Only LinkedIn's tokens are meant to be renewed by a person: X's expire every two hours
+/// and are refreshed, Facebook's Page tokens do not expire.
+pub fn token_warning(
+    network: Network,
+    expires_at: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> Option<crieur_net_linkedin::ExpiryWarning> {
+    if network != Network::Linkedin {
+        return None;
+    }
+    crieur_net_linkedin::expiry_warning(expires_at, now)
+}
 
 /// Builds the publisher of every channel of `config`. Secrets are resolved here (and only here).
 ///
@@ -23,19 +87,22 @@ pub fn publishers(
     config: &Config,
     vault: Option<Arc<dyn TokenVault>>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<HashMap<String, Arc<dyn Publisher>>> {
+) -> Result<HashMap<String, Arc<dyn Publisher>>, Error> {
     let mut out: HashMap<String, Arc<dyn Publisher>> = HashMap::new();
     for (name, channel) in &config.channels {
         let publisher = build(config, name, &channel.settings, vault.clone(), clock.clone())
-            .with_context(|| format!("channel {name}"))?;
+            .map_err(|source| Error { channel: name.clone(), source })?;
         out.insert(name.clone(), publisher);
     }
     Ok(out)
 }
 
 /// Reads an optional secret reference.
-pub fn secret(config: &Config, r: Option<&SecretRef>) -> anyhow::Result<Option<SecretString>> {
-    Ok(r.map(|r| r.resolve(&config.dir)).transpose()?)
+///
+/// # Errors
+/// When the reference is given and cannot be read.
+pub fn secret(config: &Config, r: Option<&SecretRef>) -> Result<Option<SecretString>, SecretError> {
+    r.map(|r| r.resolve(&config.dir)).transpose()
 }
 
 fn manager(
@@ -45,7 +112,7 @@ fn manager(
     app: Option<crieur_net_oauth::OAuthApp>,
     vault: Option<Arc<dyn TokenVault>>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<TokenManager>> {
+) -> Result<Arc<TokenManager>, BuildError> {
     let http = HttpClient::builder().build()?;
     let mut cfg = TokenManagerConfig::new(name, vault, http);
     cfg.app = app;
@@ -61,12 +128,8 @@ fn build(
     settings: &NetworkSettings,
     vault: Option<Arc<dyn TokenVault>>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<dyn Publisher>> {
-    let missing_token = || {
-        anyhow::anyhow!(
-            "no access token: set `access_token` (a secret reference) or `client_id` and run `crieur auth {name}`"
-        )
-    };
+) -> Result<Arc<dyn Publisher>, BuildError> {
+    let missing_token = || BuildError::NoToken { channel: name.to_owned() };
     match settings {
         NetworkSettings::Webhook(w) => {
             let secret = w.secret.resolve(&config.dir)?;
@@ -157,5 +220,61 @@ fn build(
             cfg.clock = clock;
             Ok(Arc::new(crieur_net_facebook::FacebookPublisher::new(cfg)?))
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn config(dir: &std::path::Path, channel: &str) -> Config {
+        let text = format!("timezone = \"Europe/Paris\"\n\n{channel}");
+        std::fs::write(dir.join("crieur.toml"), text).unwrap();
+        crieur_config::load_config(&dir.join("crieur.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_channel_whose_secret_cannot_be_read_is_named_with_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(
+            dir.path(),
+            "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
+             secret = \"file:missing\"\ncadence = [\"Mon 08:00\"]\n",
+        );
+        let err = publishers(&config, None, Arc::new(crieur_core::SystemClock)).err().unwrap();
+        assert_eq!(err.to_string(), "channel blog");
+        assert!(matches!(err.source, BuildError::Secret(_)), "{err:?}");
+        assert!(err.source().is_some(), "the cause is kept in the chain");
+    }
+
+    #[test]
+    fn a_webhook_channel_builds_a_webhook_publisher() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        std::fs::set_permissions(
+            dir.path().join("secret"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        let config = config(
+            dir.path(),
+            "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
+             secret = \"file:secret\"\ncadence = [\"Mon 08:00\"]\n",
+        );
+        let built = publishers(&config, None, Arc::new(crieur_core::SystemClock)).unwrap();
+        assert_eq!(built["blog"].network(), Network::Webhook);
+    }
+
+    #[test]
+    fn only_linkedin_tokens_get_expiry_warnings() {
+        let now: jiff::Timestamp = "2026-03-18T12:00:00Z".parse().unwrap();
+        let soon: jiff::Timestamp = "2026-03-19T12:00:00Z".parse().unwrap();
+        assert_eq!(token_warning(Network::Linkedin, soon, now).map(|w| w.threshold_days), Some(1));
+        assert_eq!(token_warning(Network::X, soon, now), None);
+        assert_eq!(token_warning(Network::Facebook, soon, now), None);
     }
 }

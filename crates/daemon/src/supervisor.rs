@@ -1,0 +1,692 @@
+//! `crieur run`'s supervisor: what the daemon does around the dispatch loop.
+//!
+//! Start: load the config, open the store (migrations, instance lock), build one publisher per
+//! channel, sync the post files into deliveries, tell systemd READY=1, then run the dispatch loop.
+//! SIGHUP reloads everything (config, publishers, posts) after letting requests in flight finish;
+//! a new config that is invalid is logged and the old one kept. A change to a post file re-syncs
+//! the posts; a sync that fails keeps the queue as it was. SIGTERM (or SIGINT) stops claiming,
+//! lets requests in flight finish within a bounded wait, and ends the run. Housekeeping (lease
+//! rescue, hourly re-sync and token expiry checks) runs on tokio-cron-scheduler in UTC; it never
+//! decides when a post goes out, and when it cannot start the daemon logs why and goes on
+//! publishing without it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crieur_config::Config;
+use crieur_core::{Clock, Delivery, Network, Publisher, TokenVault};
+use crieur_scheduler::dispatch::{DispatchSettings, Dispatcher, Gate};
+use crieur_store::{Key, OpenOptions, State, StatusReport, Store};
+use jiff::Timestamp;
+use secrecy::ExposeSecret as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+use tokio_util::sync::CancellationToken;
+
+use crate::monitor::SdMonitor;
+use crate::sync::{self, Syncer};
+use crate::{AdapterError, BoxError, Error};
+
+/// What the daemon needs from the concrete network adapters, supplied by the caller so that this
+/// crate knows none of them.
+pub trait Adapters: Send + Sync {
+    /// The publisher of every channel of `config`, by channel name.
+    ///
+    /// # Errors
+    /// When a secret cannot be read or a channel's settings are refused by its adapter; the
+    /// message names the channel.
+    fn publishers(
+        &self,
+        config: &Config,
+        vault: Arc<dyn TokenVault>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError>;
+
+    /// Whether a token of a `network` channel that expires at `expires_at` deserves a warning at
+    /// `now` (only for networks whose tokens a person must renew).
+    fn token_warning(
+        &self,
+        network: Network,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<TokenWarning>;
+}
+
+/// A channel's token is about to expire, or has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenWarning {
+    /// The smallest warning threshold crossed, in days before expiry (0 once expired); each
+    /// threshold is logged once per process.
+    pub threshold_days: u32,
+    /// What to tell the operator.
+    pub message: String,
+}
+
+/// How the daemon is run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// The config file, read at start and again on SIGHUP.
+    pub config_path: PathBuf,
+    /// The daemon's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Publish everything that is due now, wait for it to settle, and return.
+    pub once: bool,
+    /// Log every request that would be sent; send none and change no state.
+    pub dry_run: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Stopped on request, or (with `once`) everything due was published.
+    Clean,
+    /// With `once`: some of what was due was not published.
+    NotAllPublished,
+}
+
+/// Runs the daemon until SIGTERM (or, with `once`, until what is due has settled).
+///
+/// # Errors
+/// When the config is invalid, the store cannot be opened (or another instance holds the SQLite
+/// file), a channel's publisher cannot be built, the first sync fails, or the dispatch loop stops
+/// on a store error.
+pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<Ended, Error> {
+    let started = Instant::now();
+    let clock = options.clock.clone();
+    let mut config = crieur_config::load_config(&options.config_path)?;
+    if options.dry_run {
+        return dry_run(config, clock, options.once).await;
+    }
+    let store = open_store(&config, clock.clone()).await?;
+    let owner = crieur_store::new_owner();
+    tracing::info!(%owner, database = %crieur_store::mask_url(&config.storage.url), "store open");
+
+    let cancel = CancellationToken::new();
+    let reload = Arc::new(Notify::new());
+    let sync_wanted = Arc::new(Notify::new());
+    if !options.once {
+        spawn_signals(cancel.clone(), reload.clone())?;
+    }
+    let monitor = Arc::new(SdMonitor::new());
+    let mut first = true;
+    let outcome = loop {
+        let vault: Arc<dyn TokenVault> = store.clone();
+        let publishers = adapters
+            .publishers(&config, vault, clock.clone())
+            .map_err(|e| Error::Adapters(AdapterError(e)))?;
+        let syncer =
+            Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
+        syncer.sync().await?;
+        let gate = Arc::new(PolicyGate::new(config.clone()));
+        let mut settings = DispatchSettings::new(owner.clone());
+        settings.shutdown_grace = Duration::from_secs(20);
+        tune(&mut settings);
+        if let Some(every) = monitor.wake_every() {
+            settings.max_sleep = every;
+        }
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            publishers,
+            clock.clone(),
+            gate,
+            monitor.clone(),
+            settings,
+        );
+        if options.once {
+            let report = dispatcher.run_once().await?;
+            tracing::info!(published = report.published, other = report.not_published, "done");
+            break if report.not_published == 0 { Ended::Clean } else { Ended::NotAllPublished };
+        }
+        if first {
+            // READY as soon as the store is open and the first sync is done; the queue's summary
+            // (a read of every delivery) follows in a STATUS= line.
+            monitor.ready("ready");
+            tracing::info!(
+                ready_in_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "ready"
+            );
+            first = false;
+        }
+        // One read of the queue serves both: lifting "gone" holds and the STATUS= summary.
+        match store.status().await {
+            Ok(status) => {
+                release_gone_holds(&*store, &status, &config).await;
+                monitor.status(&summary(&status, &config, adapters.as_ref(), clock.now()));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
+        }
+        let round = cancel.child_token();
+        let watcher = crate::watch::watch_posts(&config, sync_wanted.clone());
+        let housekeeper =
+            Arc::new(Housekeeper::new(syncer.clone(), adapters.clone(), sync_wanted.clone()));
+        let housekeeping = housekeeper.start(JobScheduler::new().await).await;
+        let resync = {
+            let (syncer, dispatcher, wanted, round, monitor, adapters) = (
+                syncer.clone(),
+                dispatcher.clone(),
+                sync_wanted.clone(),
+                round.clone(),
+                monitor.clone(),
+                adapters.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = round.cancelled() => return,
+                        () = wanted.notified() => {}
+                    }
+                    if resync(&syncer).await {
+                        dispatcher.wake();
+                    }
+                    let line = status_line(
+                        &*syncer.store,
+                        &syncer.config,
+                        adapters.as_ref(),
+                        syncer.clock.now(),
+                    )
+                    .await;
+                    monitor.status(&line);
+                }
+            })
+        };
+        let reloading = {
+            let (reload, round) = (reload.clone(), round.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = reload.notified() => { round.cancel(); true }
+                    () = round.cancelled() => false,
+                }
+            })
+        };
+        dispatcher.run(round.clone()).await?;
+        round.cancel();
+        resync.abort();
+        drop(watcher);
+        if let Some(mut h) = housekeeping
+            && let Err(e) = h.shutdown().await
+        {
+            tracing::debug!(error = %e, "housekeeping did not stop cleanly");
+        }
+        if cancel.is_cancelled() || !reloading.await.unwrap_or(false) {
+            break Ended::Clean;
+        }
+        tracing::info!("reloading the config");
+        monitor.reloading();
+        config = reload_config(&options.config_path, config);
+    };
+    monitor.stopping();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(outcome)
+}
+
+/// Opens the store of `config` (migrating it, taking the instance lock) with its `[storage] key`.
+///
+/// # Errors
+/// When the key cannot be read or decoded, or the store cannot be opened.
+pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, Error> {
+    let key = storage_key(config)?;
+    crieur_store::open(&config.storage.url, OpenOptions { key, clock, ..OpenOptions::default() })
+        .await
+        .map_err(|source| Error::Open { url: crieur_store::mask_url(&config.storage.url), source })
+}
+
+/// The `[storage] key` of `config`, read and decoded; `None` when the config has none.
+///
+/// # Errors
+/// [`Error::StorageKey`] when the secret cannot be read, [`Error::Store`] when it is not a
+/// base64 key of the right length.
+pub fn storage_key(config: &Config) -> Result<Option<Key>, Error> {
+    let Some(reference) = &config.storage.key else { return Ok(None) };
+    let text = reference.resolve(&config.dir).map_err(Error::StorageKey)?;
+    Ok(Some(Key::from_base64(text.expose_secret())?))
+}
+
+/// One re-sync asked for by a file change or the hourly job: true when the store now matches the
+/// files (the dispatcher should look again), false when the sync failed and the queue was kept as
+/// it was (logged at error level with the whole cause).
+pub async fn resync(syncer: &Syncer) -> bool {
+    match syncer.sync().await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "re-reading the post files failed; keeping the queue as it was"
+            );
+            false
+        }
+    }
+}
+
+/// The config after a SIGHUP: the file at `path` when it is valid, else `current` (the error is
+/// logged with every problem and the daemon goes on with the config it had).
+pub fn reload_config(path: &Path, current: Config) -> Config {
+    match crieur_config::load_config(path) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!("the new config is invalid; keeping the old one: {e}");
+            current
+        }
+    }
+}
+
+/// Test and tuning knobs from the environment (documented in the README): `CRIEUR_LEASE_SECS`
+/// (the claim lease, default 120), `CRIEUR_RETRY_BASE_MS` (the first retry's backoff ceiling,
+/// default 30000) and `CRIEUR_RECONCILE_EVERY_MS` (how long an unknown outcome that could not be
+/// settled waits before the next look, default one hour). A value that is not a positive whole
+/// number is ignored with a warning.
+pub fn tune(settings: &mut DispatchSettings) {
+    let knob = |name: &str| -> Option<i64> {
+        let value = std::env::var(name).ok()?;
+        match value.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                tracing::warn!(knob = name, %value, "ignored: a positive whole number is expected");
+                None
+            }
+        }
+    };
+    if let Some(secs) = knob("CRIEUR_LEASE_SECS") {
+        settings.lease = jiff::SignedDuration::from_secs(secs);
+    }
+    if let Some(ms) = knob("CRIEUR_RETRY_BASE_MS") {
+        settings.retry.base = jiff::SignedDuration::from_millis(ms);
+    }
+    if let Some(ms) = knob("CRIEUR_RECONCILE_EVERY_MS") {
+        settings.retry.reconcile_every = jiff::SignedDuration::from_millis(ms);
+    }
+}
+
+/// A webhook channel that answered 410 is held until the config is reloaded: lift those holds.
+pub async fn release_gone_holds(store: &dyn Store, status: &StatusReport, config: &Config) {
+    for c in &status.channels {
+        let gone = c
+            .hold
+            .as_ref()
+            .is_some_and(|(_, r)| r.starts_with(crieur_scheduler::dispatch::GONE_PREFIX));
+        if gone
+            && config.channels.contains_key(&c.channel)
+            && let Err(e) = store.release_channel(&c.channel).await
+        {
+            tracing::warn!(error = %e, channel = %c.channel, "could not lift a hold");
+        }
+    }
+}
+
+/// [`summary`] of the store's current state (`store unavailable` when it cannot be read).
+pub async fn status_line(
+    store: &dyn Store,
+    config: &Config,
+    adapters: &dyn Adapters,
+    now: Timestamp,
+) -> String {
+    match store.status().await {
+        Ok(status) => summary(&status, config, adapters, now),
+        Err(_) => "store unavailable".into(),
+    }
+}
+
+/// The STATUS= line: `12 queued, next: company-x at Mon 09:15`, the count of unknown outcomes,
+/// then token expiry warnings.
+pub fn summary(
+    status: &StatusReport,
+    config: &Config,
+    adapters: &dyn Adapters,
+    now: Timestamp,
+) -> String {
+    let waiting: Vec<&crieur_store::StatusRow> = status
+        .deliveries
+        .iter()
+        .filter(|r| matches!(r.state, State::Queued | State::Retrying))
+        .collect();
+    let unknown = status.deliveries.iter().filter(|r| r.state == State::Unknown).count();
+    let mut line = format!("{} queued", waiting.len());
+    if let Some(next) = waiting.iter().min_by_key(|r| r.due_at) {
+        let tz = config
+            .channels
+            .get(&next.channel)
+            .map_or_else(|| config.timezone.clone(), |c| c.channel.timezone.clone());
+        line.push_str(&format!(
+            ", next: {} at {}",
+            next.channel,
+            next.due_at.to_zoned(tz).strftime("%a %H:%M")
+        ));
+    }
+    if unknown > 0 {
+        line.push_str(&format!(", {unknown} unknown (see crieur status)"));
+    }
+    for (channel, w) in token_warnings(status, config, adapters, now) {
+        line.push_str(&format!("; {channel}: {}", w.message));
+    }
+    line
+}
+
+/// The token warnings of every configured channel the store knows a token expiry for.
+fn token_warnings(
+    status: &StatusReport,
+    config: &Config,
+    adapters: &dyn Adapters,
+    now: Timestamp,
+) -> Vec<(String, TokenWarning)> {
+    status
+        .channels
+        .iter()
+        .filter_map(|c| {
+            let network = config.channels.get(&c.channel)?.channel.network;
+            Some((c.channel.clone(), adapters.token_warning(network, c.token_expires_at?, now)?))
+        })
+        .collect()
+}
+
+fn spawn_signals(cancel: CancellationToken, reload: Arc<Notify>) -> Result<(), Error> {
+    let mut term = signal(SignalKind::terminate()).map_err(Error::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(Error::Signals)?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM: finishing requests in flight"); cancel.cancel(); return; }
+                _ = int.recv() => { tracing::info!("SIGINT: finishing requests in flight"); cancel.cancel(); return; }
+                _ = hup.recv() => { tracing::info!("SIGHUP: reloading"); reload.notify_one(); }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// UTC housekeeping on tokio-cron-scheduler: lease rescue every 30 s; every hour a re-sync (the
+/// horizon moves on) and token expiry warnings. Times are read from the daemon's clock.
+pub struct Housekeeper {
+    syncer: Arc<Syncer>,
+    adapters: Arc<dyn Adapters>,
+    sync_wanted: Arc<Notify>,
+    /// The token warning threshold last logged, by channel.
+    warned: Mutex<HashMap<String, u32>>,
+}
+
+impl Housekeeper {
+    /// Housekeeping for one round of the daemon (until the next reload).
+    pub fn new(syncer: Arc<Syncer>, adapters: Arc<dyn Adapters>, sync_wanted: Arc<Notify>) -> Self {
+        Self { syncer, adapters, sync_wanted, warned: Mutex::new(HashMap::new()) }
+    }
+
+    /// Adds the jobs to `scheduler` (the result of `JobScheduler::new`), checks the tokens once
+    /// and starts it. The running scheduler, to be shut down at the end of the round; `None`
+    /// when it could not be built or started: that is logged at error level with its cause, and
+    /// the daemon goes on publishing without housekeeping (no lease rescue, no hourly re-sync,
+    /// no token warnings) until the next reload.
+    pub async fn start(
+        self: &Arc<Self>,
+        scheduler: Result<JobScheduler, JobSchedulerError>,
+    ) -> Option<JobScheduler> {
+        let sched = match scheduler {
+            Ok(sched) => sched,
+            Err(e) => {
+                tracing::error!(error = %e, "housekeeping cannot start (lease rescue, hourly re-sync, token checks); publishing goes on without it");
+                return None;
+            }
+        };
+        let rescuer = self.clone();
+        let rescue = Job::new_async("*/30 * * * * *", move |_, _| {
+            let h = rescuer.clone();
+            Box::pin(async move { h.rescue().await })
+        });
+        let hourly_keeper = self.clone();
+        let hourly = Job::new_async("0 0 * * * *", move |_, _| {
+            let h = hourly_keeper.clone();
+            Box::pin(async move {
+                h.sync_wanted.notify_one();
+                h.check_tokens().await;
+            })
+        });
+        for job in [rescue, hourly] {
+            match job {
+                Ok(job) => {
+                    if let Err(e) = sched.add(job).await {
+                        tracing::warn!(error = %e, "housekeeping job not scheduled");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "housekeeping job not created"),
+            }
+        }
+        self.check_tokens().await;
+        if let Err(e) = sched.start().await {
+            tracing::error!(error = %e, "housekeeping cannot start (lease rescue, hourly re-sync, token checks); publishing goes on without it");
+            return None;
+        }
+        Some(sched)
+    }
+
+    /// Marks deliveries whose lease lapsed as unknown, to be reconciled.
+    pub async fn rescue(&self) {
+        match self.syncer.store.rescue_expired(self.syncer.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                deliveries = n,
+                "leases lapsed: those deliveries are unknown and will be reconciled"
+            ),
+            Err(e) => tracing::warn!(error = %e, "lease rescue failed"),
+        }
+    }
+
+    /// Logs a warning when a token crosses a threshold before expiry, or expires (once per
+    /// threshold per channel). Returns the warnings logged now.
+    pub async fn check_tokens(&self) -> Vec<(String, TokenWarning)> {
+        let s = &self.syncer;
+        let Ok(status) = s.store.status().await else { return Vec::new() };
+        let mut logged = Vec::new();
+        for (channel, w) in
+            token_warnings(&status, &s.config, self.adapters.as_ref(), s.clock.now())
+        {
+            let mut seen = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.get(&channel).is_some_and(|t| *t <= w.threshold_days) {
+                continue;
+            }
+            seen.insert(channel.clone(), w.threshold_days);
+            drop(seen);
+            tracing::warn!(channel = %channel, "{}", w.message);
+            logged.push((channel, w));
+        }
+        logged
+    }
+}
+
+/// The policy's text rules, run again on the exact text just before it is sent.
+pub struct PolicyGate {
+    config: Config,
+    effective: HashMap<String, crieur_policy::Effective>,
+}
+
+impl PolicyGate {
+    /// Resolves each channel's policy once.
+    pub fn new(config: Config) -> Self {
+        let effective = config
+            .channels
+            .iter()
+            .map(|(name, c)| (name.clone(), crieur_policy::effective(&config.policy, &c.channel)))
+            .collect();
+        Self { config, effective }
+    }
+}
+
+impl Gate for PolicyGate {
+    fn blocked(&self, d: &Delivery) -> Option<String> {
+        let channel = &self.config.channels.get(&d.channel)?.channel;
+        let eff = self.effective.get(&d.channel)?;
+        crate::plan::blocking(&self.config, channel, eff, d)
+    }
+}
+
+/// `dry_run`: lay the plan as the daemon would (reading the database, if any, without writing),
+/// then log each request at its due instant instead of sending it.
+async fn dry_run(config: Config, clock: Arc<dyn Clock>, once: bool) -> Result<Ended, Error> {
+    let posts = crieur_config::load_posts(&config)?;
+    let status = match crate::plan::known(&config, clock.now()).await {
+        Ok(known) => known.status,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the database, assuming nothing was published");
+            StatusReport::default()
+        }
+    };
+    let now = clock.now();
+    let mut desired = sync::desired(&config, &posts, &status, now)?;
+    desired
+        .retain(|d| !status.deliveries.iter().any(|r| r.id == d.id && r.state == State::Published));
+    desired.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+    let cancel = CancellationToken::new();
+    if !once {
+        spawn_signals(cancel.clone(), Arc::new(Notify::new()))?;
+    }
+    for d in desired {
+        if once && d.due_at > now {
+            break;
+        }
+        let wait = clock.now().duration_until(d.due_at);
+        if wait > jiff::SignedDuration::ZERO {
+            let wait = Duration::try_from(wait).unwrap_or(Duration::MAX);
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(
+            post = %d.post, channel = %d.channel, item = d.item, network = %d.network,
+            due = %d.due_at, text = %d.text, link = d.link.as_deref().unwrap_or(""),
+            "dry run: would send"
+        );
+    }
+    Ok(Ended::Clean)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crieur_core::{Outcome, Tokens};
+    use crieur_store::RetryPolicy;
+
+    use super::*;
+    use crate::testing::{NOW, NoAdapters, POSTS, Project, capture_logs, ts};
+
+    #[tokio::test]
+    async fn the_status_line_counts_the_queue_and_names_the_next_slot_in_the_channels_zone() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let line = status_line(&*syncer.store, &syncer.config, &NoAdapters, ts(NOW)).await;
+        assert_eq!(line, "2 queued, next: blog at Mon 08:00");
+    }
+
+    #[tokio::test]
+    async fn the_status_line_adds_unknown_outcomes_and_token_warnings() {
+        let project = Project::new(POSTS);
+        let syncer = project.syncer(ts(NOW)).await;
+        syncer.sync().await.unwrap();
+        let at = ts("2026-03-23T07:00:00Z");
+        let claimed = syncer
+            .store
+            .claim_due("test", at, jiff::SignedDuration::from_secs(60), 1)
+            .await
+            .unwrap();
+        let d = &claimed[0].delivery;
+        let unknown = Outcome::Unknown { reason: "timed out".into() };
+        syncer
+            .store
+            .complete("test", &d.id, d.attempt, &unknown, at, &RetryPolicy::default())
+            .await
+            .unwrap();
+        let expires_at = ts("2026-03-23T20:00:00Z");
+        let tokens =
+            Tokens { access_token: "t".into(), refresh_token: None, expires_at: Some(expires_at) };
+        syncer.store.save("blog", &tokens).await.unwrap();
+        let status = syncer.store.status().await.unwrap();
+        assert_eq!(
+            summary(&status, &syncer.config, &NoAdapters, at),
+            "1 queued, next: blog at Mon 08:00, 1 unknown (see crieur status); \
+             blog: expires 2026-03-23T20:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_reload_with_an_invalid_config_keeps_the_old_one_and_logs_why() {
+        let cadence = |c: &Config| format!("{:?}", c.channels["blog"].channel.cadence);
+        let project = Project::new(POSTS);
+        let old = project.config();
+        project.write("crieur.toml", &project.config_text("Sun 10:00"));
+        let (logs, _guard) = capture_logs();
+        let new = reload_config(&project.path("crieur.toml"), old.clone());
+        assert_ne!(cadence(&new), cadence(&old), "a valid new config is taken");
+
+        project.write("crieur.toml", "timezone = \"Nowhere/Atlantis\"\n");
+        let kept = reload_config(&project.path("crieur.toml"), new.clone());
+        assert_eq!(cadence(&kept), cadence(&new), "an invalid one is not");
+        let text = logs.text();
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("the new config is invalid; keeping the old one"), "{text}");
+        assert!(text.contains("crieur.toml:1:"), "the problem's place is logged: {text}");
+    }
+
+    #[tokio::test]
+    async fn housekeeping_that_cannot_start_logs_an_error_with_its_cause_and_stops_nothing() {
+        let project = Project::new(POSTS);
+        let syncer = Arc::new(project.syncer(ts(NOW)).await);
+        let keeper =
+            Arc::new(Housekeeper::new(syncer, Arc::new(NoAdapters), Arc::new(Notify::new())));
+        let (logs, _guard) = capture_logs();
+        let started = keeper.start(Err(JobSchedulerError::CantInit)).await;
+        assert!(started.is_none());
+        let text = logs.text();
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("housekeeping cannot start"), "{text}");
+        assert!(text.contains("CantInit"), "the cause is logged: {text}");
+    }
+
+    #[tokio::test]
+    async fn housekeeping_starts_and_warns_of_an_expiring_token_once_per_threshold() {
+        let project = Project::new(POSTS);
+        let syncer = Arc::new(project.syncer(ts(NOW)).await);
+        let tokens = Tokens {
+            access_token: "t".into(),
+            refresh_token: None,
+            expires_at: Some(ts("2026-03-19T06:00:00Z")),
+        };
+        syncer.store.save("blog", &tokens).await.unwrap();
+        let keeper =
+            Arc::new(Housekeeper::new(syncer, Arc::new(NoAdapters), Arc::new(Notify::new())));
+        let (logs, _guard) = capture_logs();
+        let mut started = keeper.start(JobScheduler::new().await).await.expect("housekeeping runs");
+        assert!(
+            logs.text().contains("expires 2026-03-19T06:00:00Z"),
+            "the first check runs at start: {}",
+            logs.text()
+        );
+        assert!(keeper.check_tokens().await.is_empty(), "a threshold is logged once");
+        started.shutdown().await.unwrap();
+    }
+
+    #[test]
+    fn the_gate_blocks_a_text_an_error_rule_refuses_right_before_it_is_sent() {
+        let project = Project::new(POSTS);
+        let gate = PolicyGate::new(project.config());
+        let delivery = |text: &str| Delivery {
+            id: "hello:blog:0".into(),
+            post: "hello".into(),
+            channel: "blog".into(),
+            network: Network::Webhook,
+            text: text.to_owned(),
+            link: None,
+            category: None,
+            article: None,
+            item: 0,
+            reply_to: None,
+            attempt: 1,
+            attempt_started_at: ts(NOW),
+            may_have_been_sent: false,
+        };
+        assert_eq!(gate.blocked(&delivery("Hello")), None);
+        let blocked = gate.blocked(&delivery("   ")).expect("an empty text is blocked");
+        assert!(blocked.starts_with("policy rule empty"), "{blocked}");
+    }
+}
