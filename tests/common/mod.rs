@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
 pub mod daemon;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
