@@ -3,7 +3,8 @@
 //! The page is served by a tiny loopback server, and Chromium resolves every host name to that
 //! server (`--host-resolver-rules`), so any request the page made, to any host, would be counted:
 //! the test asserts the page itself is the only request a page made (the browser's own background
-//! requests carry no Fetch metadata and are told apart). A screenshot is kept under `target/`.
+//! requests carry no Fetch metadata and are told apart). A screenshot is kept under the target
+//! folder (`tmp/preview-week.png`).
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -155,7 +156,8 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
 
     let shot = wd(&client, reqwest::Method::GET, format!("{s}/screenshot"), Value::Null).await;
     let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
-    let out = common::root().join("target/preview-week.png");
+    // Cargo's scratch folder for integration tests, wherever the target folder is.
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("preview-week.png");
     std::fs::write(&out, png).unwrap();
     let _ = client.delete(&s).send().await;
 
