@@ -3,7 +3,8 @@
 //! The page is served by a tiny loopback server, and Chromium resolves every host name to that
 //! server (`--host-resolver-rules`), so any request the page made, to any host, would be counted:
 //! the test asserts the page itself is the only request a page made (the browser's own background
-//! requests carry no Fetch metadata and are told apart). A screenshot is kept under `target/`.
+//! requests carry no Fetch metadata and are told apart). A screenshot is kept under the target
+//! folder (`tmp/preview-week.png`).
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -12,9 +13,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common;
+use crate::common::http::{Response, Server};
 
 struct Driver(Child);
 
@@ -30,48 +31,28 @@ fn free_port() -> u16 {
 }
 
 /// Serves `page` to every request and records each request line.
-async fn serve(page: String) -> (u16, Arc<Mutex<Vec<(bool, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+async fn serve(page: String) -> (Server, Arc<Mutex<Vec<(bool, String)>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            let page = page.clone();
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&got).to_string();
-                let host = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Host: ").or_else(|| l.strip_prefix("host: ")))
-                    .unwrap_or("?")
-                    .to_owned();
-                let first = head.lines().next().unwrap_or("").to_owned();
-                // Every request a page makes for its resources names it in `Referer` (the default
-                // policy sends at least the origin, and the page sets no other policy); the
-                // navigation itself and the browser's own background requests (network time,
-                // updates) carry none.
-                let from_page =
-                    head.lines().any(|l| l.to_ascii_lowercase().starts_with("referer:"));
-                log.lock().unwrap().push((from_page, format!("{host} {first}")));
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                    page.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-            });
+    let server = Server::start(move |mut conn| {
+        let page = page.clone();
+        let log = log.clone();
+        async move {
+            let Ok(head) = conn.read_request(usize::MAX).await else { return };
+            let host = head.header("host").unwrap_or("?").to_owned();
+            // Every request a page makes for its resources names it in `Referer` (the default
+            // policy sends at least the origin, and the page sets no other policy); the
+            // navigation itself and the browser's own background requests (network time,
+            // updates) carry none.
+            let from_page = head.header("referer").is_some();
+            log.lock().unwrap().push((from_page, format!("{host} {}", head.line)));
+            let page =
+                Response::typed(200, "text/html; charset=utf-8", page).with("connection", "close");
+            let _ = conn.respond(&page).await;
         }
-    });
-    (port, seen)
+    })
+    .await;
+    (server, seen)
 }
 
 async fn wd(client: &reqwest::Client, method: reqwest::Method, url: String, body: Value) -> Value {
@@ -105,7 +86,8 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
     let html =
         common::run(&["preview", "--config", config, "--now", common::NOW, "--format", "html"]);
     assert!(html.status.success(), "{}", common::stderr(&html));
-    let (page_port, seen) = serve(common::stdout(&html)).await;
+    let (page_server, seen) = serve(common::stdout(&html)).await;
+    let page_port = page_server.addr().port();
 
     let port = free_port();
     let _driver = Driver(
@@ -175,7 +157,8 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
 
     let shot = wd(&client, reqwest::Method::GET, format!("{s}/screenshot"), Value::Null).await;
     let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
-    let out = common::root().join("target/preview-week.png");
+    // Cargo's scratch folder for integration tests, wherever the target folder is.
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("preview-week.png");
     std::fs::write(&out, png).unwrap();
     let _ = client.delete(&s).send().await;
 

@@ -1,5 +1,8 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod daemon;
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -58,21 +61,24 @@ pub fn write(dir: &Path, rel: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Serializes the tests of this binary that use PostgreSQL: some restart the server, which would
-/// break a neighbour's connections. Hold the guard for the whole test.
+/// Serializes the tests of this binary that use PostgreSQL: the load is heavy, and some restart
+/// a server. Hold the guard for the whole test.
 pub async fn postgres_lock() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
 }
 
-/// A fresh, empty PostgreSQL database for one test (dropped by [`drop_database`]); the server
-/// is `CRIEUR_TEST_DATABASE_URL`, else `postgres://postgres@127.0.0.1:5432/postgres`.
+/// A fresh, empty PostgreSQL database for one test (dropped by [`drop_database`]) on the tests'
+/// server: `CRIEUR_TEST_DATABASE_URL`, else this binary's throwaway cluster.
 pub async fn create_database(prefix: &str) -> (String, String) {
+    create_database_on(&crieur_testkit::postgres::server_url(), prefix).await
+}
+
+/// As [`create_database`], on the server of the admin URL `admin`.
+pub async fn create_database_on(admin: &str, prefix: &str) -> (String, String) {
     use sqlx::Connection as _;
-    let admin = std::env::var("CRIEUR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is not reachable ({e}); these tests need it: start it or set CRIEUR_TEST_DATABASE_URL")
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable ({e}); these tests need it: check CRIEUR_TEST_DATABASE_URL, or unset it to use a throwaway cluster")
     });
     let name = format!("{prefix}_{:016x}", rand::random::<u64>());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE template0")))
@@ -87,8 +93,7 @@ pub async fn create_database(prefix: &str) -> (String, String) {
 /// Drops a database made by [`create_database`] (its connections are closed by force).
 pub async fn drop_database(name: &str) {
     use sqlx::Connection as _;
-    let admin = std::env::var("CRIEUR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = crieur_testkit::postgres::server_url();
     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

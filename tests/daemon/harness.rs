@@ -1,8 +1,7 @@
 //! Projects (a config, post files, a database) and `crieur run` processes for the daemon tests.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use jiff::Timestamp;
 
 use super::receiver::Receiver;
 use crate::common;
+pub use crate::common::daemon::Daemon;
 
 /// The channels' Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
 pub fn secret() -> String {
@@ -167,90 +167,7 @@ impl Project {
         let log = self.path().join(format!("daemon-{n}.log"));
         let mut all = vec!["run"];
         all.extend_from_slice(args);
-        let mut cmd = self.command(&all);
-        cmd.stdout(Stdio::null()).stderr(Stdio::from(File::create(&log).unwrap()));
-        f(&mut cmd);
-        let spawned = Instant::now();
-        let child = cmd.spawn().unwrap();
-        Daemon { pid: child.id(), child, spawned, log, exited: None }
-    }
-}
-
-/// A running `crieur run`; killed when dropped.
-pub struct Daemon {
-    child: Child,
-    /// Its pid.
-    pub pid: u32,
-    /// When it was spawned.
-    pub spawned: Instant,
-    log: PathBuf,
-    exited: Option<ExitStatus>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.exited.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Daemon {
-    /// Its stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the "ready" log line; panics (with the log) if it exits or takes longer than
-    /// `timeout`. Returns the time from spawn to ready.
-    pub async fn ready(&mut self, timeout: Duration) -> Duration {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains("ready_in_ms") {
-                return self.spawned.elapsed();
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.exited = Some(status);
-                panic!("crieur run exited with {status} before ready:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "not ready within {timeout:?}:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// SIGKILL, and reap it.
-    pub fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.exited = Some(self.child.wait().unwrap());
-    }
-
-    /// Sends a signal by name (`TERM`, `HUP`...).
-    pub fn signal(&self, name: &str) {
-        let ok = std::process::Command::new("kill")
-            .args([&format!("-{name}"), &self.pid.to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name} {}", self.pid);
-    }
-
-    /// Waits up to `timeout` for the process to exit.
-    pub async fn exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.exited {
-                return Some(s);
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.exited = Some(status);
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        Daemon::spawn(self.command(&all), log, f)
     }
 }
 

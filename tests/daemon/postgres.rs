@@ -1,9 +1,10 @@
 //! Several `crieur run` instances on one PostgreSQL database (a scratch database per test; the
-//! server is `CRIEUR_TEST_DATABASE_URL`, else the local one: these tests fail, never skip, when
-//! it cannot be reached).
+//! server is `CRIEUR_TEST_DATABASE_URL`, else the test binary's throwaway cluster, and the restart
+//! test restarts a throwaway cluster of its own: these tests fail, never skip, when it cannot be
+//! reached).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -14,13 +15,14 @@ use crate::common;
 /// A project on a fresh database with `n` posts spread over `channels` channels, due from
 /// `first` on, `spread` apart.
 async fn project_on_postgres(
+    admin: &str,
     rx: &Receiver,
     channels: usize,
     n: usize,
     first: Timestamp,
     spread: SignedDuration,
 ) -> (Project, String) {
-    let (url, name) = common::create_database("crieur_daemon").await;
+    let (url, name) = common::create_database_on(admin, "crieur_daemon").await;
     let names: Vec<String> = (0..channels).map(|i| format!("ch{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let config = harness::config(&url, harness::QUEUE, &webhook_channels(rx, &refs, "Mon 08:00"));
@@ -64,7 +66,8 @@ async fn three_instances_publish_1000_posts_exactly_once() {
     let rx = Receiver::start(&harness::secret()).await;
     let first = Timestamp::now() + SignedDuration::from_secs(6);
     let spread = SignedDuration::from_millis(2);
-    let (project, db) = project_on_postgres(&rx, 10, n, first, spread).await;
+    let admin = crieur_testkit::postgres::server_url();
+    let (project, db) = project_on_postgres(&admin, &rx, 10, n, first, spread).await;
     let due: HashMap<String, Timestamp> = (0..n)
         .map(|i| {
             let at = first + spread * i32::try_from(i).unwrap();
@@ -119,30 +122,6 @@ async fn three_instances_publish_1000_posts_exactly_once() {
     common::drop_database(&db).await;
 }
 
-/// Restarts the local PostgreSQL cluster (Debian's `pg_ctlcluster`), returning how long it took.
-fn restart_postgres() -> Duration {
-    let versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
-        .unwrap_or_else(|e| {
-            panic!("/etc/postgresql: {e}: this test restarts the local cluster with pg_ctlcluster")
-        })
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    let version = versions.first().expect("a PostgreSQL version under /etc/postgresql");
-    let began = Instant::now();
-    let out = std::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", version, "main", "restart"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("pg_ctlcluster is needed to restart PostgreSQL in this test: {e}")
-        });
-    assert!(
-        out.status.success(),
-        "pg_ctlcluster {version} main restart: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    began.elapsed()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_ride_out_a_postgres_restart() {
     let _pg = common::postgres_lock().await;
@@ -152,7 +131,9 @@ async fn three_instances_ride_out_a_postgres_restart() {
     rx.set(|_| Answer::ok_after(Duration::from_millis(50)));
     let first = Timestamp::now() + SignedDuration::from_secs(4);
     let spread = SignedDuration::from_millis(30);
-    let (project, db) = project_on_postgres(&rx, 10, n, first, spread).await;
+    // A server of its own, whatever CRIEUR_TEST_DATABASE_URL says: it is restarted below.
+    let cluster = std::sync::Arc::new(crieur_testkit::postgres::Cluster::start());
+    let (project, _db) = project_on_postgres(&cluster.url(), &rx, 10, n, first, spread).await;
     // A claim whose commit was lost with the connection is taken back when its lease lapses:
     // 10 s instead of 2 min; a retry after that waits 200 ms instead of up to 30 s.
     let project =
@@ -164,7 +145,8 @@ async fn three_instances_ride_out_a_postgres_restart() {
     // Restart the server once about a third of the posts went out.
     assert!(rx.wait_for(Duration::from_secs(30), |r| r.len() >= n / 3).await);
     let before = rx.requests().len();
-    let took = tokio::task::spawn_blocking(restart_postgres).await.unwrap();
+    let restarted = cluster.clone();
+    let took = tokio::task::spawn_blocking(move || restarted.restart()).await.unwrap();
     let during = rx.requests().len() - before;
     let all = rx.wait_for(Duration::from_secs(90), |_| rx.stored_count() >= n).await;
     assert!(all, "{} of {n} stored after the restart\n{}", rx.stored_count(), daemons[0].log());
@@ -207,5 +189,6 @@ async fn three_instances_ride_out_a_postgres_restart() {
         late[late.len() - 1],
     );
     drop(daemons);
-    common::drop_database(&db).await;
+    drop(project);
+    drop(cluster);
 }

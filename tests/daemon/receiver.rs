@@ -1,5 +1,5 @@
-//! A Standard Webhooks receiver on loopback, written on tokio's TCP listener rather than taken
-//! from a mock server: the tests need to hold requests until released, answer late, drop
+//! A Standard Webhooks receiver on loopback, on the tests' own HTTP server (`common::http`) rather
+//! than a mock server: the tests need to hold requests until released, answer late, drop
 //! connections, and see every request (duplicates included) with its arrival time, which a mock
 //! server's matchers do not give.
 //!
@@ -8,14 +8,12 @@
 //! the same document and not stored again.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::common::http::{Conn, HeadError, Response, Server};
 
 /// What the receiver does with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,79 +74,48 @@ type Rule = dyn Fn(&Request) -> Answer + Send + Sync;
 
 struct State {
     secret: standardwebhooks::Webhook,
-    base: String,
+    base: Mutex<String>,
     log: Mutex<Vec<Request>>,
     rule: Mutex<Arc<Rule>>,
     /// webhook-id -> (post, channel, remote id) of each stored event.
     stored: Mutex<HashMap<String, (String, String, String)>>,
     release: watch::Sender<u64>,
     errors: Mutex<Vec<String>>,
-    /// Connections accepted and not yet closed.
-    open: AtomicUsize,
-}
-
-/// Counts a connection as open until dropped.
-struct Open(Arc<State>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// The receiver; it stops when dropped.
 pub struct Receiver {
-    addr: SocketAddr,
     state: Arc<State>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    server: Server,
 }
 
 impl Receiver {
     /// Listens on 127.0.0.1 (a free port), verifying signatures with `secret` (`whsec_...`).
     pub async fn start(secret: &str) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (release, _) = watch::channel(0u64);
         let state = Arc::new(State {
             secret: standardwebhooks::Webhook::new(secret).unwrap(),
-            base: format!("http://{addr}"),
+            base: Mutex::new(String::new()),
             log: Mutex::new(Vec::new()),
             rule: Mutex::new(Arc::new(|_: &Request| Answer::OK)),
             stored: Mutex::new(HashMap::new()),
             release,
             errors: Mutex::new(Vec::new()),
-            open: AtomicUsize::new(0),
         });
         let st = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                st.open.fetch_add(1, Ordering::SeqCst);
-                let guard = Open(st.clone());
-                let st = st.clone();
-                tokio::spawn(async move {
-                    serve(st, stream).await;
-                    drop(guard);
-                });
-            }
-        });
-        Receiver { addr, state, task }
+        let server = Server::start(move |conn| serve(st.clone(), conn)).await;
+        *state.base.lock().unwrap() = format!("http://{}", server.addr());
+        Receiver { state, server }
     }
 
     /// The URL a channel posts to.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+        self.server.url(path)
     }
 
     /// The public URL the receiver answers for a stored post.
     pub fn post_url(&self, post: &str, channel: &str) -> String {
-        format!("{}/posts/{channel}/{post}", self.state.base)
+        format!("{}/posts/{channel}/{post}", self.state.base.lock().unwrap())
     }
 
     /// How to answer from now on.
@@ -187,7 +154,7 @@ impl Receiver {
     /// returns whether they were.
     pub async fn wait_closed(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while self.state.open.load(Ordering::SeqCst) > 0 {
+        while self.server.open_connections() > 0 {
             if Instant::now() >= deadline {
                 return false;
             }
@@ -258,67 +225,45 @@ fn signature_ok(
     header.split(' ').any(|s| s == expected)
 }
 
-async fn serve(st: Arc<State>, mut stream: TcpStream) {
-    let mut buf: Vec<u8> = Vec::new();
+async fn serve(st: Arc<State>, mut conn: Conn) {
     loop {
-        // Head.
-        let head_end = loop {
-            if let Some(i) = find(&buf, b"\r\n\r\n") {
-                break i;
-            }
-            let mut chunk = [0u8; 8192];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            if buf.len() > 1 << 20 {
+        let head = match conn.read_request(1 << 20).await {
+            Ok(head) => head,
+            Err(HeadError::Closed) => return,
+            Err(HeadError::TooLong) => {
                 st.errors.lock().unwrap().push("request head over 1 MiB".into());
                 return;
             }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap_or_default().to_owned();
-        let mut headers: HashMap<String, String> = HashMap::new();
-        for line in lines {
-            if let Some((k, v)) = line.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            Err(HeadError::Malformed) => {
+                st.errors.lock().unwrap().push("unparseable request head".into());
+                return;
             }
-        }
-        let mut parts = request_line.split(' ');
-        let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        if method != "POST" || headers.contains_key("transfer-encoding") {
+        };
+        let request_line = &head.line;
+        let path = head.path.as_str();
+        if head.method != "POST" || head.header("transfer-encoding").is_some() {
             st.errors
                 .lock()
                 .unwrap()
-                .push(format!("unexpected request: {request_line} {headers:?}"));
+                .push(format!("unexpected request: {request_line} {:?}", head.headers));
             return;
         }
-        let Some(len) = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()) else {
+        let Some(len) = head.content_length() else {
             st.errors.lock().unwrap().push(format!("no content-length: {request_line}"));
             return;
         };
-        let start = head_end + 4;
-        while buf.len() < start + len {
-            let mut chunk = [0u8; 65536];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body: Vec<u8> = buf[start..start + len].to_vec();
-        buf.drain(..start + len);
+        let Some(body) = conn.read_body(len).await else { return };
         let at = Instant::now();
 
-        let id = headers.get("webhook-id").cloned().unwrap_or_default();
-        let timestamp = headers.get("webhook-timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
-        let sig = headers.get("webhook-signature").cloned().unwrap_or_default();
+        let id = head.header("webhook-id").unwrap_or_default().to_owned();
+        let timestamp = head.header("webhook-timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let sig = head.header("webhook-signature").unwrap_or_default().to_owned();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if headers.get("content-type").map(String::as_str) != Some("application/json") {
+        if head.header("content-type") != Some("application/json") {
             st.errors
                 .lock()
                 .unwrap()
-                .push(format!("content-type of {id}: {:?}", headers.get("content-type")));
+                .push(format!("content-type of {id}: {:?}", head.header("content-type")));
         }
         let mut req = Request {
             at,
@@ -375,31 +320,16 @@ async fn serve(st: Arc<State>, mut stream: TcpStream) {
         let (status, text) = if (200..300).contains(&status) && !req.signature_ok {
             (401u16, "{\"error\":\"bad signature\"}".to_owned())
         } else if let Some(remote) = remote {
-            let url = format!("{}/posts/{}/{}", st.base, req.channel, req.post);
+            let url = format!("{}/posts/{}/{}", st.base.lock().unwrap(), req.channel, req.post);
             (status, serde_json::json!({ "id": remote, "url": url }).to_string())
         } else {
             (status, format!("{{\"error\":\"answered {status}\"}}"))
         };
-        let reason = match status {
-            200 => "OK",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            500 => "Internal Server Error",
-            _ => "Status",
-        };
-        let response = format!(
-            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        if stream.write_all(response.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        if conn.respond(&Response::typed(status, "application/json", text)).await.is_err() {
             return;
         }
         let mut log = st.log.lock().unwrap();
         log[index].answered = Some(Instant::now());
         log[index].status = Some(status);
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }

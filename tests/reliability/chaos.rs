@@ -140,7 +140,9 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
     let _lock = common::postgres_lock().await;
     let started = Instant::now();
     println!("chaos on PostgreSQL: {plan:?} (replay with CRIEUR_CHAOS_SEED={})", plan.seed);
-    let (url, name) = common::create_database("crieur_reliability").await;
+    // A server of its own, whatever CRIEUR_TEST_DATABASE_URL says: it is restarted below.
+    let cluster = crieur_testkit::postgres::Cluster::start();
+    let (url, _name) = common::create_database_on(&cluster.url(), "crieur_reliability").await;
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let mut world = World::new(plan.per_network, Some(url)).await;
     // Leases short enough that a killed instance's claims come back within seconds, still well
@@ -162,7 +164,7 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
         let mut victim = world.spawn("info", &[]);
         kill_at_random(&mut victim, &mut rng, &mut kills, &world).await;
         for _ in restarts_at.iter().filter(|r| **r == k) {
-            restart_postgres();
+            println!("PostgreSQL restarted in {:?}", cluster.restart());
         }
         for d in &mut steady {
             assert!(d.running(), "an instance died:\n{}", tail(d));
@@ -189,7 +191,7 @@ pub async fn postgres_run(plan: Plan) -> Verdict {
         assert!(exit.is_some_and(|s| s.success()), "SIGTERM: {exit:?}\n{}", tail(d));
     }
     drop(world);
-    common::drop_database(&name).await;
+    drop(cluster);
     verdict
 }
 
@@ -267,27 +269,6 @@ async fn kill_at_random(daemon: &mut Daemon, rng: &mut StdRng, kills: &mut Kills
     assert!(daemon.running(), "the daemon died by itself:\n{}", tail(daemon));
     kills.mid_request += usize::from(world.mock.in_flight() > 0);
     daemon.kill9();
-}
-
-/// Restarts the local PostgreSQL cluster and waits until it accepts connections.
-fn restart_postgres() {
-    let version = std::fs::read_dir("/etc/postgresql")
-        .expect("a Debian PostgreSQL cluster under /etc/postgresql")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .next()
-        .expect("a PostgreSQL version");
-    let began = Instant::now();
-    let out = std::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
-        .output()
-        .expect("pg_ctlcluster runs");
-    assert!(
-        out.status.success(),
-        "pg_ctlcluster restart: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("PostgreSQL restarted in {:?}", began.elapsed());
 }
 
 fn tail(d: &Daemon) -> String {

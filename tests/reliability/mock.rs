@@ -1,6 +1,5 @@
-//! One fault-injecting mock of the four networks on 127.0.0.1, written on tokio's TCP listener
-//! with a small HTTP/1.1 reader rather than taken from a mock server: the faults need control
-//! over the socket itself (answer half, drop the connection after processing, reset it before
+//! One fault-injecting mock of the four networks on 127.0.0.1, on the tests' own HTTP server
+//! (`common::http`) rather than a mock server: the faults need control over the socket itself (answer half, drop the connection after processing, reset it before
 //! reading the body, stream 100 MB, send a 1 MB header), which mock servers do not give.
 //!
 //! Paths: `/x/...` is X (`POST /2/tweets`, `GET /2/users/me`, `GET /2/users/{id}/tweets`,
@@ -24,8 +23,9 @@ use jiff::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::common::http::{Conn, HeadError, Request, Response as Answer, Server, reason};
 
 /// The four networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,19 +250,11 @@ struct Inner {
 pub struct Mock {
     inner: Arc<Inner>,
     pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: Server,
 }
 
 impl Mock {
     pub async fn start(apps: Apps) -> Mock {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             state: Mutex::new(State::default()),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
@@ -271,14 +263,8 @@ impl Mock {
             fb_regain_minutes: Mutex::new(None),
         });
         let serving = inner.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let inner = serving.clone();
-                tokio::spawn(async move { connection(inner, stream).await });
-            }
-        });
-        Mock { inner, addr, task }
+        let server = Server::start(move |conn| connection(serving.clone(), conn)).await;
+        Mock { inner, addr: server.addr(), _server: server }
     }
 
     /// `http://127.0.0.1:PORT/PREFIX`.
@@ -383,138 +369,6 @@ impl Mock {
     }
 }
 
-// ------------------------------------------------------------------------------------ HTTP
-
-struct Request {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn bearer(&self) -> Option<&str> {
-        self.header("authorization").and_then(|v| v.strip_prefix("Bearer "))
-    }
-
-    fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body).into_owned().collect()
-    }
-}
-
-/// Reads one request head. `None` when the peer closed the connection (or sent garbage).
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            return Some(end + 4);
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-        let mut chunk = [0u8; 8192];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// Name-value pairs (headers, query parameters).
-type Pairs = Vec<(String, String)>;
-
-/// Method, path, query and headers (names in lower case) of a request head.
-fn parse_head(head: &[u8]) -> Option<(String, String, Pairs, Pairs)> {
-    let text = std::str::from_utf8(head).ok()?;
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let target = first.next()?.to_owned();
-    if first.next()? != "HTTP/1.1" {
-        return None;
-    }
-    let mut headers = Vec::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (n, v) = line.split_once(':')?;
-        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-    }
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    Some((method, path.to_owned(), query, headers))
-}
-
-async fn read_body(stream: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> Option<Vec<u8>> {
-    while buf.len() < len {
-        let mut chunk = [0u8; 8192];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let rest = buf.split_off(len);
-    Some(std::mem::replace(buf, rest))
-}
-
-/// An answer to write.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(status: u16, body: &Value) -> Answer {
-        Answer {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::to_vec(body).unwrap(),
-        }
-    }
-
-    fn with(mut self, name: &str, value: impl Into<String>) -> Answer {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Other",
-    }
-}
-
-fn head_bytes(a: &Answer, extra: &str, length: Option<usize>) -> Vec<u8> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", a.status, reason(a.status));
-    for (n, v) in &a.headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str(extra);
-    if let Some(len) = length {
-        head.push_str(&format!("content-length: {len}\r\n"));
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
-}
-
 /// What to do on the socket after deciding.
 enum Reply {
     Answer(Answer),
@@ -532,20 +386,20 @@ enum Reply {
     HugeHeader(Answer),
 }
 
-async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
-    let mut buf = Vec::new();
+async fn connection(inner: Arc<Inner>, mut conn: Conn) {
     loop {
-        let Some(head_len) = read_head(&mut stream, &mut buf).await else { return };
-        let head: Vec<u8> = buf.drain(..head_len).collect();
-        let Some((method, path, query, headers)) = parse_head(&head) else {
-            inner.state.lock().unwrap().violation("unparseable request head".into());
-            return;
+        let mut req = match conn.read_request(64 * 1024).await {
+            Ok(req) => req,
+            Err(HeadError::Closed | HeadError::TooLong) => return,
+            Err(HeadError::Malformed) => {
+                inner.state.lock().unwrap().violation("unparseable request head".into());
+                return;
+            }
         };
-        let mut req = Request { method, path, query, headers, body: Vec::new() };
         let _counted = is_post_create(&req).then(|| InFlight::new(&inner));
         // Reset before the body is read: decided on the head alone.
         if is_post_create(&req) && inner.reset_now(&req) {
-            let _ = stream.set_zero_linger();
+            conn.reset();
             return;
         }
         let len = match req.header("content-length").map(str::parse::<usize>) {
@@ -559,7 +413,7 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                 return;
             }
         };
-        let Some(body) = read_body(&mut stream, &mut buf, len).await else { return };
+        let Some(body) = conn.read_body(len).await else { return };
         req.body = body;
         let reply = inner.handle(&req);
         let keep = !req.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
@@ -573,32 +427,22 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
         match reply {
             Reply::Late(..) => return,
             Reply::Answer(a) => {
-                let mut out = head_bytes(&a, "", Some(a.body.len()));
-                out.extend_from_slice(&a.body);
-                if stream.write_all(&out).await.is_err() || !keep {
+                if conn.respond(&a).await.is_err() || !keep {
                     return;
                 }
             }
             Reply::Drop => return,
             Reply::Reset => {
-                let _ = stream.set_zero_linger();
+                conn.reset();
                 return;
             }
             Reply::Hang => {
-                let mut sink = [0u8; 1024];
-                let _ = tokio::time::timeout(Duration::from_secs(40), async {
-                    while let Ok(n) = stream.read(&mut sink).await {
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                })
-                .await;
+                conn.drain(Duration::from_secs(40)).await;
                 return;
             }
             Reply::Huge(a) => {
-                let head = head_bytes(&a, "transfer-encoding: chunked\r\n", None);
-                if stream.write_all(&head).await.is_err() {
+                let head = a.head("transfer-encoding: chunked\r\n", None);
+                if conn.stream.write_all(&head).await.is_err() {
                     return;
                 }
                 // 100 MB of JSON whitespace, then the real answer: only a client that reads
@@ -608,7 +452,7 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                     [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk, b"\r\n".to_vec()]
                         .concat();
                 for _ in 0..(100 * 1024 * 1024 / (64 * 1024)) {
-                    if stream.write_all(&framed).await.is_err() {
+                    if conn.stream.write_all(&framed).await.is_err() {
                         return;
                     }
                 }
@@ -618,14 +462,14 @@ async fn connection(inner: Arc<Inner>, mut stream: TcpStream) {
                     b"\r\n0\r\n\r\n".to_vec(),
                 ]
                 .concat();
-                let _ = stream.write_all(&tail).await;
+                let _ = conn.stream.write_all(&tail).await;
                 return;
             }
             Reply::HugeHeader(a) => {
                 let filler = format!("x-filler: {}\r\n", "a".repeat(1024 * 1024));
-                let mut out = head_bytes(&a, &filler, Some(a.body.len()));
+                let mut out = a.head(&filler, Some(a.body.len()));
                 out.extend_from_slice(&a.body);
-                let _ = stream.write_all(&out).await;
+                let _ = conn.stream.write_all(&out).await;
                 return;
             }
         }

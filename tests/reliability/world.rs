@@ -2,9 +2,8 @@
 //! post files), `crieur run` processes, `crieur status`, and the delivery invariant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -13,6 +12,7 @@ use serde_json::Value;
 
 use super::mock::{Apps, Mock, Net};
 use crate::common;
+pub use crate::common::daemon::Daemon;
 
 /// Every secret of a scenario contains this, so one search finds any of them.
 pub const CANARY: &str = "Zq7LeakCanary";
@@ -223,9 +223,7 @@ impl World {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::from(File::create(&path).unwrap()));
-        let child = cmd.spawn().unwrap();
-        Daemon { child, log: path, exited: None }
+        Daemon::spawn(cmd, path, |_| {})
     }
 
     /// Every daemon log written so far, concatenated.
@@ -466,94 +464,6 @@ impl Verdict {
             self.revoked,
             self.faults
         )
-    }
-}
-
-/// A running `crieur run`; killed when dropped.
-pub struct Daemon {
-    child: Child,
-    pub log: PathBuf,
-    exited: Option<ExitStatus>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.exited.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Daemon {
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for the "ready" line; panics with the log if it exits first or takes `timeout`.
-    pub async fn ready(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains("ready_in_ms") {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.exited = Some(status);
-                panic!("crieur run exited with {status} before ready:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "not ready within {timeout:?}:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// True while the process runs.
-    pub fn running(&mut self) -> bool {
-        if self.exited.is_some() {
-            return false;
-        }
-        match self.child.try_wait().unwrap() {
-            Some(s) => {
-                self.exited = Some(s);
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// SIGKILL, and reap it.
-    pub fn kill9(&mut self) {
-        if self.exited.is_none() {
-            let _ = self.child.kill();
-            self.exited = Some(self.child.wait().unwrap());
-        }
-    }
-
-    /// SIGTERM, then waits up to `timeout` for the exit.
-    pub async fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if let Some(s) = self.exited {
-            return Some(s);
-        }
-        let ok = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                self.exited = Some(s);
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 }
 

@@ -4,8 +4,8 @@
 //!
 //! The `crieur` binary belongs to another package of the workspace, so this test builds it with
 //! the cargo that runs the test (same target folder, dev profile) and takes the executable path
-//! from cargo's own report. PostgreSQL comes from `CRIEUR_TEST_DATABASE_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); each run uses a scratch database of its own.
+//! from cargo's own report. PostgreSQL comes from `CRIEUR_TEST_DATABASE_URL`, else a throwaway
+//! cluster this test starts (`crieur-testkit`); each run uses a scratch database of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::PathBuf;
@@ -39,6 +39,7 @@ fn smoke_mode_runs_every_scenario_without_duplicates() {
         .args(["--smoke", "--crieur"])
         .arg(&crieur)
         .env("RUST_LOG", "info")
+        .env("CRIEUR_TEST_DATABASE_URL", crieur_testkit::postgres::server_url())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,8 +1,8 @@
 //! The conformance suite: every case is written once against `Arc<dyn Store>` and runs on a fresh
 //! SQLite file and on a fresh PostgreSQL database (a scratch database created per test and
-//! dropped after it). PostgreSQL comes from `CRIEUR_TEST_DATABASE_URL`, else
-//! `postgres://postgres@127.0.0.1:5432/postgres`; when it cannot be reached the PostgreSQL tests
-//! fail, saying how to start it: they are never skipped.
+//! dropped after it). PostgreSQL comes from `CRIEUR_TEST_DATABASE_URL`, else a throwaway cluster
+//! the test binary starts (`crieur-testkit`); when it cannot be reached the PostgreSQL tests
+//! fail, saying why: they are never skipped.
 
 #![allow(clippy::unwrap_used)]
 
@@ -113,8 +113,7 @@ where
 }
 
 fn admin_url() -> String {
-    std::env::var("CRIEUR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    crieur_testkit::postgres::server_url()
 }
 
 async fn on_postgres<F, Fut>(case: F)
