@@ -24,6 +24,14 @@ pub(crate) const FOUND_AT_START: &str =
 /// The reason written on a delivery cancelled because it left the post files.
 pub(crate) const REMOVED: &str = "removed from the post files";
 
+/// Reads a state column; `reconciling` (an `unknown` delivery being looked up) is `Unknown`.
+pub(crate) fn state_from_db(s: &str) -> Result<State, StoreError> {
+    if s == "reconciling" {
+        return Ok(State::Unknown);
+    }
+    s.parse()
+}
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
@@ -312,7 +320,7 @@ pub(crate) struct Change {
 impl Change {
     fn applied(&self) -> Result<Applied, StoreError> {
         Ok(Applied::Settled {
-            state: State::from_db(self.state)?,
+            state: state_from_db(self.state)?,
             not_before: ts_opt(self.not_before)?,
         })
     }

@@ -12,6 +12,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use crate::error::{db, migrate};
 use crate::logic::{self, Change, ms, plus};
 use crate::options::mask_url;
 use crate::sqlite::resolvable;
@@ -64,7 +65,7 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(connect)
             .await
-            .map_err(StoreError::db("connecting to PostgreSQL"))?;
+            .map_err(db("connecting to PostgreSQL"))?;
         if opts.read_only {
             let tables: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM information_schema.tables
@@ -72,13 +73,13 @@ impl PgStore {
             )
             .fetch_one(&pool)
             .await
-            .map_err(StoreError::db("reading the schema"))?;
+            .map_err(db("reading the schema"))?;
             if tables == 0 {
                 pool.close().await;
                 return Err(StoreError::NoSchema(masked));
             }
         } else if opts.migrate {
-            MIGRATOR.run(&pool).await?;
+            MIGRATOR.run(&pool).await.map_err(migrate)?;
         }
         Ok(PgStore {
             pool,
@@ -94,7 +95,7 @@ impl PgStore {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(StoreError::db("starting a transaction"))
+        self.pool.begin().await.map_err(db("starting a transaction"))
     }
 
     fn key(&self) -> Result<&Key, StoreError> {
@@ -118,7 +119,7 @@ async fn rescue(tx: &mut Transaction<'static, Postgres>, now: i64) -> Result<u64
     .bind(logic::LEASE_EXPIRED)
     .execute(&mut **tx)
     .await
-    .map_err(StoreError::db("rescuing lapsed leases"))?
+    .map_err(db("rescuing lapsed leases"))?
     .rows_affected();
     sqlx::query(
         "UPDATE deliveries SET state = 'unknown', lease_owner = NULL, lease_expires_at = NULL,
@@ -130,7 +131,7 @@ async fn rescue(tx: &mut Transaction<'static, Postgres>, now: i64) -> Result<u64
     .bind(now)
     .execute(&mut **tx)
     .await
-    .map_err(StoreError::db("rescuing lapsed reconciliations"))?;
+    .map_err(db("rescuing lapsed reconciliations"))?;
     if sent > 0 {
         tracing::warn!(
             count = sent,
@@ -207,9 +208,9 @@ impl PgStore {
             .bind(logic::batch_limit(limit))
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::db("claiming deliveries"))?;
+            .map_err(db("claiming deliveries"))?;
         let raws = rows.iter().map(|r| rows::raw_claim(r, true)).collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        tx.commit().await.map_err(db("committing a claim"))?;
         let mut claims =
             raws.into_iter().map(|r| r.into_claimed(reconciling)).collect::<Result<Vec<_>, _>>()?;
         logic::sort_claims(&mut claims);
@@ -229,7 +230,7 @@ impl PgStore {
         .bind(ids)
         .fetch_all(&mut **tx)
         .await
-        .map_err(StoreError::db("reading deliveries to complete"))?;
+        .map_err(db("reading deliveries to complete"))?;
         rows.iter().map(|r| rows::current(r).map(|c| (c.id.clone(), c))).collect()
     }
 
@@ -259,7 +260,7 @@ impl PgStore {
         .bind(owner)
         .execute(&mut **tx)
         .await
-        .map_err(StoreError::db("recording outcomes"))?;
+        .map_err(db("recording outcomes"))?;
         Ok(())
     }
 }
@@ -283,7 +284,7 @@ impl Store for PgStore {
             .bind(SYNC_LOCK)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("waiting for another instance's sync"))?;
+            .map_err(db("waiting for another instance's sync"))?;
         let ids: Vec<&str> = desired.iter().map(|d| d.id.as_str()).collect();
         let rows = sqlx::query(
             "SELECT id, state, content_hash, due_at, cancelled_by FROM deliveries
@@ -292,7 +293,7 @@ impl Store for PgStore {
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::db("reading deliveries to sync"))?;
+        .map_err(db("reading deliveries to sync"))?;
         let existing = rows.iter().map(rows::existing).collect::<Result<Vec<_>, _>>()?;
         let plan = logic::plan_sync(existing, desired)?;
         let mut report = SyncReport {
@@ -315,7 +316,7 @@ impl Store for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("inserting new deliveries"))?
+            .map_err(db("inserting new deliveries"))?
             .rows_affected();
         }
         if plan.n_update > 0 {
@@ -331,7 +332,7 @@ impl Store for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("updating edited deliveries"))?
+            .map_err(db("updating edited deliveries"))?
             .rows_affected();
         }
         if plan.n_revive > 0 {
@@ -348,7 +349,7 @@ impl Store for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("reviving deliveries back in the files"))?
+            .map_err(db("reviving deliveries back in the files"))?
             .rows_affected();
         }
         if plan.n_cancel > 0 {
@@ -363,10 +364,10 @@ impl Store for PgStore {
             .bind(logic::REMOVED)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling deliveries removed from the files"))?
+            .map_err(db("cancelling deliveries removed from the files"))?
             .rows_affected();
         }
-        tx.commit().await.map_err(StoreError::db("committing the sync"))?;
+        tx.commit().await.map_err(db("committing the sync"))?;
         Ok(report)
     }
 
@@ -413,7 +414,7 @@ impl Store for PgStore {
         .bind(owner)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("renewing leases"))?
+        .map_err(db("renewing leases"))?
         .rows_affected();
         Ok(renewed)
     }
@@ -442,7 +443,7 @@ impl Store for PgStore {
         let current = Self::currents(&mut tx, &ids).await?;
         let (changes, applied) = logic::decide(&current, owner, done, now, policy)?;
         Self::apply(&mut tx, owner, &changes, now).await?;
-        tx.commit().await.map_err(StoreError::db("committing outcomes"))?;
+        tx.commit().await.map_err(db("committing outcomes"))?;
         Ok(applied)
     }
 
@@ -475,7 +476,7 @@ impl Store for PgStore {
         };
         let (change, applied) = logic::on_reconciled(cur, found, now, policy, &mut rand::rng())?;
         Self::apply(&mut tx, owner, &[change], now).await?;
-        tx.commit().await.map_err(StoreError::db("committing a reconciliation"))?;
+        tx.commit().await.map_err(db("committing a reconciliation"))?;
         Ok(applied)
     }
 
@@ -483,7 +484,7 @@ impl Store for PgStore {
         self.writable("rescuing lapsed leases")?;
         let mut tx = self.begin().await?;
         let n = rescue(&mut tx, ms(now)).await?;
-        tx.commit().await.map_err(StoreError::db("committing a rescue"))?;
+        tx.commit().await.map_err(db("committing a rescue"))?;
         Ok(n)
     }
 
@@ -505,7 +506,7 @@ impl Store for PgStore {
         .bind(channel)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::db("reading the delivery to resolve"))?;
+        .map_err(db("reading the delivery to resolve"))?;
         let found = resolvable(post, channel, &rows)?;
         let to = match action {
             Resolve::Published { url, remote_id } => {
@@ -521,7 +522,7 @@ impl Store for PgStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("resolving as published"))?;
+                .map_err(db("resolving as published"))?;
                 State::Published
             }
             Resolve::Retry => {
@@ -536,7 +537,7 @@ impl Store for PgStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("resolving for a retry"))?;
+                .map_err(db("resolving for a retry"))?;
                 State::Retrying
             }
             Resolve::Cancel => State::Cancelled,
@@ -553,7 +554,7 @@ impl Store for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling a delivery"))?;
+            .map_err(db("cancelling a delivery"))?;
             also_cancelled = sqlx::query(
                 "UPDATE deliveries SET state = 'cancelled', cancelled_by = 'resolve',
                      error = 'an earlier item of its thread was cancelled', not_before = NULL,
@@ -567,10 +568,10 @@ impl Store for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling the rest of a thread"))?
+            .map_err(db("cancelling the rest of a thread"))?
             .rows_affected();
         }
-        tx.commit().await.map_err(StoreError::db("committing a resolution"))?;
+        tx.commit().await.map_err(db("committing a resolution"))?;
         Ok(Resolved { id: found.id, item: found.item, from: found.state, to, also_cancelled })
     }
 
@@ -582,7 +583,7 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the status"))?;
+        .map_err(db("reading the status"))?;
         let deliveries = rows.iter().map(rows::status_row).collect::<Result<Vec<_>, _>>()?;
         let rows = sqlx::query(
             "SELECT c.channel AS channel, t.expires_at AS token_expires_at,
@@ -596,7 +597,7 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the channels"))?;
+        .map_err(db("reading the channels"))?;
         let channels = rows.iter().map(rows::channel_status).collect::<Result<Vec<_>, _>>()?;
         Ok(StatusReport { deliveries, channels })
     }
@@ -626,7 +627,7 @@ impl Store for PgStore {
         .bind(ms(now))
         .fetch_one(&self.pool)
         .await
-        .map_err(StoreError::db("finding the next due delivery"))?;
+        .map_err(db("finding the next due delivery"))?;
         logic::ts_opt(next)
     }
 
@@ -639,7 +640,7 @@ impl Store for PgStore {
         .bind(ms(since))
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the history"))?;
+        .map_err(db("reading the history"))?;
         rows.iter().map(rows::history_entry).collect()
     }
 
@@ -663,7 +664,7 @@ impl Store for PgStore {
         .bind(ms(now))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("holding a channel"))?;
+        .map_err(db("holding a channel"))?;
         Ok(())
     }
 
@@ -673,7 +674,7 @@ impl Store for PgStore {
             .bind(channel)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::db("releasing a channel"))?;
+            .map_err(db("releasing a channel"))?;
         Ok(())
     }
 
@@ -683,7 +684,7 @@ impl Store for PgStore {
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::db("reading a channel's revocation"))?;
+                .map_err(db("reading a channel's revocation"))?;
         Ok(reason.flatten())
     }
 
@@ -700,7 +701,7 @@ impl TokenVault for PgStore {
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::db("reading tokens"))?;
+                .map_err(db("reading tokens"))?;
         match row {
             Some((Some(nonce), Some(ciphertext))) => {
                 Ok(Some(crate::seal::open(self.key()?, channel, &nonce, &ciphertext)?))
@@ -726,7 +727,7 @@ impl TokenVault for PgStore {
         .bind(ms(self.clock.now()))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("saving tokens"))?;
+        .map_err(db("saving tokens"))?;
         Ok(())
     }
 
@@ -742,7 +743,7 @@ impl TokenVault for PgStore {
         .bind(ms(self.clock.now()))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("marking a channel revoked"))?;
+        .map_err(db("marking a channel revoked"))?;
         Ok(())
     }
 
@@ -766,7 +767,7 @@ impl TokenVault for PgStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("locking a token refresh"))?
+        .map_err(db("locking a token refresh"))?
         .rows_affected();
         Ok(taken == 1)
     }
@@ -778,7 +779,7 @@ impl TokenVault for PgStore {
             .bind(owner)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::db("unlocking a token refresh"))?;
+            .map_err(db("unlocking a token refresh"))?;
         Ok(())
     }
 }

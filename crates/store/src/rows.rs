@@ -3,8 +3,8 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::logic::{Current, Existing, RawClaim, count, network, ts, ts_opt};
-use crate::{ChannelStatus, HistoryEntry, State, StatusRow, StoreError};
+use crate::logic::{Current, Existing, RawClaim, count, network, state_from_db, ts, ts_opt};
+use crate::{ChannelStatus, HistoryEntry, StatusRow, StoreError};
 
 fn get<'r, R, T>(row: &'r R, col: &'static str) -> Result<T, StoreError>
 where
@@ -12,7 +12,7 @@ where
     for<'a> &'a str: ColumnIndex<R>,
     T: Decode<'r, R::Database> + Type<R::Database>,
 {
-    row.try_get(col).map_err(|source| StoreError::Database { context: "reading a row", source })
+    row.try_get(col).map_err(crate::error::db("reading a row"))
 }
 
 /// A claimed delivery (`reply_to` read when the statement returns it).
@@ -96,7 +96,7 @@ where
         channel: get(row, "channel")?,
         item: count(get(row, "item")?, "thread item")?,
         network: network(&get::<R, String>(row, "network")?)?,
-        state: State::from_db(&state)?,
+        state: state_from_db(&state)?,
         reconciling: state == "reconciling",
         due_at: ts(get(row, "due_at")?)?,
         not_before: ts_opt(get(row, "not_before")?)?,

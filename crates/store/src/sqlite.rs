@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::error::{db, migrate};
 use crate::logic::{self, Change, ms, plus};
 use crate::{
     Applied, Backend, Claimed, Completion, DesiredDelivery, HistoryEntry, Key, Lease, OpenOptions,
@@ -105,13 +106,13 @@ impl SqliteStore {
             let pool = pool_opts
                 .connect_with(base.read_only(true))
                 .await
-                .map_err(StoreError::db("opening the SQLite database read-only"))?;
+                .map_err(db("opening the SQLite database read-only"))?;
             let tables: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'",
             )
             .fetch_one(&pool)
             .await
-            .map_err(StoreError::db("reading the schema"))?;
+            .map_err(db("reading the schema"))?;
             if tables == 0 {
                 pool.close().await;
                 return Err(StoreError::NoSchema(path.display().to_string()));
@@ -138,9 +139,9 @@ impl SqliteStore {
                     .synchronous(SqliteSynchronous::Full),
             )
             .await
-            .map_err(StoreError::db("opening the SQLite database"))?;
+            .map_err(db("opening the SQLite database"))?;
         if opts.migrate {
-            MIGRATOR.run(&pool).await?;
+            MIGRATOR.run(&pool).await.map_err(migrate)?;
         }
         let store = SqliteStore {
             pool,
@@ -160,7 +161,7 @@ impl SqliteStore {
         let now = ms(store.clock.now());
         let mut tx = store.begin().await?;
         let orphaned = rescue(&mut tx, now, true).await?;
-        tx.commit().await.map_err(StoreError::db("committing the start-up rescue"))?;
+        tx.commit().await.map_err(db("committing the start-up rescue"))?;
         if orphaned > 0 {
             tracing::warn!(
                 count = orphaned,
@@ -183,10 +184,7 @@ impl SqliteStore {
     /// A write transaction: `BEGIN IMMEDIATE` takes the write lock now, so no transaction fails
     /// half-way on a lock upgrade.
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db("starting a write transaction"))
     }
 
     fn key(&self) -> Result<&Key, StoreError> {
@@ -214,7 +212,7 @@ async fn rescue(
     .bind(all)
     .execute(&mut **tx)
     .await
-    .map_err(StoreError::db("rescuing lapsed leases"))?
+    .map_err(db("rescuing lapsed leases"))?
     .rows_affected();
     sqlx::query(
         "UPDATE deliveries SET state = 'unknown', lease_owner = NULL, lease_expires_at = NULL,
@@ -225,7 +223,7 @@ async fn rescue(
     .bind(all)
     .execute(&mut **tx)
     .await
-    .map_err(StoreError::db("rescuing lapsed reconciliations"))?;
+    .map_err(db("rescuing lapsed reconciliations"))?;
     if sent > 0 && !all {
         tracing::warn!(
             count = sent,
@@ -252,12 +250,11 @@ async fn fill_reply_to(
     .bind(logic::ids_json(ids.into_iter())?)
     .fetch_all(&mut **tx)
     .await
-    .map_err(StoreError::db("reading the thread items to reply to"))?;
+    .map_err(db("reading the thread items to reply to"))?;
     let mut reply: HashMap<String, Option<String>> = HashMap::with_capacity(rows.len());
     for row in rows {
-        let id: String = row.try_get("id").map_err(StoreError::db("reading a reply id"))?;
-        let remote: Option<String> =
-            row.try_get("remote_id").map_err(StoreError::db("reading a reply id"))?;
+        let id: String = row.try_get("id").map_err(db("reading a reply id"))?;
+        let remote: Option<String> = row.try_get("remote_id").map_err(db("reading a reply id"))?;
         reply.insert(id, remote);
     }
     for raw in raws.iter_mut().filter(|r| r.item > 0) {
@@ -322,11 +319,11 @@ impl SqliteStore {
             .bind(logic::batch_limit(limit))
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::db("claiming deliveries"))?;
+            .map_err(db("claiming deliveries"))?;
         let mut raws =
             rows.iter().map(|r| rows::raw_claim(r, false)).collect::<Result<Vec<_>, _>>()?;
         fill_reply_to(&mut tx, &mut raws).await?;
-        tx.commit().await.map_err(StoreError::db("committing a claim"))?;
+        tx.commit().await.map_err(db("committing a claim"))?;
         let mut claims =
             raws.into_iter().map(|r| r.into_claimed(reconciling)).collect::<Result<Vec<_>, _>>()?;
         logic::sort_claims(&mut claims);
@@ -346,7 +343,7 @@ impl SqliteStore {
         .bind(logic::ids_json(ids.iter().copied())?)
         .fetch_all(&mut **tx)
         .await
-        .map_err(StoreError::db("reading deliveries to complete"))?;
+        .map_err(db("reading deliveries to complete"))?;
         rows.iter().map(|r| rows::current(r).map(|c| (c.id.clone(), c))).collect()
     }
 
@@ -383,7 +380,7 @@ impl SqliteStore {
         .bind(owner)
         .execute(&mut **tx)
         .await
-        .map_err(StoreError::db("recording outcomes"))?;
+        .map_err(db("recording outcomes"))?;
         Ok(())
     }
 }
@@ -411,7 +408,7 @@ impl Store for SqliteStore {
         .bind(logic::ids_json(desired.iter().map(|d| d.id.as_str()))?)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::db("reading deliveries to sync"))?;
+        .map_err(db("reading deliveries to sync"))?;
         let existing = rows.iter().map(rows::existing).collect::<Result<Vec<_>, _>>()?;
         let plan = logic::plan_sync(existing, desired)?;
         let mut report = SyncReport {
@@ -432,7 +429,7 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("inserting new deliveries"))?
+            .map_err(db("inserting new deliveries"))?
             .rows_affected();
         }
         if plan.n_update > 0 {
@@ -451,7 +448,7 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("updating edited deliveries"))?
+            .map_err(db("updating edited deliveries"))?
             .rows_affected();
         }
         if plan.n_revive > 0 {
@@ -472,7 +469,7 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("reviving deliveries back in the files"))?
+            .map_err(db("reviving deliveries back in the files"))?
             .rows_affected();
         }
         if plan.n_cancel > 0 {
@@ -487,10 +484,10 @@ impl Store for SqliteStore {
             .bind(logic::REMOVED)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling deliveries removed from the files"))?
+            .map_err(db("cancelling deliveries removed from the files"))?
             .rows_affected();
         }
-        tx.commit().await.map_err(StoreError::db("committing the sync"))?;
+        tx.commit().await.map_err(db("committing the sync"))?;
         Ok(report)
     }
 
@@ -540,9 +537,9 @@ impl Store for SqliteStore {
         .bind(owner)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::db("renewing leases"))?
+        .map_err(db("renewing leases"))?
         .rows_affected();
-        tx.commit().await.map_err(StoreError::db("committing a heartbeat"))?;
+        tx.commit().await.map_err(db("committing a heartbeat"))?;
         Ok(renewed)
     }
 
@@ -570,7 +567,7 @@ impl Store for SqliteStore {
         let current = Self::currents(&mut tx, &ids).await?;
         let (changes, applied) = logic::decide(&current, owner, done, now, policy)?;
         Self::apply(&mut tx, owner, &changes, now).await?;
-        tx.commit().await.map_err(StoreError::db("committing outcomes"))?;
+        tx.commit().await.map_err(db("committing outcomes"))?;
         Ok(applied)
     }
 
@@ -603,7 +600,7 @@ impl Store for SqliteStore {
         };
         let (change, applied) = logic::on_reconciled(cur, found, now, policy, &mut rand::rng())?;
         Self::apply(&mut tx, owner, &[change], now).await?;
-        tx.commit().await.map_err(StoreError::db("committing a reconciliation"))?;
+        tx.commit().await.map_err(db("committing a reconciliation"))?;
         Ok(applied)
     }
 
@@ -611,7 +608,7 @@ impl Store for SqliteStore {
         self.dispatcher("rescuing lapsed leases")?;
         let mut tx = self.begin().await?;
         let n = rescue(&mut tx, ms(now), false).await?;
-        tx.commit().await.map_err(StoreError::db("committing a rescue"))?;
+        tx.commit().await.map_err(db("committing a rescue"))?;
         Ok(n)
     }
 
@@ -632,7 +629,7 @@ impl Store for SqliteStore {
         .bind(channel)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::db("reading the delivery to resolve"))?;
+        .map_err(db("reading the delivery to resolve"))?;
         let found = resolvable(post, channel, &rows)?;
         let to = match action {
             Resolve::Published { url, remote_id } => {
@@ -648,7 +645,7 @@ impl Store for SqliteStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("resolving as published"))?;
+                .map_err(db("resolving as published"))?;
                 State::Published
             }
             Resolve::Retry => {
@@ -663,7 +660,7 @@ impl Store for SqliteStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::db("resolving for a retry"))?;
+                .map_err(db("resolving for a retry"))?;
                 State::Retrying
             }
             Resolve::Cancel => State::Cancelled,
@@ -680,7 +677,7 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling a delivery"))?;
+            .map_err(db("cancelling a delivery"))?;
             also_cancelled = sqlx::query(
                 "UPDATE deliveries SET state = 'cancelled', cancelled_by = 'resolve',
                      error = 'an earlier item of its thread was cancelled', not_before = NULL,
@@ -694,10 +691,10 @@ impl Store for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db("cancelling the rest of a thread"))?
+            .map_err(db("cancelling the rest of a thread"))?
             .rows_affected();
         }
-        tx.commit().await.map_err(StoreError::db("committing a resolution"))?;
+        tx.commit().await.map_err(db("committing a resolution"))?;
         Ok(Resolved { id: found.id, item: found.item, from: found.state, to, also_cancelled })
     }
 
@@ -709,7 +706,7 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the status"))?;
+        .map_err(db("reading the status"))?;
         let deliveries = rows.iter().map(rows::status_row).collect::<Result<Vec<_>, _>>()?;
         let rows = sqlx::query(
             "SELECT c.channel AS channel, t.expires_at AS token_expires_at,
@@ -723,7 +720,7 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the channels"))?;
+        .map_err(db("reading the channels"))?;
         let channels = rows.iter().map(rows::channel_status).collect::<Result<Vec<_>, _>>()?;
         Ok(StatusReport { deliveries, channels })
     }
@@ -753,7 +750,7 @@ impl Store for SqliteStore {
         .bind(ms(now))
         .fetch_one(&self.pool)
         .await
-        .map_err(StoreError::db("finding the next due delivery"))?;
+        .map_err(db("finding the next due delivery"))?;
         logic::ts_opt(next)
     }
 
@@ -766,7 +763,7 @@ impl Store for SqliteStore {
         .bind(ms(since))
         .fetch_all(&self.pool)
         .await
-        .map_err(StoreError::db("reading the history"))?;
+        .map_err(db("reading the history"))?;
         rows.iter().map(rows::history_entry).collect()
     }
 
@@ -790,7 +787,7 @@ impl Store for SqliteStore {
         .bind(ms(now))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("holding a channel"))?;
+        .map_err(db("holding a channel"))?;
         Ok(())
     }
 
@@ -800,7 +797,7 @@ impl Store for SqliteStore {
             .bind(channel)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::db("releasing a channel"))?;
+            .map_err(db("releasing a channel"))?;
         Ok(())
     }
 
@@ -810,7 +807,7 @@ impl Store for SqliteStore {
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::db("reading a channel's revocation"))?;
+                .map_err(db("reading a channel's revocation"))?;
         Ok(reason.flatten())
     }
 
@@ -839,20 +836,18 @@ where
     }
     let mut states = Vec::new();
     for row in rows {
-        let read = StoreError::db("reading the delivery to resolve");
+        let read = db("reading the delivery to resolve");
         let state: String = row.try_get("state").map_err(read)?;
         if matches!(state.as_str(), "unknown" | "reconciling" | "failed") {
-            let id: String =
-                row.try_get("id").map_err(StoreError::db("reading the delivery to resolve"))?;
-            let item: i64 =
-                row.try_get("item").map_err(StoreError::db("reading the delivery to resolve"))?;
+            let id: String = row.try_get("id").map_err(db("reading the delivery to resolve"))?;
+            let item: i64 = row.try_get("item").map_err(db("reading the delivery to resolve"))?;
             return Ok(Resolvable {
                 id,
                 item: logic::count(item, "thread item")?,
-                state: State::from_db(&state)?,
+                state: logic::state_from_db(&state)?,
             });
         }
-        let shown = State::from_db(&state)?.as_str();
+        let shown = logic::state_from_db(&state)?.as_str();
         if !states.contains(&shown) {
             states.push(shown);
         }
@@ -872,7 +867,7 @@ impl TokenVault for SqliteStore {
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::db("reading tokens"))?;
+                .map_err(db("reading tokens"))?;
         match row {
             Some((Some(nonce), Some(ciphertext))) => {
                 Ok(Some(crate::seal::open(self.key()?, channel, &nonce, &ciphertext)?))
@@ -898,7 +893,7 @@ impl TokenVault for SqliteStore {
         .bind(ms(self.clock.now()))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("saving tokens"))?;
+        .map_err(db("saving tokens"))?;
         Ok(())
     }
 
@@ -914,7 +909,7 @@ impl TokenVault for SqliteStore {
         .bind(ms(self.clock.now()))
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("marking a channel revoked"))?;
+        .map_err(db("marking a channel revoked"))?;
         Ok(())
     }
 
@@ -938,7 +933,7 @@ impl TokenVault for SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::db("locking a token refresh"))?
+        .map_err(db("locking a token refresh"))?
         .rows_affected();
         Ok(taken == 1)
     }
@@ -950,7 +945,7 @@ impl TokenVault for SqliteStore {
             .bind(owner)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::db("unlocking a token refresh"))?;
+            .map_err(db("unlocking a token refresh"))?;
         Ok(())
     }
 }
