@@ -4,7 +4,7 @@
 //! their adapter, claims the due ones in a batch (the store commits the intent before returning),
 //! hands each channel's claims to that channel's worker, and sleeps until the store's next due
 //! instant: never more than 30 s, re-reading the clock at each wake, and woken at once by
-//! [`Dispatcher::waker`] when a sync changes the queue or an outcome unblocks a thread item.
+//! [`Dispatcher::wake`] when a sync changes the queue or an outcome unblocks a thread item.
 //!
 //! Channels publish one delivery at a time (a per-channel lock keeps a thread's items and a
 //! channel's posts in order); different channels publish concurrently, up to a global bound.
