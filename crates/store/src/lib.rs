@@ -18,15 +18,20 @@
 //!   exclusive lock on `<db>.lock`), so at start every `publishing` row is known to be orphaned.
 //!   PostgreSQL: `FOR UPDATE SKIP LOCKED` in a materialized CTE, leases with expiry.
 //! - Instants are UTC Unix milliseconds in both schemas. Decisions (sync plan, outcome -> state,
-//!   backoff) live in one place and are the same for both backends; only the SQL differs.
+//!   backoff) live in one place, the state machine (`machine`), the same for both backends.
+//! - One transaction shell ([`SqlStore`]) runs every method for both backends: check, begin,
+//!   read the current rows, decide, apply fenced, commit. A backend is a dialect: its SQL where
+//!   it differs, how it begins a write transaction, and whether it may dispatch
+//!   ([`SqliteStore`], [`PgStore`]).
 //! - Tokens are sealed with ChaCha20-Poly1305 (key from [`OpenOptions::key`]); see [`TokenVault`].
 
 mod error;
-mod logic;
+mod machine;
 mod options;
 mod postgres;
 mod rows;
 mod seal;
+mod shell;
 mod sqlite;
 
 #[cfg(test)]
@@ -42,8 +47,9 @@ pub use crieur_core::store::{
     Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow, Store, StoreError, SyncReport,
 };
 pub use options::{Key, OpenOptions, mask_url};
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgDialect, PgStore};
+pub use shell::SqlStore;
+pub use sqlite::{SqliteDialect, SqliteStore};
 
 use options::Target;
 

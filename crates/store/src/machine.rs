@@ -1,5 +1,7 @@
-//! What both backends decide the same way: time columns, the payload, the content hash, the sync
-//! plan and the state each outcome leads to. Pure functions; the backends only run the SQL.
+//! The deliveries' state machine, decided in Rust and the same for both backends: which state
+//! each outcome or reconciliation leads to (with backoff and the retry budget), what a sync
+//! inserts, updates, revives or cancels, and the values it needs (time columns, the payload,
+//! the content hash). Pure functions; the [shell](crate::shell) runs the SQL.
 
 use std::collections::{HashMap, HashSet};
 
