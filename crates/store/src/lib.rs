@@ -53,13 +53,12 @@ pub use sqlite::{SqliteDialect, SqliteStore};
 
 use options::Target;
 
-/// A lease owner unique to this process: host name, pid and a random suffix.
+/// A lease owner unique to this process: host name (from `uname`, so it reads the same inside a
+/// sandbox that hides `/proc/sys`), pid and a random suffix.
 pub fn new_owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
+    let name = rustix::system::uname();
+    let host = name.nodename().to_string_lossy();
+    let host = Some(host.trim()).filter(|h| !h.is_empty()).unwrap_or("host");
     format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
 }
 
@@ -104,5 +103,12 @@ mod tests {
         let (a, b) = (super::new_owner(), super::new_owner());
         assert_ne!(a, b);
         assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
+    }
+
+    #[test]
+    fn owners_start_with_the_host_name_uname_gives() {
+        let host = rustix::system::uname().nodename().to_string_lossy().trim().to_owned();
+        assert!(!host.is_empty(), "this machine has a host name");
+        assert!(super::new_owner().starts_with(&format!("{host}:")));
     }
 }
