@@ -147,3 +147,38 @@ impl From<StoreError> for crate::VaultError {
         crate::VaultError(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::StoreError;
+
+    fn cause() -> super::Cause {
+        Box::new(std::io::Error::other("connection reset by peer"))
+    }
+
+    #[test]
+    fn a_wrapped_cause_is_returned_by_source_and_not_repeated_in_the_message() {
+        let e = StoreError::Database { context: "claiming deliveries", source: cause() };
+        assert_eq!(e.to_string(), "database error while claiming deliveries");
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("connection reset by peer")
+        );
+        let io =
+            StoreError::Io { path: "/db.lock".into(), source: std::io::Error::other("denied") };
+        assert!(!io.to_string().contains("denied"), "{io}");
+        assert!(io.source().is_some());
+        let m = StoreError::Migrate(cause());
+        assert!(!m.to_string().contains("reset"), "{m}");
+        assert!(m.source().is_some());
+    }
+
+    #[test]
+    fn a_vault_error_keeps_the_message_and_its_cause_once() {
+        let e = StoreError::Database { context: "reading tokens", source: cause() };
+        let vault = crate::VaultError::from(e);
+        assert_eq!(vault.0, "database error while reading tokens: connection reset by peer");
+    }
+}
