@@ -6,7 +6,8 @@
 //! (`crieur-store`); an adapter behind the [`Publisher`] trait sends them (`crieur-net-*`).
 //!
 //! This crate does no I/O. It holds plain values, the [`Publisher`] contract every network adapter
-//! fits, and the [`Clock`] through which everything else reads the time (so tests can drive it).
+//! fits, the [`Store`](store::Store) contract the database backends fit (module [`store`]), and
+//! the [`Clock`] through which everything else reads the time (so tests can drive it).
 
 mod cadence;
 mod clock;
@@ -15,6 +16,7 @@ mod location;
 mod network;
 mod post;
 mod publisher;
+pub mod store;
 
 pub use cadence::{Cadence, CadenceError, DaySet};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};

@@ -4,7 +4,7 @@
 //! their adapter, claims the due ones in a batch (the store commits the intent before returning),
 //! hands each channel's claims to that channel's worker, and sleeps until the store's next due
 //! instant: never more than 30 s, re-reading the clock at each wake, and woken at once by
-//! [`Dispatcher::waker`] when a sync changes the queue or an outcome unblocks a thread item.
+//! [`Dispatcher::wake`] when a sync changes the queue or an outcome unblocks a thread item.
 //!
 //! Channels publish one delivery at a time (a per-channel lock keeps a thread's items and a
 //! channel's posts in order); different channels publish concurrently, up to a global bound.
@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crieur_core::store::{Claimed, Completion, Lease, RetryPolicy, Store, StoreError};
 use crieur_core::{Clock, Delivery, Outcome, Publisher, RejectKind};
-use crieur_store::{Claimed, Completion, Lease, RetryPolicy, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -59,7 +59,7 @@ impl Gate for OpenGate {
 /// Tuning of the loop.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
-    /// This process's lease owner (unique per process: [`crieur_store::new_owner`]).
+    /// This process's lease owner (unique per process: `crieur_store::new_owner`).
     pub owner: String,
     /// How long a claim is leased before another instance may consider it abandoned.
     pub lease: SignedDuration,
@@ -610,7 +610,7 @@ impl Dispatcher {
             {
                 Ok(applied) => {
                     for (c, a) in completions.iter().zip(&applied) {
-                        if *a == crieur_store::Applied::Fenced {
+                        if *a == crieur_core::store::Applied::Fenced {
                             tracing::warn!(delivery = %c.id, "lease lost before the outcome was recorded; another instance owns it");
                         }
                     }

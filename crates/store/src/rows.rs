@@ -3,7 +3,7 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::logic::{Current, Existing, RawClaim, count, network, ts, ts_opt};
+use crate::machine::{Current, Existing, RawClaim, count, network, state_from_db, ts, ts_opt};
 use crate::{ChannelStatus, HistoryEntry, State, StatusRow, StoreError};
 
 fn get<'r, R, T>(row: &'r R, col: &'static str) -> Result<T, StoreError>
@@ -12,7 +12,7 @@ where
     for<'a> &'a str: ColumnIndex<R>,
     T: Decode<'r, R::Database> + Type<R::Database>,
 {
-    row.try_get(col).map_err(|source| StoreError::Database { context: "reading a row", source })
+    row.try_get(col).map_err(crate::error::db("reading a row"))
 }
 
 /// A claimed delivery (`reply_to` read when the statement returns it).
@@ -96,7 +96,7 @@ where
         channel: get(row, "channel")?,
         item: count(get(row, "item")?, "thread item")?,
         network: network(&get::<R, String>(row, "network")?)?,
-        state: State::from_db(&state)?,
+        state: state_from_db(&state)?,
         reconciling: state == "reconciling",
         due_at: ts(get(row, "due_at")?)?,
         not_before: ts_opt(get(row, "not_before")?)?,
@@ -148,5 +148,45 @@ where
         text: get(row, "text")?,
         remote_id: get(row, "remote_id")?,
         url: get(row, "url")?,
+    })
+}
+
+/// The row `resolve` acts on: the earliest unknown, reconciling or failed item.
+pub(crate) struct Resolvable {
+    pub id: String,
+    pub item: u32,
+    pub state: State,
+}
+
+/// Picks the row to resolve among the (post, channel) rows `(id, item, state)`, by item.
+pub(crate) fn resolvable<R>(post: &str, channel: &str, rows: &[R]) -> Result<Resolvable, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    if rows.is_empty() {
+        return Err(StoreError::NotFound { post: post.to_owned(), channel: channel.to_owned() });
+    }
+    let mut states = Vec::new();
+    for row in rows {
+        let state: String = get(row, "state")?;
+        if matches!(state.as_str(), "unknown" | "reconciling" | "failed") {
+            return Ok(Resolvable {
+                id: get(row, "id")?,
+                item: count(get(row, "item")?, "thread item")?,
+                state: state_from_db(&state)?,
+            });
+        }
+        let shown = state_from_db(&state)?.as_str();
+        if !states.contains(&shown) {
+            states.push(shown);
+        }
+    }
+    Err(StoreError::NotResolvable {
+        post: post.to_owned(),
+        channel: channel.to_owned(),
+        state: states.join(", "),
     })
 }

@@ -1,5 +1,7 @@
-//! What both backends decide the same way: time columns, the payload, the content hash, the sync
-//! plan and the state each outcome leads to. Pure functions; the backends only run the SQL.
+//! The deliveries' state machine, decided in Rust and the same for both backends: which state
+//! each outcome or reconciliation leads to (with backoff and the retry budget), what a sync
+//! inserts, updates, revives or cancels, and the values it needs (time columns, the payload,
+//! the content hash). Pure functions; the [shell](crate::shell) runs the SQL.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,6 +25,14 @@ pub(crate) const FOUND_AT_START: &str =
 
 /// The reason written on a delivery cancelled because it left the post files.
 pub(crate) const REMOVED: &str = "removed from the post files";
+
+/// Reads a state column; `reconciling` (an `unknown` delivery being looked up) is `Unknown`.
+pub(crate) fn state_from_db(s: &str) -> Result<State, StoreError> {
+    if s == "reconciling" {
+        return Ok(State::Unknown);
+    }
+    s.parse()
+}
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn ms(t: Timestamp) -> i64 {
@@ -312,7 +322,7 @@ pub(crate) struct Change {
 impl Change {
     fn applied(&self) -> Result<Applied, StoreError> {
         Ok(Applied::Settled {
-            state: State::from_db(self.state)?,
+            state: state_from_db(self.state)?,
             not_before: ts_opt(self.not_before)?,
         })
     }

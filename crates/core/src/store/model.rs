@@ -1,12 +1,12 @@
-//! The values that go in and out of the [`Store`](crate::Store).
+//! The values that go in and out of the [`Store`](super::Store).
 
 use std::fmt;
 use std::str::FromStr;
 
-use crieur_core::{Article, Delivery, Network, Outcome};
+use crate::{Article, Delivery, Network, Outcome};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::StoreError;
+use super::StoreError;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,14 +61,6 @@ impl State {
             State::Cancelled => "cancelled",
         }
     }
-
-    /// Reads a state column; `reconciling` (an `unknown` delivery being looked up) is `Unknown`.
-    pub(crate) fn from_db(s: &str) -> Result<State, StoreError> {
-        if s == "reconciling" {
-            return Ok(State::Unknown);
-        }
-        State::from_str(s)
-    }
 }
 
 impl fmt::Display for State {
@@ -88,7 +80,7 @@ impl FromStr for State {
     }
 }
 
-/// One delivery as the post files want it now: the input of [`Store::sync`](crate::Store::sync).
+/// One delivery as the post files want it now: the input of [`Store::sync`](super::Store::sync).
 ///
 /// The store computes the content hash itself (network, text, link, category, article), so an
 /// edit is noticed whatever the caller does.
@@ -116,7 +108,7 @@ pub struct DesiredDelivery {
     pub article: Option<Article>,
 }
 
-/// What [`Store::sync`](crate::Store::sync) changed.
+/// What [`Store::sync`](super::Store::sync) changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
     /// New deliveries, now `queued`.
@@ -143,8 +135,8 @@ impl SyncReport {
 }
 
 /// A delivery claimed by one owner under a lease: send it (or, when `reconciling`, look it up),
-/// then report with [`Store::complete`](crate::Store::complete) or
-/// [`Store::settle_reconciled`](crate::Store::settle_reconciled) passing `delivery.id` and
+/// then report with [`Store::complete`](super::Store::complete) or
+/// [`Store::settle_reconciled`](super::Store::settle_reconciled) passing `delivery.id` and
 /// `delivery.attempt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
@@ -152,9 +144,9 @@ pub struct Claimed {
     pub delivery: Delivery,
     /// When it was due.
     pub due_at: Timestamp,
-    /// When the lease lapses unless renewed with [`Store::heartbeat`](crate::Store::heartbeat).
+    /// When the lease lapses unless renewed with [`Store::heartbeat`](super::Store::heartbeat).
     pub lease_expires_at: Timestamp,
-    /// True for a claim of [`Store::unknown_to_reconcile`](crate::Store::unknown_to_reconcile):
+    /// True for a claim of [`Store::unknown_to_reconcile`](super::Store::unknown_to_reconcile):
     /// do not send, call the adapter's `reconcile`.
     pub reconciling: bool,
 }
@@ -168,7 +160,7 @@ pub struct Lease {
     pub attempt: u32,
 }
 
-/// The outcome of one attempt, for [`Store::complete_many`](crate::Store::complete_many).
+/// The outcome of one attempt, for [`Store::complete_many`](super::Store::complete_many).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     /// The delivery id.
@@ -264,7 +256,7 @@ pub enum Resolve {
     Cancel,
 }
 
-/// What [`Store::resolve`](crate::Store::resolve) changed.
+/// What [`Store::resolve`](super::Store::resolve) changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The delivery id.
