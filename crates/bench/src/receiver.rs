@@ -1,7 +1,7 @@
 //! The loopback receiver: a multi-threaded hyper HTTP/1 server on 127.0.0.1 that plays the blog.
 //!
 //! Each request must be a `POST /{channel}` carrying a Standard Webhooks signature made with
-//! [`SECRET`](crate::project::SECRET) over the exact body, and a `post.published` event whose
+//! [`SECRET`] over the exact body, and a `post.published` event whose
 //! `data.channel` is the path's channel; anything else is answered 401 (bad signature) or 400
 //! and counted in [`Receiver::rejected`]. Accepted requests are answered 200 with an empty body
 //! (crieur then takes the `webhook-id` as the remote id), and their arrival instant, read when
