@@ -316,6 +316,7 @@ fn delivery(network: Network, channel: &str, answer: &Answer) -> Delivery {
         attempt: 2,
         attempt_started_at: now() - SignedDuration::from_mins(5),
         may_have_been_sent: answer.sent,
+        media: Vec::new(),
     }
 }
 

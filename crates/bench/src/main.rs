@@ -627,6 +627,7 @@ impl Bench {
                     attempt: 1,
                     attempt_started_at: d.at,
                     may_have_been_sent: false,
+                    media: Vec::new(),
                 });
             }
             let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));

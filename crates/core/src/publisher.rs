@@ -42,6 +42,56 @@ pub struct Delivery {
     pub attempt_started_at: Timestamp,
     /// True when an earlier attempt ended `unknown`: the post may already be on the network.
     pub may_have_been_sent: bool,
+    /// The images (or videos) sent with this item, in order, each read from its file and with its
+    /// metadata already removed: adapters upload [`Attachment::data`] as it is. Empty for a text
+    /// post.
+    pub media: Vec<Attachment>,
+}
+
+/// One image or video of a delivery, ready to upload.
+///
+/// Built by the caller of [`Publisher::publish`] from the post's `media = [{ path, alt }]` entry:
+/// the kind was sniffed from the bytes and the metadata removed (unless the channel or post keeps
+/// it), so every adapter sends the same bytes and can name them by [`Attachment::sha256`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The path as written in the post file (relative to it), for logs and the webhook event.
+    pub path: String,
+    /// The alternative text a screen reader reads; never empty (policy refuses a missing alt).
+    pub alt: String,
+    /// The MIME type sniffed from the bytes (`image/jpeg`, `image/png`, `image/gif`,
+    /// `image/webp`, `video/mp4`).
+    pub content_type: String,
+    /// Width in pixels as displayed (after the orientation), 0 when unknown.
+    pub width: u32,
+    /// Height in pixels as displayed, 0 when unknown.
+    pub height: u32,
+    /// Lowercase hex SHA-256 of [`Attachment::data`]: a stable name for "the same upload".
+    pub sha256: String,
+    /// The bytes to upload.
+    pub data: std::sync::Arc<[u8]>,
+}
+
+impl Attachment {
+    /// True for a video (`video/*`), false for an image.
+    pub fn is_video(&self) -> bool {
+        self.content_type.starts_with("video/")
+    }
+}
+
+impl std::fmt::Debug for Attachment {
+    /// The bytes are summarized by their length, never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("path", &self.path)
+            .field("alt", &self.alt)
+            .field("content_type", &self.content_type)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("sha256", &self.sha256)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
 }
 
 /// Why the network refused a delivery for good.

@@ -684,6 +684,7 @@ mod tests {
             attempt: 1,
             attempt_started_at: ts(NOW),
             may_have_been_sent: false,
+            media: Vec::new(),
         };
         assert_eq!(gate.blocked(&delivery("Hello")), None);
         let blocked = gate.blocked(&delivery("   ")).expect("an empty text is blocked");

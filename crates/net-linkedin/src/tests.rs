@@ -46,6 +46,7 @@ pub(crate) fn delivery(text: &str) -> Delivery {
         attempt: 1,
         attempt_started_at: now(),
         may_have_been_sent: false,
+        media: Vec::new(),
     }
 }
 

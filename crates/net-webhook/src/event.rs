@@ -102,6 +102,7 @@ mod tests {
             attempt: 1,
             attempt_started_at: "2026-11-03T08:00:00Z".parse().unwrap(),
             may_have_been_sent: false,
+            media: Vec::new(),
         }
     }
 

@@ -51,6 +51,7 @@ fn delivery() -> Delivery {
         attempt: 1,
         attempt_started_at: "2026-11-03T08:00:00Z".parse().unwrap(),
         may_have_been_sent: false,
+        media: Vec::new(),
     }
 }
 

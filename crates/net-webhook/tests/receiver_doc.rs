@@ -87,6 +87,7 @@ async fn the_documented_receiver_verifies_and_deduplicates() {
         attempt: 1,
         attempt_started_at: Timestamp::now(),
         may_have_been_sent: false,
+        media: Vec::new(),
     };
     let want = Outcome::Published {
         remote_id: "why-rust".into(),

@@ -44,6 +44,7 @@ fn delivery(item: u32, text: &str, reply_to: Option<&str>) -> Delivery {
         attempt: 1,
         attempt_started_at: now(),
         may_have_been_sent: false,
+        media: Vec::new(),
     }
 }
 

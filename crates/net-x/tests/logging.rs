@@ -36,6 +36,7 @@ fn delivery() -> Delivery {
         attempt: 1,
         attempt_started_at: Timestamp::now(),
         may_have_been_sent: false,
+        media: Vec::new(),
     }
 }
 

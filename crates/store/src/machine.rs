@@ -555,6 +555,7 @@ impl RawClaim {
                 attempt: count(self.attempt, "attempt")?,
                 attempt_started_at: ts(started)?,
                 may_have_been_sent: self.maybe_sent_since.is_some() || reconciling,
+                media: Vec::new(),
                 id: self.id,
                 post: self.post,
                 channel: self.channel,
