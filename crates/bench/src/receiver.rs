@@ -318,6 +318,7 @@ mod tests {
 
     fn post(addr: SocketAddr, path: &str, id: &str, sig: Option<&str>, body: &str) -> u16 {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        crieur_net_http::install_crypto_provider();
         rt.block_on(async {
             let mut req = reqwest::Client::new()
                 .post(format!("http://{addr}{path}"))
