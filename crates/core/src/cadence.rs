@@ -8,6 +8,25 @@ use jiff::civil::{Time, Weekday};
 /// Parsed from the config strings of config.md: `DAYS HH:MM` (`Mon-Fri 09:15`, `Tue,Thu 10:00`,
 /// `daily 08:00`) or `cron:MIN HOUR DOM MON DOW`. The scheduler turns a cadence into instants day by
 /// day in the channel's zone; this type only says which local days and times are meant.
+///
+/// ```
+/// use crieur_core::Cadence;
+/// use jiff::civil::Weekday;
+///
+/// let cadence: Cadence = "Mon-Fri 09:15".parse()?;
+/// let Cadence::Weekly { days, time } = &cadence else { panic!("a weekly cadence") };
+/// assert!(days.contains(Weekday::Friday) && !days.contains(Weekday::Saturday));
+/// assert_eq!((time.hour(), time.minute()), (9, 15));
+/// assert_eq!(cadence.to_string(), "Mon,Tue,Wed,Thu,Fri 09:15");
+///
+/// // `daily` and cron expressions, read against the channel's local wall clock.
+/// assert_eq!("daily 08:00".parse::<Cadence>()?.to_string(), "daily 08:00");
+/// assert!(matches!("cron:0 9 * * MON-FRI".parse()?, Cadence::Cron { .. }));
+///
+/// // A mistake says what to write instead.
+/// assert!("Mon-Fri 9h15".parse::<Cadence>().is_err());
+/// # Ok::<(), crieur_core::CadenceError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub enum Cadence {
     /// A local time on a set of weekdays.

@@ -182,6 +182,65 @@ pub enum Reconciled {
 /// Adapters know nothing of the schedule or the store: they send what they are given and say what
 /// happened. They never retry a request that may have reached the network; the dispatcher decides
 /// about retries from the [`Outcome`].
+///
+/// A minimal adapter: a network that keeps posts in memory and refuses an empty text for good.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use crieur_core::{Delivery, Network, Outcome, Publisher, Reconciled, RejectKind};
+///
+/// #[derive(Default)]
+/// struct Memory(Mutex<Vec<String>>);
+///
+/// #[async_trait::async_trait]
+/// impl Publisher for Memory {
+///     fn network(&self) -> Network {
+///         Network::Webhook
+///     }
+///
+///     async fn publish(&self, delivery: &Delivery) -> Outcome {
+///         if delivery.text.is_empty() {
+///             return Outcome::Rejected { kind: RejectKind::Invalid, reason: "empty".into() };
+///         }
+///         let mut posts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         posts.push(delivery.id.clone());
+///         Outcome::Published { remote_id: posts.len().to_string(), url: None }
+///     }
+///
+///     // Asked after an attempt whose outcome is unknown: is it on the network?
+///     async fn reconcile(&self, delivery: &Delivery) -> Reconciled {
+///         let posts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         match posts.iter().position(|id| *id == delivery.id) {
+///             Some(i) => Reconciled::Found { remote_id: (i + 1).to_string(), url: None },
+///             None => Reconciled::NotFound,
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let delivery = Delivery {
+///     id: "welcome/blog/0".into(),
+///     post: "welcome".into(),
+///     channel: "blog".into(),
+///     network: Network::Webhook,
+///     text: "Hello".into(),
+///     link: None,
+///     category: None,
+///     article: None,
+///     item: 0,
+///     reply_to: None,
+///     attempt: 1,
+///     attempt_started_at: jiff::Timestamp::UNIX_EPOCH,
+///     may_have_been_sent: false,
+///     media: Vec::new(),
+/// };
+/// let network = Memory::default();
+/// assert_eq!(network.reconcile(&delivery).await, Reconciled::NotFound);
+/// assert!(matches!(network.publish(&delivery).await, Outcome::Published { .. }));
+/// assert!(matches!(network.reconcile(&delivery).await, Reconciled::Found { .. }));
+/// # }
+/// ```
 #[async_trait::async_trait]
 pub trait Publisher: Send + Sync {
     /// The network this adapter speaks.
