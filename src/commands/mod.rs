@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod completions;
 pub mod migrate;
 pub mod preview;
 pub mod resolve;
