@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "resolve",
     "auth",
     "migrate",
+    "doctor",
     "completions",
     "man",
 ];

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod check;
 pub mod completions;
+pub mod doctor;
 pub mod migrate;
 pub mod preview;
 pub mod resolve;
