@@ -33,21 +33,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     };
     let rt = crate::commands::runtime()?;
     let checks = rt.block_on(doctor::doctor(&path, Arc::new(super::run::Wired), options));
-    if args.format == crate::commands::status::Format::Json {
-        let checks: Vec<_> = checks
-            .iter()
-            .map(|c| serde_json::json!({"check": c.check, "status": c.status.as_str(), "message": c.message}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "checks": checks }))?);
-    } else {
-        for c in &checks {
-            println!(
-                "{:<4}  {:<24} {}",
-                c.status.as_str(),
-                c.check,
-                c.message.replace('\n', "\n      ")
-            );
-        }
+    match args.format {
+        crate::commands::status::Format::Json => println!("{}", doctor::json(&checks)),
+        crate::commands::status::Format::Table => print!("{}", doctor::table(&checks)),
     }
     Ok(if checks.iter().any(|c| c.status == Status::Fail) {
         Outcome::Problems

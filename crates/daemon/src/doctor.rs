@@ -59,6 +59,28 @@ impl Check {
     }
 }
 
+/// The checks as `crieur doctor` prints them for people: `ok    config    message`, one line
+/// each (a message's further lines indented).
+pub fn table(checks: &[Check]) -> String {
+    let width = checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in checks {
+        let message = c.message.replace('\n', &format!("\n{:width$}", "", width = width + 7));
+        out.push_str(&format!("{:<4}  {:<width$} {message}\n", c.status.as_str(), c.check));
+    }
+    out
+}
+
+/// The checks as the JSON document of the CLI contract:
+/// `{"checks": [{"check": "...", "status": "ok|warn|fail", "message": "..."}]}`.
+pub fn json(checks: &[Check]) -> String {
+    let checks: Vec<serde_json::Value> = checks
+        .iter()
+        .map(|c| serde_json::json!({"check": c.check, "status": c.status.as_str(), "message": c.message}))
+        .collect();
+    serde_json::json!({ "checks": checks }).to_string()
+}
+
 /// How `doctor` runs.
 #[derive(Clone)]
 pub struct Options {
@@ -344,5 +366,81 @@ impl TokenVault for NoDatabase {
 
     async fn unlock_refresh(&self, _channel: &str, _owner: &str) -> Result<(), VaultError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn checks() -> Vec<Check> {
+        vec![
+            Check::new("config", Status::Ok, "fine"),
+            Check::new("channel company-x", Status::Fail, "refused\nrun `crieur auth company-x`"),
+        ]
+    }
+
+    #[test]
+    fn the_table_has_one_line_per_check_with_further_lines_indented_under_the_message() {
+        let table = table(&checks());
+        assert_eq!(
+            table,
+            "ok    config            fine\n\
+             fail  channel company-x refused\n                        run `crieur auth company-x`\n"
+        );
+    }
+
+    #[test]
+    fn the_json_has_the_keys_of_the_cli_contract() {
+        let doc: serde_json::Value = serde_json::from_str(&json(&checks())).unwrap();
+        assert_eq!(doc["checks"][1]["check"], "channel company-x");
+        assert_eq!(doc["checks"][1]["status"], "fail");
+        assert_eq!(doc["checks"][0]["status"], "ok");
+        assert_eq!(doc["checks"][0].as_object().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn an_unreadable_config_is_the_only_check_and_fails_naming_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crieur.toml");
+        std::fs::write(&path, "timezone = \"Europe/Nowhere\"\n").unwrap();
+        struct NoAdapters;
+        impl Adapters for NoAdapters {
+            fn publishers(
+                &self,
+                _: &Config,
+                _: Arc<dyn TokenVault>,
+                _: Arc<dyn Clock>,
+            ) -> Result<std::collections::HashMap<String, Arc<dyn Publisher>>, crate::BoxError>
+            {
+                Ok(std::collections::HashMap::new())
+            }
+            fn token_warning(
+                &self,
+                _: crieur_core::Network,
+                _: Timestamp,
+                _: Timestamp,
+            ) -> Option<crate::TokenWarning> {
+                None
+            }
+        }
+        let options = Options {
+            now: Timestamp::UNIX_EPOCH,
+            timeout: Duration::from_secs(5),
+            clock: Arc::new(crieur_core::SystemClock),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let checks = rt.block_on(doctor(&path, Arc::new(NoAdapters), options));
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].status, Status::Fail);
+        assert!(checks[0].message.contains("crieur.toml:1:"), "{}", checks[0].message);
+    }
+
+    #[test]
+    fn an_error_chain_is_shown_on_one_line() {
+        let inner = std::io::Error::other("disk full");
+        let outer = StoreError::Io { path: "/var/lib/crieur/crieur.db.lock".into(), source: inner };
+        assert_eq!(chain(&outer), "cannot use /var/lib/crieur/crieur.db.lock: disk full");
     }
 }
