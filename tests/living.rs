@@ -1,6 +1,8 @@
 //! Living with the daemon: shell completions, the man page, `status` on a fresh setup, and
 //! `doctor`.
 
+mod http;
+
 use std::process::Command;
 
 use crate::common::{crieur, run, stderr, stdout};
