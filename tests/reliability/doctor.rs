@@ -139,3 +139,40 @@ async fn doctor_checks_twelve_channels_concurrently_in_seconds() {
     eprintln!("doctor with 12 channels took {took:?}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+#[tokio::test]
+async fn doctor_refreshes_a_refused_token_once_and_names_those_that_stay_refused() {
+    let mut world = World::new(2, None).await;
+    migrate(&world);
+    for (k, v) in &mut world.env {
+        match k.as_str() {
+            // Revoked for good: neither the access nor the refresh token is known any more.
+            "X1_ACCESS" | "X1_REFRESH" | "LI1_ACCESS" | "LI1_REFRESH" => {
+                *v = format!("{v}-revoked");
+            }
+            // An access token LinkedIn no longer takes, with a refresh token that still works.
+            "LI2_ACCESS" => *v = format!("{v}-stale"),
+            _ => {}
+        }
+    }
+    let (code, json, _) = doctor(&world, &["--format", "json"]).await;
+    assert_eq!(code, Some(1), "{json}");
+    let all = checks(&json);
+    let failed: Vec<&str> = all.iter().filter(|c| c.1 == "fail").map(|c| c.0.as_str()).collect();
+    assert_eq!(failed, ["channel li-1", "channel x-1"], "{all:?}");
+    assert!(find(&all, "channel li-1").2.contains("crieur auth li-1"), "{all:?}");
+    assert!(find(&all, "channel x-1").2.contains("crieur auth x-1"), "{all:?}");
+    assert_eq!(find(&all, "channel li-2").1, "ok", "refreshed: {all:?}");
+    // The mock counts a refresh token it never issued as a violation: exactly the two revoked
+    // channels' refresh attempts, once each, and nothing else.
+    let mut violations = world.mock.violations();
+    violations.sort();
+    assert_eq!(
+        violations,
+        [
+            "linkedin token request with a refresh token never issued",
+            "x token request with a refresh token never issued"
+        ]
+    );
+    assert!(!json.contains(super::world::CANARY), "a secret in the output: {json}");
+}

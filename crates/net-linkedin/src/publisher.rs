@@ -833,22 +833,39 @@ impl Publisher for LinkedinPublisher {
             Ok(url) => url,
             Err(e) => return CredentialCheck::Unreachable { reason: e.to_string() },
         };
-        let bearer = match bearer_header(&access.token) {
-            Ok(b) => b,
-            Err(e) => {
-                let reason = format!("channel {}: {e}; {}", self.channel, self.auth_hint());
-                return CredentialCheck::Refused { reason };
+        let mut access = access;
+        let response = loop {
+            let bearer = match bearer_header(&access.token) {
+                Ok(b) => b,
+                Err(e) => {
+                    let reason = format!("channel {}: {e}; {}", self.channel, self.auth_hint());
+                    return CredentialCheck::Refused { reason };
+                }
+            };
+            let mut request =
+                self.http.request(Method::GET, url.clone()).header(AUTHORIZATION, bearer);
+            if matches!(self.author, Author::Organization(_)) {
+                request = request
+                    .header("LinkedIn-Version", self.version.as_str())
+                    .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION);
             }
-        };
-        let mut request = self.http.request(Method::GET, url).header(AUTHORIZATION, bearer);
-        if matches!(self.author, Author::Organization(_)) {
-            request = request
-                .header("LinkedIn-Version", self.version.as_str())
-                .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION);
-        }
-        let response = match self.http.send("doctor", request).await {
-            Ok(r) => r,
-            Err(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+            let response = match self.http.send("doctor", request).await {
+                Ok(r) => r,
+                Err(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+            };
+            // A managed token refused with 401 is refreshed once, as a post would be.
+            if response.status != StatusCode::UNAUTHORIZED || !access.refreshable {
+                break response;
+            }
+            access = match self.tokens.refresh(&access.token).await {
+                Ok(fresh) => fresh,
+                Err(NoAccess::Unauthorized(reason)) => {
+                    return CredentialCheck::Refused {
+                        reason: format!("{reason}; {}", self.auth_hint()),
+                    };
+                }
+                Err(NoAccess::Retry(reason)) => return CredentialCheck::Unreachable { reason },
+            };
         };
         match response.status.as_u16() {
             200 => {
