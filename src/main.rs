@@ -13,7 +13,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -53,6 +53,12 @@ enum Command {
     Auth(commands::auth::Args),
     /// Apply database migrations.
     Migrate,
+    /// Check that the daemon can do its work: files, secrets, database, each channel's credentials.
+    Doctor(commands::doctor::Args),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::Args),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// How a command ended, mapped to the exit codes of the CLI contract.
@@ -76,6 +82,9 @@ fn main() -> ExitCode {
         Command::Resolve(args) => commands::resolve::run(&ctx, args),
         Command::Auth(args) => commands::auth::run(&ctx, args),
         Command::Migrate => commands::migrate::run(&ctx),
+        Command::Doctor(args) => commands::doctor::run(&ctx, args),
+        Command::Completions(args) => commands::completions::completions(Cli::command(), &args),
+        Command::Man => commands::completions::man(Cli::command()),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ mod world;
 
 mod budget;
 mod chaos;
+mod doctor;
 mod lease;
 mod matrix;
 mod secrets;

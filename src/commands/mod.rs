@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod check;
+pub mod completions;
+pub mod doctor;
 pub mod migrate;
 pub mod preview;
 pub mod resolve;

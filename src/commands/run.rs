@@ -54,7 +54,7 @@ fn daemon(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
 }
 
 /// The daemon's view of the adapters (`crieur-adapters`).
-struct Wired;
+pub(crate) struct Wired;
 
 impl crieur_daemon::Adapters for Wired {
     fn publishers(

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use clap::ValueEnum;
-use crieur_store::{OpenOptions, StatusReport};
+use crieur_store::{OpenOptions, StatusReport, StoreError};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -70,18 +70,55 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
             &config.storage.url,
             OpenOptions { read_only: true, migrate: false, ..OpenOptions::default() },
         )
-        .await?;
+        .await;
+        let store = match store {
+            Ok(store) => store,
+            Err(StoreError::Missing { .. } | StoreError::NoSchema(_)) => return anyhow::Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let report = store.status().await;
         store.close().await;
-        anyhow::Ok(report?)
+        anyhow::Ok(Some(report?))
     })?;
-    let doc = document(&config, &report, ctx.now());
+    let fresh = report.is_none();
+    let doc = match report {
+        Some(report) => document(&config, &report, ctx.now()),
+        None => queue(ctx, &config)?,
+    };
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+        Format::Table if fresh => {
+            print!("nothing has been published yet (no database yet)\n\n{}", table(&doc))
+        }
         Format::Table => print!("{}", table(&doc)),
     }
     let bad = doc.posts.iter().any(|p| p.state == "failed" || p.state == "unknown");
     Ok(if bad { Outcome::Problems } else { Outcome::Success })
+}
+
+/// Without a database: what the files queue over the next four weeks, each `queued`.
+fn queue(ctx: &Context, config: &crieur_config::Config) -> anyhow::Result<Doc> {
+    let (_, posts) = ctx.load()?;
+    let (now, known) = (ctx.now(), crieur_daemon::plan::Known::default());
+    let to = now + jiff::SignedDuration::from_hours(24 * 28);
+    let plan = crieur_daemon::plan::assess(config, &posts, &known, now, to, now, false)?;
+    let posts = plan.calendar.entries.iter().filter_map(|e| {
+        Some(PostRow {
+            post: posts.get(e.post?)?.id.clone(),
+            channel: e.channel.clone(),
+            item: 0,
+            state: "queued".into(),
+            at: crate::commands::rfc3339(&e.at),
+            remote_id: None,
+            url: None,
+            attempts: 0,
+            error: None,
+            published_at: None,
+            not_before: None,
+        })
+    });
+    let report = StatusReport::default();
+    Ok(Doc { posts: posts.collect(), ..document(config, &report, now) })
 }
 
 fn document(config: &crieur_config::Config, report: &StatusReport, now: jiff::Timestamp) -> Doc {

@@ -27,6 +27,7 @@ h1{font-size:1.2rem;margin:0 0 .5rem}
 .slot header{font-size:.8rem;display:flex;justify-content:space-between;gap:.3rem}
 .slot .chan{color:var(--c);font-weight:600}
 .slot .post{font-size:.75rem;color:#475569;overflow-wrap:anywhere}
+.slot details{font-size:.75rem;color:#475569}
 .slot pre{white-space:pre-wrap;word-break:break-word;font:inherit;margin:.3rem 0 0}
 .slot .thread{border-top:1px dotted #cbd5e1;margin-top:.3rem;padding-top:.2rem}
 .diag{font-size:.8rem;margin:.3rem 0 0;padding:.2rem .3rem;border-radius:3px}
@@ -46,11 +47,11 @@ pub fn render(preview: &Preview) -> String {
                 meta charset="utf-8";
                 meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "crieur: " (preview.from) " to " (preview.to) }
+                title { "crieur: " (range_in_words(&preview.from, &preview.to)) }
                 style { (PreEscaped(CSS)) }
             }
             body {
-                h1 { "Calendar from " (preview.from) " to " (preview.to) }
+                h1 { "Calendar, " (range_in_words(&preview.from, &preview.to)) }
                 p.legend {
                     @for (name, colour) in &colours {
                         span { i style={ "background:" (colour) } {} (name) }
@@ -89,7 +90,12 @@ fn slot(e: &Entry, colours: &BTreeMap<String, &'static str>, zone: &jiff::tz::Ti
             @match (&e.post, &e.text) {
                 (Some(post), Some(text)) => {
                     div.post { (post) @if let Some(l) = &e.length { " · " (l.used) @if let Some(limit) = l.limit { "/" (limit) } } }
-                    pre.text { (text) }
+                    @if e.network == "linkedin" {
+                        pre.text { (crieur_policy::display_little_text(text)) }
+                        details { summary { "exact payload" } pre.payload { (text) } }
+                    } @else {
+                        pre.text { (text) }
+                    }
                     @for item in &e.thread { pre.thread { (item) } }
                     @if let Some(link) = &e.link { div.post { "link: " (link) } }
                     @for d in &e.diagnostics { (diag(d)) }
@@ -138,6 +144,22 @@ fn by_day(preview: &Preview) -> Vec<(String, Vec<&Entry>)> {
 
 fn date_of(rfc3339: &str) -> Option<jiff::civil::Date> {
     rfc3339.get(..10)?.parse().ok()
+}
+
+/// The window in words: `7–13 December 2026`, `28 November – 4 December 2026`, or with both
+/// years when they differ; `to` is the first instant after the window.
+fn range_in_words(from: &str, to: &str) -> String {
+    let (Some(first), Some(last)) = (date_of(from), date_of(to).and_then(|d| d.yesterday().ok()))
+    else {
+        return format!("{from} to {to}");
+    };
+    let day_month_year = |d: jiff::civil::Date| d.strftime("%-d %B %Y").to_string();
+    match (first.year() == last.year(), first.month() == last.month()) {
+        _ if first >= last => day_month_year(first),
+        (true, true) => format!("{}–{}", first.day(), day_month_year(last)),
+        (true, false) => format!("{} – {}", first.strftime("%-d %B"), day_month_year(last)),
+        (false, _) => format!("{} – {}", day_month_year(first), day_month_year(last)),
+    }
 }
 
 fn weekday(date: &str) -> String {

@@ -891,6 +891,9 @@ impl Inner {
         if path == "/oauth/v2/accessToken" && req.method == "POST" {
             return Reply::Answer(self.refresh_grant(s, req, Net::Linkedin, false));
         }
+        if req.method == "GET" {
+            return self.linkedin_read(s, req, path);
+        }
         if !(req.method == "POST" && path == "/rest/posts") {
             s.violation(format!("LinkedIn: {} {path}", req.method));
             return Reply::Answer(Answer::json(404, &json!({"status": 404})));
@@ -979,11 +982,59 @@ impl Inner {
         self.apply(s, Net::Linkedin, &post.clone(), token.as_deref(), create, rate, unauthorized)
     }
 
+    /// `crieur doctor`'s reads: `GET /v2/userinfo` (a member's token) and
+    /// `GET /rest/organizations/{id}` (a Page admin's token, with the versioned API's headers).
+    fn linkedin_read(&self, s: &mut State, req: &Request, path: &str) -> Reply {
+        let Some(author) = self.account(s, req, Net::Linkedin) else {
+            return Reply::Answer(Answer::json(
+                401,
+                &json!({"status": 401, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN", "message": "The token used in the request has been revoked by the user"}),
+            ));
+        };
+        if path == "/v2/userinfo" {
+            let Some(id) = author.strip_prefix("urn:li:person:") else {
+                s.violation(format!("LinkedIn: userinfo asked with the token of {author}"));
+                return Reply::Answer(Answer::json(403, &json!({"status": 403})));
+            };
+            return Reply::Answer(Answer::json(200, &json!({"sub": id, "name": "Crieur Test"})));
+        }
+        let Some(id) = path.strip_prefix("/rest/organizations/") else {
+            s.violation(format!("LinkedIn: GET {path}"));
+            return Reply::Answer(Answer::json(404, &json!({"status": 404})));
+        };
+        let version_ok = req.header("linkedin-version").is_some_and(|v| v.len() >= 6);
+        if !version_ok || req.header("x-restli-protocol-version") != Some("2.0.0") {
+            s.violation(format!("LinkedIn organization read with headers {:?}", req.headers));
+            return Reply::Answer(Answer::json(400, &json!({"status": 400})));
+        }
+        if author != format!("urn:li:organization:{id}") {
+            return Reply::Answer(Answer::json(
+                403,
+                &json!({"status": 403, "code": "ACCESS_DENIED"}),
+            ));
+        }
+        let id: u64 = id.parse().unwrap_or_default();
+        Reply::Answer(Answer::json(200, &json!({"id": id, "localizedName": "Acme"})))
+    }
+
     // ------------------------------------------------------------------------- Facebook
 
     fn facebook(&self, s: &mut State, req: &Request) -> Reply {
         let path = &req.path["/fb".len()..];
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let ("GET", [_, page]) = (req.method.as_str(), &parts[..]) {
+            // `crieur doctor`: the Page itself, with exactly the fields it asks for.
+            if req.param("fields") != Some("id,name") {
+                s.violation(format!("Facebook: GET {path} with fields {:?}", req.param("fields")));
+            }
+            if self.account(s, req, Net::Facebook).as_deref() != Some(*page) {
+                return Reply::Answer(Answer::json(
+                    400,
+                    &json!({"error": {"message": "Error validating access token: The session has been invalidated because the user changed their password", "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "AmockTrace03"}}),
+                ));
+            }
+            return Reply::Answer(Answer::json(200, &json!({"id": page, "name": "Acme Page"})));
+        }
         let [version, page, edge] = parts[..] else {
             s.violation(format!("Facebook: {} {path}", req.method));
             return Reply::Answer(Answer::json(
@@ -1107,6 +1158,12 @@ impl Inner {
             return Reply::Answer(Answer::json(401, &json!({"error": "signature"})));
         }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        if body["type"] == "crieur.ping" {
+            if body["data"]["channel"] != name.as_str() || !id.starts_with("ping-") {
+                s.violation(format!("webhook {name}: unexpected ping {id} {body}"));
+            }
+            return Reply::Answer(Answer::json(200, &json!({})));
+        }
         let (Some(post), Some(channel), Some(text)) = (
             body["data"]["id"].as_str().map(str::to_owned),
             body["data"]["channel"].as_str().map(str::to_owned),

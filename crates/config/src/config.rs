@@ -97,7 +97,7 @@ pub fn load_config(path: &Path) -> Result<Config, Errors> {
 }
 
 pub(crate) const TOP_KEYS: &[&str] =
-    &["timezone", "storage", "queue", "channels", "mentions", "policy"];
+    &["timezone", "storage", "queue", "channels", "mentions", "policy", "http"];
 
 /// Parses the text of a config file read from `path`.
 pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config, Errors> {
@@ -157,6 +157,7 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
         None => PolicyConfig::default(),
     };
 
+    let http = sections.remove("http").and_then(|v| crate::http::http(&src, v, &dir, &mut errors));
     let (Some((timezone_name, timezone)), Some(storage), Some(queue)) = (zone, storage, queue)
     else {
         if errors.is_empty() {
@@ -174,6 +175,7 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
         channels,
         mentions,
         policy,
+        http,
     })
 }
 

@@ -18,6 +18,7 @@
 mod config;
 mod duration;
 mod error;
+mod http;
 mod policy;
 mod posts;
 mod secret;
@@ -31,6 +32,7 @@ pub use config::{find_config, load_config};
 pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};
+pub use http::HttpSettings;
 pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
 pub use secret::SecretError;
 pub use source::MAX_FILE_BYTES;

@@ -29,6 +29,8 @@ pub struct Config {
     pub mentions: BTreeMap<String, Mention>,
     /// `[policy]` with its per-network and per-channel layers.
     pub policy: PolicyConfig,
+    /// `[http]`, when the daemon's endpoint is configured.
+    pub http: Option<crate::http::HttpSettings>,
 }
 
 /// `[storage]`.

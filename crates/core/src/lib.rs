@@ -25,6 +25,6 @@ pub use location::Location;
 pub use network::{Network, UnknownNetwork};
 pub use post::{Article, Channel, Post, PostTime, Slot, ThreadItem, Variant};
 pub use publisher::{
-    Attachment, Delivery, Outcome, Publisher, Reconciled, RejectKind, TokenVault, Tokens,
-    VaultError,
+    Attachment, CredentialCheck, Delivery, Outcome, Publisher, Reconciled, RejectKind, TokenVault,
+    Tokens, VaultError,
 };

@@ -259,6 +259,39 @@ pub trait Publisher: Send + Sync {
     fn hold_until(&self) -> Option<Timestamp> {
         None
     }
+
+    /// Asks the network, with one cheap authenticated read and never a post, whether it accepts
+    /// this channel's credentials (`crieur doctor`). Default: [`CredentialCheck::NotChecked`],
+    /// for an adapter that has no such read.
+    async fn check_credentials(&self) -> CredentialCheck {
+        CredentialCheck::NotChecked
+    }
+}
+
+/// What a channel's credential check found ([`Publisher::check_credentials`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// The network accepted the credentials.
+    Accepted {
+        /// Who the network says the credentials belong to (a handle, a name, a Page), for the
+        /// person reading the check.
+        account: String,
+        /// When the access token expires, when known.
+        expires_at: Option<Timestamp>,
+    },
+    /// The network refused the credentials: a person must act. The reason says what to do.
+    Refused {
+        /// What the network said and what to do (`crieur auth CHANNEL`, a new token).
+        reason: String,
+    },
+    /// No answer could be had (connection refused, timeout, 5xx): nothing is known of the
+    /// credentials, but the channel cannot publish now either.
+    Unreachable {
+        /// What failed.
+        reason: String,
+    },
+    /// The adapter has no credential check.
+    NotChecked,
 }
 
 /// OAuth tokens of one channel, as crieur stores them (encrypted at rest by the store).

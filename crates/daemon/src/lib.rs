@@ -13,11 +13,15 @@
 //!   when a post file changes ([`watch`]) and every hour, reloads on SIGHUP (keeping the old
 //!   config when the new one is invalid), and stops on SIGTERM. Housekeeping runs on
 //!   tokio-cron-scheduler and never decides when a post goes out.
+//! - [`doctor`] checks that the daemon can do its work (`crieur doctor`).
+//! - [`http`] serves `[http] listen`: `/healthz` and Prometheus `/metrics`, read-only.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
 //!
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
 
+pub mod doctor;
+pub mod http;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;
@@ -63,6 +67,9 @@ pub enum Error {
     /// A channel's publisher could not be built.
     #[error(transparent)]
     Adapters(AdapterError),
+    /// The HTTP endpoint could not start.
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
     /// A date has no start of day in the config's zone.
     #[error("no start of day {date}")]
     StartOfDay {

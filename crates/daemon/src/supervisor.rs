@@ -65,6 +65,10 @@ pub struct TokenWarning {
     pub message: String,
 }
 
+/// With the HTTP endpoint, the dispatch loop turns at least this often, so `/healthz` can tell
+/// a quiet loop from a wedged one.
+const HTTP_MAX_SLEEP: Duration = Duration::from_secs(10);
+
 /// How the daemon is run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -111,6 +115,14 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         spawn_signals(cancel.clone(), reload.clone())?;
     }
     let monitor = Arc::new(SdMonitor::new());
+    let endpoint = crate::http::Endpoint::start(
+        &config,
+        store.clone(),
+        clock.clone(),
+        HTTP_MAX_SLEEP,
+        cancel.clone(),
+    )
+    .await?;
     let mut first = true;
     let outcome = loop {
         let vault: Arc<dyn TokenVault> = store.clone();
@@ -120,6 +132,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         let syncer =
             Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
         syncer.sync().await?;
+        endpoint.iter().for_each(|e| e.synced());
         let gate = Arc::new(PolicyGate::new(config.clone()));
         let mut settings = DispatchSettings::new(owner.clone());
         settings.shutdown_grace = Duration::from_secs(20);
@@ -127,14 +140,15 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         if let Some(every) = monitor.wake_every() {
             settings.max_sleep = every;
         }
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            publishers,
-            clock.clone(),
-            gate,
-            monitor.clone(),
-            settings,
-        );
+        let watched: Arc<dyn crieur_scheduler::dispatch::Monitor> = match &endpoint {
+            Some(e) => {
+                settings.max_sleep = settings.max_sleep.min(HTTP_MAX_SLEEP);
+                e.monitor(monitor.clone())
+            }
+            None => monitor.clone(),
+        };
+        let dispatcher =
+            Dispatcher::new(store.clone(), publishers, clock.clone(), gate, watched, settings);
         if options.once {
             let report = dispatcher.run_once().await?;
             tracing::info!(published = report.published, other = report.not_published, "done");

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock, TokenVault,
+    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
+    SystemClock, TokenVault,
 };
 use crieur_net_http::reqwest::header::AUTHORIZATION;
 use crieur_net_http::reqwest::{Method, Url};
@@ -572,6 +573,57 @@ impl Publisher for FacebookPublisher {
                 );
                 err.outcome()
             }
+        }
+    }
+
+    /// `GET /{page-id}?fields=id,name` with the Page token: 200 with the Page's id is accepted
+    /// (Page tokens do not expire), a Graph error 190 (an invalid or expired token) or a
+    /// permission error is refused with what to do, anything else is unreachable.
+    async fn check_credentials(&self) -> CredentialCheck {
+        let auth = match self.authorization().await {
+            Ok(auth) => auth,
+            Err(NoToken::Unauthorized(reason)) => return CredentialCheck::Refused { reason },
+            Err(NoToken::Vault(reason)) => return CredentialCheck::Unreachable { reason },
+        };
+        let mut url = match self.feed_url.join(&format!("../{}", self.page_id)) {
+            Ok(url) => url,
+            Err(e) => return CredentialCheck::Unreachable { reason: e.to_string() },
+        };
+        url.query_pairs_mut().append_pair("fields", "id,name");
+        let request = self.http.request(Method::GET, url).header(AUTHORIZATION, auth);
+        let response = match self.http.send("doctor", request).await {
+            Ok(response) => response,
+            Err(err) => return CredentialCheck::Unreachable { reason: error_chain(&err) },
+        };
+        let body = response.json::<serde_json::Value>();
+        let field = |key: &str| {
+            body.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
+        };
+        if response.status.is_success() && field("id").as_deref() == Some(self.page_id.as_str()) {
+            let account = field("name").unwrap_or_else(|| format!("Page {}", self.page_id));
+            return CredentialCheck::Accepted { account, expires_at: None };
+        }
+        let code = response.status.as_u16();
+        match response.body.as_deref().ok().and_then(GraphError::parse) {
+            Some(error) if matches!(error.code, Some(190 | 10 | 200)) || code == 401 => {
+                CredentialCheck::Refused {
+                    reason: format!(
+                        "Facebook refused the Page token ({code}, {}: {}); {}",
+                        error.describe(),
+                        crate::graph::token_subcode_meaning(error.subcode),
+                        self.token_remedy()
+                    ),
+                }
+            }
+            Some(error) => CredentialCheck::Unreachable {
+                reason: format!("Facebook answered {code} ({})", error.describe()),
+            },
+            None => CredentialCheck::Unreachable {
+                reason: format!(
+                    "Facebook answered {code} without the Page {} (check page_id)",
+                    self.page_id
+                ),
+            },
         }
     }
 

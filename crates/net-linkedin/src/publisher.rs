@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
+    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
+    SystemClock,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
@@ -809,6 +810,98 @@ impl Publisher for LinkedinPublisher {
     /// The reset instant of the last 429 (its `Retry-After`, else the next midnight UTC).
     fn hold_until(&self) -> Option<Timestamp> {
         *self.hold.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One read with the channel's token: `GET /v2/userinfo` for a member author (OpenID
+    /// Connect), `GET /rest/organizations/{id}` for a Page. 200 is accepted (with the token's
+    /// expiry), 401 refused (with LinkedIn's `serviceErrorCode` explained), 403 refused (the
+    /// token lacks the scope), anything else unreachable. An expired token is refused without a
+    /// request.
+    async fn check_credentials(&self) -> CredentialCheck {
+        let access = match self.usable_access(self.clock.now()).await {
+            Ok(access) => access,
+            Err(Outcome::Unauthorized { reason }) => return CredentialCheck::Refused { reason },
+            Err(other) => {
+                return CredentialCheck::Unreachable { reason: format!("{other:?}") };
+            }
+        };
+        let (path, name) = match &self.author {
+            Author::Person(_) => ("../v2/userinfo".to_owned(), "/name"),
+            Author::Organization(id) => (format!("organizations/{id}"), "/localizedName"),
+        };
+        let url = match self.endpoint.join(&path) {
+            Ok(url) => url,
+            Err(e) => return CredentialCheck::Unreachable { reason: e.to_string() },
+        };
+        let mut access = access;
+        let response = loop {
+            let bearer = match bearer_header(&access.token) {
+                Ok(b) => b,
+                Err(e) => {
+                    let reason = format!("channel {}: {e}; {}", self.channel, self.auth_hint());
+                    return CredentialCheck::Refused { reason };
+                }
+            };
+            let mut request =
+                self.http.request(Method::GET, url.clone()).header(AUTHORIZATION, bearer);
+            if matches!(self.author, Author::Organization(_)) {
+                request = request
+                    .header("LinkedIn-Version", self.version.as_str())
+                    .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION);
+            }
+            let response = match self.http.send("doctor", request).await {
+                Ok(r) => r,
+                Err(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+            };
+            // A managed token refused with 401 is refreshed once, as a post would be.
+            if response.status != StatusCode::UNAUTHORIZED || !access.refreshable {
+                break response;
+            }
+            access = match self.tokens.refresh(&access.token).await {
+                Ok(fresh) => fresh,
+                Err(NoAccess::Unauthorized(reason)) => {
+                    return CredentialCheck::Refused {
+                        reason: format!("{reason}; {}", self.auth_hint()),
+                    };
+                }
+                Err(NoAccess::Retry(reason)) => return CredentialCheck::Unreachable { reason },
+            };
+        };
+        match response.status.as_u16() {
+            200 => {
+                let account = response
+                    .json::<serde_json::Value>()
+                    .and_then(|v| v.pointer(name).and_then(|n| n.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| self.author.to_string());
+                CredentialCheck::Accepted { account, expires_at: access.expires_at }
+            }
+            401 => CredentialCheck::Refused {
+                reason: format!(
+                    "{}; {}",
+                    self.unauthorized(&response, Refreshed::No)
+                        .replace("; nothing was published", ""),
+                    self.auth_hint()
+                ),
+            },
+            403 => CredentialCheck::Refused {
+                reason: format!(
+                    "LinkedIn answered 403{}: the token may not read {} (it needs the {} scope);                      {}",
+                    Self::said(&response, &ApiError::read(&response)),
+                    self.author,
+                    match self.author {
+                        Author::Person(_) => "openid and profile",
+                        Author::Organization(_) => "rw_organization_admin",
+                    },
+                    self.auth_hint()
+                ),
+            },
+            code => CredentialCheck::Unreachable {
+                reason: format!(
+                    "LinkedIn answered {code}{}",
+                    Self::said(&response, &ApiError::read(&response))
+                ),
+            },
+        }
     }
 }
 

@@ -30,6 +30,22 @@ struct Data<'a> {
     category: Option<&'a str>,
 }
 
+/// The event `type` of the ping `crieur doctor` sends to check a receiver.
+pub const PING_TYPE: &str = "crieur.ping";
+
+/// The body of a ping: `{"type":"crieur.ping","timestamp":"...","data":{"channel":"blog"}}`.
+/// A receiver answers it with any 2xx and publishes nothing.
+///
+/// # Errors
+/// Only if serialization fails, which plain strings cannot make it do.
+pub fn ping_body(channel: &str, at: Timestamp) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&serde_json::json!({
+        "type": PING_TYPE,
+        "timestamp": at.to_string(),
+        "data": { "channel": channel },
+    }))
+}
+
 /// The event body for one attempt at `at` (whole seconds, the same instant as the
 /// `webhook-timestamp` header), serialized once: these bytes are signed and sent as they are.
 ///

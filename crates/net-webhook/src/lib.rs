@@ -19,7 +19,7 @@ mod guard;
 mod publisher;
 mod signing;
 
-pub use event::{EVENT_TYPE, event_body, markdown_to_html};
+pub use event::{EVENT_TYPE, PING_TYPE, event_body, markdown_to_html, ping_body};
 pub use guard::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
     forbidden_range,

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
+    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
+    SystemClock,
 };
 use crieur_net_http::reqwest::header::{CONTENT_TYPE, LOCATION};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
@@ -454,6 +455,58 @@ impl Publisher for WebhookPublisher {
     /// on every attempt, so sending again after an `Unknown` cannot publish twice.
     async fn reconcile(&self, _delivery: &Delivery) -> Reconciled {
         Reconciled::NotFound
+    }
+
+    /// Sends a signed `crieur.ping` event (see [`ping_body`](crate::ping_body)), with a fresh
+    /// `webhook-id` (`ping-` and the Unix seconds): a 2xx is accepted, 401 or 403 refused (the
+    /// receiver does not accept the secret), anything else unreachable. Nothing is published.
+    async fn check_credentials(&self) -> CredentialCheck {
+        if let Err(refused) = check_url(&self.url, self.allow_private) {
+            return CredentialCheck::Refused { reason: refused.to_string() };
+        }
+        let now = self.clock.now();
+        let at = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        let id = format!("ping-{}", at.as_second());
+        let Ok(body) = crate::event::ping_body(&self.channel, at) else {
+            return CredentialCheck::Unreachable {
+                reason: "the ping could not be serialized".into(),
+            };
+        };
+        let Ok(signature) = self.key.sign(&id, at.as_second(), &body) else {
+            let reason = "the webhook secret's key was refused by HMAC-SHA256".into();
+            return CredentialCheck::Refused { reason };
+        };
+        let request = self
+            .http
+            .request(Method::POST, self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header("webhook-id", id.as_str())
+            .header("webhook-timestamp", at.as_second().to_string())
+            .header("webhook-signature", signature)
+            .body(body);
+        let response = match self.http.send(&id, request).await {
+            Ok(response) => response,
+            Err(err) => match find_refused(&err) {
+                Some(refused) => return CredentialCheck::Refused { reason: refused.to_string() },
+                None => return CredentialCheck::Unreachable { reason: error_chain(&err) },
+            },
+        };
+        let code = response.status.as_u16();
+        match code {
+            200..=299 => CredentialCheck::Accepted {
+                account: shown_url(self.url.as_str()),
+                expires_at: None,
+            },
+            401 | 403 => CredentialCheck::Refused {
+                reason: format!(
+                    "the receiver refused the signed ping ({code}): check that it has the \
+                     channel's secret"
+                ),
+            },
+            _ => CredentialCheck::Unreachable {
+                reason: format!("the receiver answered {code}: {}", response.snippet(200)),
+            },
+        }
     }
 
     /// The latest `Retry-After` the receiver gave, if any.

@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
+    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
+    SystemClock,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -596,5 +597,54 @@ impl Publisher for XPublisher {
 
     fn hold_until(&self) -> Option<Timestamp> {
         self.held()
+    }
+
+    /// `GET /2/users/me` with the channel's token (refreshed once after a 401, as a post would
+    /// be): 200 is accepted (the account is `@username`), 401 or a refused refresh is refused,
+    /// anything else is unreachable.
+    async fn check_credentials(&self) -> CredentialCheck {
+        let url = match self.url("2/users/me") {
+            Ok(url) => url,
+            Err(reason) => return CredentialCheck::Unreachable { reason },
+        };
+        let response = match self
+            .send_authorized("doctor", || self.http.request(Method::GET, url.clone()))
+            .await
+        {
+            Sent::Answer(r) => r,
+            Sent::Failed(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+            Sent::Auth(Outcome::Unauthorized { reason }) => {
+                return CredentialCheck::Refused { reason };
+            }
+            Sent::Auth(o) => {
+                return CredentialCheck::Unreachable { reason: outcome_reason(&o).to_owned() };
+            }
+        };
+        let code = response.status.as_u16();
+        match code {
+            200 => {
+                let name = response.json::<Value>().and_then(|v| {
+                    v.pointer("/data/username").and_then(Value::as_str).map(str::to_owned)
+                });
+                let expires_at = match &self.auth {
+                    XAuth::Managed(m) => m.expires_at().await.ok().flatten(),
+                    XAuth::Static(_) => None,
+                };
+                CredentialCheck::Accepted {
+                    account: name.map_or_else(|| "an unnamed account".into(), |n| format!("@{n}")),
+                    expires_at,
+                }
+            }
+            401 | 403 => CredentialCheck::Refused {
+                reason: format!(
+                    "X refused the access token ({code}: {}); run `crieur auth {}`",
+                    problem_detail(&response),
+                    self.channel
+                ),
+            },
+            _ => CredentialCheck::Unreachable {
+                reason: format!("X answered {code}: {}", problem_detail(&response)),
+            },
+        }
     }
 }

@@ -62,6 +62,7 @@
 
 mod calendar;
 mod check;
+mod display;
 mod effective;
 mod emoji;
 mod length;
@@ -79,6 +80,7 @@ mod testing;
 
 pub use calendar::{Published, Scheduled, check_calendar};
 pub use check::{CheckResult, TextMeta, check_one, check_post, check_text, is_camel_case};
+pub use display::display_little_text;
 pub use effective::{
     Effective, Scope, default_max_hashtags, default_max_per_day, default_utm, effective,
     effective_for_network,
