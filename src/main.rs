@@ -53,6 +53,8 @@ enum Command {
     Auth(commands::auth::Args),
     /// Apply database migrations.
     Migrate,
+    /// Print the JSON Schema of crieur.toml or of a post file, for editors.
+    Schema(commands::schema::Args),
 }
 
 /// How a command ended, mapped to the exit codes of the CLI contract.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => commands::resolve::run(&ctx, args),
         Command::Auth(args) => commands::auth::run(&ctx, args),
         Command::Migrate => commands::migrate::run(&ctx),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

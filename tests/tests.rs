@@ -12,3 +12,4 @@ mod html_page;
 mod preview;
 mod reliability;
 mod validate;
+mod writing;

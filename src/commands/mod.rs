@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod preview;
 pub mod resolve;
 pub mod run;
+pub mod schema;
 pub mod status;
 pub mod validate;
 
