@@ -53,6 +53,8 @@ enum Command {
     Auth(commands::auth::Args),
     /// Apply database migrations.
     Migrate,
+    /// Add a post to the queue files and show where it lands.
+    New(commands::new::Args),
     /// Print the JSON Schema of crieur.toml or of a post file, for editors.
     Schema(commands::schema::Args),
 }
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => commands::resolve::run(&ctx, args),
         Command::Auth(args) => commands::auth::run(&ctx, args),
         Command::Migrate => commands::migrate::run(&ctx),
+        Command::New(args) => commands::new::run(&ctx, args),
         Command::Schema(args) => commands::schema::run(args),
     };
     match result {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod check;
 pub mod migrate;
+pub mod new;
 pub mod preview;
 pub mod resolve;
 pub mod run;

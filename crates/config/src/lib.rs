@@ -15,6 +15,7 @@
 //! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
 //! into them and re-exports them.
 
+mod compose;
 mod config;
 mod duration;
 mod error;
@@ -28,6 +29,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use compose::{Added, NewPost, NewPostError, add_post, default_file, slug, unique_id};
 pub use config::{find_config, load_config};
 pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};

@@ -163,7 +163,7 @@ fn post_text(s: &str) -> String {
 }
 
 /// Whether `s` is a post id: `[A-Za-z0-9_.-]{1,128}`.
-fn is_post_id(s: &str) -> bool {
+pub(crate) fn is_post_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }

@@ -18,6 +18,7 @@
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
 
+pub mod landing;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;
@@ -75,6 +76,9 @@ pub enum Error {
     /// Date arithmetic went out of range.
     #[error(transparent)]
     Time(#[from] jiff::Error),
+    /// No post of the queue has this id.
+    #[error("no post has the id `{0}`")]
+    UnknownPost(String),
     /// The process's signal handlers could not be installed.
     #[error("cannot listen for signals")]
     Signals(#[source] std::io::Error),

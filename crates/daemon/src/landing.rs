@@ -1,0 +1,84 @@
+//! Where one post lands: its slot on each of its channels and its diagnostics, from the same plan
+//! as `preview` and `validate` (`crieur new` prints it right after adding a post).
+
+use crieur_config::Config;
+use crieur_core::{Diagnostic, Post};
+use jiff::{SignedDuration, Timestamp, Zoned};
+
+use crate::Error;
+use crate::plan::{Known, assess};
+
+/// One post's place in the plan.
+#[derive(Debug, Clone)]
+pub struct Landing {
+    /// Each of the post's channels, in the post's order, with the slot it takes there (`None`:
+    /// not within the window).
+    pub slots: Vec<(String, Option<Zoned>)>,
+    /// Every diagnostic about the post (text and calendar rules), placed, as `validate` prints
+    /// them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Lays the queue over [`now`, `now + weeks`) and says where the post `id` lands.
+///
+/// # Errors
+/// When a cadence cannot be laid; [`Error::UnknownPost`] when no post has this id.
+pub fn landing(
+    config: &Config,
+    posts: &[Post],
+    known: &Known,
+    id: &str,
+    now: Timestamp,
+    weeks: u16,
+) -> Result<Landing, Error> {
+    let Some(index) = posts.iter().position(|p| p.id == id) else {
+        return Err(Error::UnknownPost(id.to_owned()));
+    };
+    let to = now + SignedDuration::from_hours(24 * 7 * i64::from(weeks));
+    let assessed = assess(config, posts, known, now, to, now, true)?;
+    let slots = posts[index]
+        .channels
+        .iter()
+        .map(|c| {
+            let at = assessed
+                .calendar
+                .entries
+                .iter()
+                .find(|e| e.post == Some(index) && &e.channel == c)
+                .map(|e| e.at.clone());
+            (c.clone(), at)
+        })
+        .collect();
+    let diagnostics = assessed
+        .diagnostics(config)
+        .into_iter()
+        .filter(|d| d.post.as_deref() == Some(id))
+        .collect();
+    Ok(Landing { slots, diagnostics })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::{NOW, Project, ts};
+
+    #[test]
+    fn a_post_lands_on_the_next_free_slot_of_each_channel_with_its_diagnostics() {
+        let posts = "[[post]]\nid = \"first\"\nchannels = [\"blog\"]\ntext = \"One\"\n\n\
+                     [[post]]\nid = \"second\"\nchannels = [\"blog\"]\ntext = \"   \"\n";
+        let project = Project::new(posts);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let first = landing(&config, &posts, &Known::default(), "first", ts(NOW), 4).unwrap();
+        let second = landing(&config, &posts, &Known::default(), "second", ts(NOW), 4).unwrap();
+        let (a, b) = (first.slots[0].1.clone().unwrap(), second.slots[0].1.clone().unwrap());
+        assert!(a < b, "queue order: {a} before {b}");
+        assert!(first.diagnostics.is_empty(), "{:?}", first.diagnostics);
+        assert!(second.diagnostics.iter().any(|d| d.rule == "empty"), "{:?}", second.diagnostics);
+        assert!(matches!(
+            landing(&config, &posts, &Known::default(), "third", ts(NOW), 4),
+            Err(Error::UnknownPost(_))
+        ));
+    }
+}
