@@ -206,3 +206,70 @@ fn new_writes_a_post_that_breaks_a_rule_and_exits_1_with_the_diagnostic() {
     assert_eq!(out.status.code(), Some(1), "validate sees it");
     assert!(common::stdout(&out).contains("error[length]"));
 }
+
+fn validate_mistakes(format: &str) -> (Option<i32>, String) {
+    let out = common::run(&[
+        "validate",
+        "--config",
+        "tests/fixtures/mistakes/crieur.toml",
+        "--now",
+        common::NOW,
+        "--format",
+        format,
+    ]);
+    (out.status.code(), common::stdout(&out))
+}
+
+#[test]
+fn validate_writes_github_annotations_on_each_findings_line() {
+    let (code, out) = validate_mistakes("github");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            "::error file=tests/fixtures/mistakes/posts/week.toml,line=9,col=8,title=mentions.unresolved::"
+        ),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.starts_with("::")) {
+        assert!(line.starts_with("::error file=") || line.starts_with("::warning file="), "{line}");
+    }
+    insta::assert_snapshot!("validate_github", out);
+}
+
+#[test]
+fn validate_json_has_one_object_per_finding_with_the_contract_keys() {
+    let (code, out) = validate_mistakes("json");
+    assert_eq!(code, Some(1), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all = doc["diagnostics"].as_array().unwrap();
+    let (_, text) = validate_mistakes("text");
+    assert_eq!(all.len(), text.lines().count() - 1, "as many as the text lines, less the summary");
+    for d in all {
+        for key in ["path", "line", "column", "severity", "rule", "message", "post", "channel"] {
+            assert!(d.get(key).is_some(), "{key} in {d}");
+        }
+    }
+    assert_eq!(doc["errors"], 3);
+    insta::assert_snapshot!("validate_json", out);
+}
+
+#[test]
+fn validate_annotates_a_broken_post_file_and_exits_2() {
+    let dir = common::project(&[
+        ("crieur.toml", CONFIG),
+        ("posts/a.toml", "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"unclosed\n"),
+    ]);
+    let out = in_dir(dir.path(), &["validate", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let file = dir.path().join("posts/a.toml");
+    assert!(
+        common::stdout(&out).starts_with(&format!("::error file={},line=4,", file.display())),
+        "{}",
+        common::stdout(&out)
+    );
+    assert!(common::stdout(&out).contains(",title=load::"), "{}", common::stdout(&out));
+    let out = in_dir(dir.path(), &["validate", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["diagnostics"][0]["rule"], "load");
+    assert_eq!(doc["diagnostics"][0]["line"], 4);
+}
