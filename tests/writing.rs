@@ -273,3 +273,29 @@ fn validate_annotates_a_broken_post_file_and_exits_2() {
     assert_eq!(doc["diagnostics"][0]["rule"], "load");
     assert_eq!(doc["diagnostics"][0]["line"], 4);
 }
+
+#[derive(serde::Deserialize)]
+struct Hook {
+    id: String,
+    entry: String,
+    files: String,
+    pass_filenames: bool,
+}
+
+#[test]
+fn the_pre_commit_hooks_run_validate_on_the_post_files() {
+    let text = std::fs::read_to_string(common::root().join(".pre-commit-hooks.yaml")).unwrap();
+    let hooks: Vec<Hook> = serde_saphyr::from_str(&text).unwrap();
+    assert!(hooks.iter().any(|h| h.id == "crieur-validate"));
+    for hook in &hooks {
+        assert!(!hook.pass_filenames, "validate reads the whole queue, not single files");
+        assert!(hook.files.contains("posts/") && hook.files.contains("crieur\\.toml"));
+        // The entry, as pre-commit runs it, on the example queue (exit 0: no error there).
+        let mut words = hook.entry.split_whitespace();
+        assert_eq!(words.next(), Some("crieur"));
+        let mut args: Vec<&str> = words.collect();
+        args.extend(["--config", "config/crieur.toml", "--now", common::NOW]);
+        let out = common::run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", hook.id, common::stdout(&out));
+    }
+}
