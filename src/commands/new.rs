@@ -6,7 +6,6 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use crieur_core::Severity;
 
 use crate::Outcome;
 use crate::commands::Context;
@@ -77,15 +76,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let known = crate::commands::read_known(&config, now);
     let landing =
         crieur_daemon::landing::landing(&config, &posts, &known, &added.id, now, args.weeks)?;
-    for (channel, at) in &landing.slots {
-        match at {
-            Some(at) => println!("  {channel}: {}", at.strftime("%a %Y-%m-%d %H:%M %Z")),
-            None => println!("  {channel}: no slot in the next {} weeks", args.weeks),
-        }
+    for line in landing.lines(args.weeks) {
+        println!("{line}");
     }
-    for d in &landing.diagnostics {
-        println!("{d}");
-    }
-    let errors = landing.diagnostics.iter().any(|d| d.severity == Severity::Error);
-    Ok(if errors { Outcome::Problems } else { Outcome::Success })
+    Ok(if landing.has_errors() { Outcome::Problems } else { Outcome::Success })
 }

@@ -7,7 +7,7 @@ use crieur_core::Severity;
 
 use crate::Outcome;
 use crate::commands::Context;
-use crate::output::ci::Finding;
+use crieur_daemon::findings::Finding;
 use crieur_daemon::plan;
 
 /// Output format of `validate`.
@@ -89,14 +89,6 @@ fn print(findings: &[Finding], format: Format) {
                 println!("{}", f.github());
             }
         }
-        Format::Json => {
-            let count = |s: &str| findings.iter().filter(|f| f.severity == s).count();
-            let doc = serde_json::json!({
-                "diagnostics": findings,
-                "errors": count("error"),
-                "warnings": count("warning"),
-            });
-            println!("{doc:#}");
-        }
+        Format::Json => println!("{:#}", crieur_daemon::findings::json_document(findings)),
     }
 }

@@ -3,7 +3,6 @@
 //! The model ([`Preview`]) is built once from the calendar and the policy; each format is a pure
 //! function of it, so the table, the JSON, the HTML page and the ICS file can never disagree.
 
-pub mod ci;
 pub mod html;
 pub mod ics;
 pub mod table;

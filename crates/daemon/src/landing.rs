@@ -19,6 +19,23 @@ pub struct Landing {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Landing {
+    /// What `crieur new` prints: `  CHANNEL: Tue 2026-12-01 09:00 CET` per channel (or that no
+    /// slot is free within `weeks`), then each diagnostic as `validate` prints it.
+    pub fn lines(&self, weeks: u16) -> Vec<String> {
+        let slots = self.slots.iter().map(|(channel, at)| match at {
+            Some(at) => format!("  {channel}: {}", at.strftime("%a %Y-%m-%d %H:%M %Z")),
+            None => format!("  {channel}: no slot in the next {weeks} weeks"),
+        });
+        slots.chain(self.diagnostics.iter().map(ToString::to_string)).collect()
+    }
+
+    /// Whether a diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == crieur_core::Severity::Error)
+    }
+}
+
 /// Lays the queue over [`now`, `now + weeks`) and says where the post `id` lands.
 ///
 /// # Errors

@@ -1,5 +1,5 @@
-//! `validate --format json|github`: the findings for tools (one JSON object each) and as GitHub
-//! Actions workflow commands, so that a pull request shows each one on its line.
+//! What `validate` found, for machines: one JSON object per finding (`--format json`), or a GitHub
+//! Actions workflow command (`--format github`) so that a pull request shows each one on its line.
 
 use crieur_config::ConfigError;
 use crieur_core::{Diagnostic, Severity};
@@ -83,6 +83,17 @@ impl Finding {
             data(&format!("{}{about}", self.message))
         )
     }
+}
+
+/// The JSON document of `validate --format json`: `{ "diagnostics": [...], "errors": N,
+/// "warnings": N }`.
+pub fn json_document(findings: &[Finding]) -> serde_json::Value {
+    let count = |s: &str| findings.iter().filter(|f| f.severity == s).count();
+    serde_json::json!({
+        "diagnostics": findings,
+        "errors": count("error"),
+        "warnings": count("warning"),
+    })
 }
 
 /// A workflow command's message, escaped as the runner reads it back.
