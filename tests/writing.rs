@@ -299,3 +299,43 @@ fn the_pre_commit_hooks_run_validate_on_the_post_files() {
         assert_eq!(out.status.code(), Some(0), "{}: {}", hook.id, common::stdout(&out));
     }
 }
+
+#[test]
+fn check_post_renders_one_post_for_each_of_its_channels() {
+    let out = common::run(&["check", "--config", "config/crieur.toml", "--post", "seve-3-launch"]);
+    let stdout = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", common::stderr(&out));
+    for channel in ["company-x", "company-linkedin", "company-facebook"] {
+        assert!(stdout.contains(&format!("== {channel}\n")), "{stdout}");
+    }
+    assert!(
+        stdout.contains("utm_source=x&utm_medium=social&utm_campaign=seve-3\nlength: 159/280\n"),
+        "{stdout}"
+    );
+
+    let out = common::run(&[
+        "check",
+        "--config",
+        "tests/fixtures/mistakes/crieur.toml",
+        "--post",
+        "unknown-mention",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "an error rule: exit 1");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["post"], "unknown-mention");
+    let linkedin = doc["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "company-linkedin")
+        .unwrap();
+    assert_eq!(linkedin["valid"], false);
+    assert_eq!(linkedin["diagnostics"][0]["rule"], "mentions.unresolved");
+    assert!(linkedin["length"]["used"].as_u64().unwrap() > 0);
+
+    let out = common::run(&["check", "--config", "config/crieur.toml", "--post", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("no post has the id `nope`"));
+}

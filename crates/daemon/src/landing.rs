@@ -74,6 +74,44 @@ pub fn landing(
     Ok(Landing { slots, diagnostics })
 }
 
+/// One post rendered for each of its channels with its text rules run (`crieur check --post`):
+/// for each channel, in the post's order, what `crieur check` gives for a text.
+///
+/// # Errors
+/// [`Error::UnknownPost`] when no post has this id.
+pub fn check_post(
+    config: &Config,
+    posts: &[Post],
+    id: &str,
+) -> Result<Vec<(String, crieur_policy::CheckResult)>, Error> {
+    let post =
+        posts.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPost(id.to_owned()))?;
+    let judge = crate::plan::Judge::new(config);
+    let out = post
+        .channels
+        .iter()
+        .filter_map(|name| config.channels.get(name))
+        .map(|c| {
+            let rendered = judge.render(post, &c.channel);
+            let diagnostics = crate::plan::shown(crieur_policy::check_post(
+                post,
+                &c.channel,
+                &rendered,
+                &judge.effective(&c.channel),
+            ));
+            let valid = !diagnostics.iter().any(|d| d.severity == crieur_core::Severity::Error);
+            let result = crieur_policy::CheckResult {
+                text: rendered.text,
+                length: rendered.length,
+                valid,
+                diagnostics,
+            };
+            (c.channel.name.clone(), result)
+        })
+        .collect();
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -97,5 +135,19 @@ mod tests {
             landing(&config, &posts, &Known::default(), "third", ts(NOW), 4),
             Err(Error::UnknownPost(_))
         ));
+    }
+
+    #[test]
+    fn checking_one_post_renders_it_for_each_channel_with_its_text_rules() {
+        let posts = "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"   \"\n";
+        let project = Project::new(posts);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let checked = check_post(&config, &posts, "a").unwrap();
+        assert_eq!(checked.len(), 1);
+        assert_eq!(checked[0].0, "blog");
+        assert!(!checked[0].1.valid);
+        assert!(checked[0].1.diagnostics.iter().any(|d| d.rule == "empty"));
+        assert!(matches!(check_post(&config, &posts, "b"), Err(Error::UnknownPost(_))));
     }
 }
