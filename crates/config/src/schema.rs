@@ -140,7 +140,7 @@ fn tables() -> Vec<(Place, Vec<&'static str>)> {
         (Place::Policy, LAYER_KEYS.to_vec()),
         (Place::Utm, fields_of::<RawUtm>().to_vec()),
         (Place::Post, POST_KEYS.to_vec()),
-        (Place::Article, ARTICLE_KEYS.to_vec()),
+        (Place::Article, POST_KEYS.iter().chain(ARTICLE_KEYS).copied().collect()),
         (Place::Variant, fields_of::<RawVariant>().to_vec()),
         (Place::Thread, fields_of::<RawThreadItem>().to_vec()),
     ]
@@ -505,7 +505,7 @@ fn spec(place: Place, key: &str) -> Option<Value> {
             "type": "boolean",
         }),
         (Channel, "instance") => url("Mastodon: the server the account lives on."),
-        (Channel | Post | Variant, "visibility") => json!({
+        (Channel | Post | Article | Variant, "visibility") => json!({
             "description": "Mastodon: who sees the post.",
             "enum": ["public", "unlisted", "private"],
         }),
@@ -514,7 +514,7 @@ fn spec(place: Place, key: &str) -> Option<Value> {
             secret("Bluesky: an app password, never the account password.")
         }
         (Channel, "service") => url("Bluesky: the account's PDS (default https://bsky.social)."),
-        (Channel | Post | Variant | Thread, "keep_metadata") => json!({
+        (Channel | Post | Article | Variant | Thread, "keep_metadata") => json!({
             "description": "Keep the metadata cameras write into images (EXIF, XMP, GPS); removed by default.",
             "type": "boolean",
         }),
