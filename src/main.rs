@@ -59,6 +59,10 @@ enum Command {
     Completions(commands::completions::Args),
     /// Print the man page (roff).
     Man,
+    /// Add a post to the queue files and show where it lands.
+    New(commands::new::Args),
+    /// Print the JSON Schema of crieur.toml or of a post file, for editors.
+    Schema(commands::schema::Args),
 }
 
 /// How a command ended, mapped to the exit codes of the CLI contract.
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(&ctx, args),
         Command::Completions(args) => commands::completions::completions(Cli::command(), &args),
         Command::Man => commands::completions::man(Cli::command()),
+        Command::New(args) => commands::new::run(&ctx, args),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

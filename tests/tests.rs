@@ -13,3 +13,4 @@ mod living;
 mod preview;
 mod reliability;
 mod validate;
+mod writing;

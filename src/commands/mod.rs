@@ -6,9 +6,11 @@ pub mod check;
 pub mod completions;
 pub mod doctor;
 pub mod migrate;
+pub mod new;
 pub mod preview;
 pub mod resolve;
 pub mod run;
+pub mod schema;
 pub mod status;
 pub mod validate;
 

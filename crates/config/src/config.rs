@@ -199,7 +199,7 @@ pub(crate) fn zone(src: &Src<'_>, name: &Spanned<String>, errors: &mut Errors) -
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStorage {
+pub(crate) struct RawStorage {
     url: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
 }
@@ -279,7 +279,7 @@ fn database_url(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawQueue {
+pub(crate) struct RawQueue {
     files: Option<Spanned<Vec<Spanned<String>>>>,
     missed: Option<Spanned<String>>,
     max_late: Option<Spanned<String>>,
@@ -382,7 +382,7 @@ pub(crate) fn is_channel_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length"];
+pub(crate) const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length"];
 const OAUTH_KEYS: &[&str] = &[
     "api_base",
     "token_url",
@@ -397,7 +397,7 @@ const FACEBOOK_KEYS: &[&str] = &["page_id", "graph_version"];
 const WEBHOOK_KEYS: &[&str] = &["url", "secret", "allow_private"];
 
 /// The keys a channel of `network` takes.
-fn channel_keys(network: Network) -> Vec<&'static str> {
+pub(crate) fn channel_keys(network: Network) -> Vec<&'static str> {
     let own: &[&[&str]] = match network {
         Network::X => &[OAUTH_KEYS],
         Network::Linkedin => &[OAUTH_KEYS, LINKEDIN_KEYS],
@@ -762,7 +762,7 @@ pub(crate) fn http_url(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawMention {
+pub(crate) struct RawMention {
     name: Option<Spanned<String>>,
     x: Option<Spanned<String>>,
     linkedin: Option<Spanned<String>>,

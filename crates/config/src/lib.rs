@@ -15,12 +15,14 @@
 //! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
 //! into them and re-exports them.
 
+mod compose;
 mod config;
 mod duration;
 mod error;
 mod http;
 mod policy;
 mod posts;
+mod schema;
 mod secret;
 mod source;
 mod types;
@@ -28,12 +30,14 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use compose::{Added, NewPost, NewPostError, add_post, default_file, slug, unique_id};
 pub use config::{find_config, load_config};
 pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};
 pub use http::HttpSettings;
 pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
+pub use schema::{DIALECT, SchemaKind, config_schema, posts_schema};
 pub use secret::SecretError;
 pub use source::MAX_FILE_BYTES;
 pub use types::*;

@@ -15,7 +15,7 @@ use crate::error::Errors;
 use crate::source::{Src, as_value, list};
 use crate::types::*;
 
-const LAYER_KEYS: &[&str] = &[
+pub(crate) const LAYER_KEYS: &[&str] = &[
     "rules",
     "min_gap",
     "max_per_day",
@@ -51,7 +51,7 @@ struct RawLayer {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawUtm {
+pub(crate) struct RawUtm {
     source: Option<String>,
     medium: Option<String>,
     campaign: Option<String>,

@@ -124,9 +124,9 @@ pub(crate) struct Reader {
     pub limit: usize,
 }
 
-const POST_KEYS: &[&str] =
+pub(crate) const POST_KEYS: &[&str] =
     &["id", "channels", "category", "campaign", "text", "link", "at", "priority", "thread"];
-const ARTICLE_KEYS: &[&str] = &["title", "slug", "tags"];
+pub(crate) const ARTICLE_KEYS: &[&str] = &["title", "slug", "tags"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,13 +145,13 @@ struct RawPost {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawThreadItem {
+pub(crate) struct RawThreadItem {
     text: Spanned<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawVariant {
+pub(crate) struct RawVariant {
     text: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
     thread: Option<Vec<RawThreadItem>>,
@@ -163,7 +163,7 @@ fn post_text(s: &str) -> String {
 }
 
 /// Whether `s` is a post id: `[A-Za-z0-9_.-]{1,128}`.
-fn is_post_id(s: &str) -> bool {
+pub(crate) fn is_post_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }

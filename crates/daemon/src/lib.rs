@@ -22,6 +22,8 @@
 
 pub mod doctor;
 pub mod http;
+pub mod findings;
+pub mod landing;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;
@@ -82,6 +84,9 @@ pub enum Error {
     /// Date arithmetic went out of range.
     #[error(transparent)]
     Time(#[from] jiff::Error),
+    /// No post of the queue has this id.
+    #[error("no post has the id `{0}`")]
+    UnknownPost(String),
     /// The process's signal handlers could not be installed.
     #[error("cannot listen for signals")]
     Signals(#[source] std::io::Error),
