@@ -5,6 +5,7 @@ pub mod auth;
 pub mod check;
 pub mod migrate;
 pub mod preview;
+pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod status;

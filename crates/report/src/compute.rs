@@ -434,7 +434,15 @@ fn weeks(rows: &[(&StatusRow, PostRow)], zone: &TimeZone) -> Vec<WeekCount> {
 
 fn metrics_row(s: &Snapshot) -> MetricsRow {
     let Metrics { likes, reposts, replies, quotes, impressions, clicks } = s.metrics;
-    MetricsRow { likes, reposts, replies, quotes, impressions, clicks, fetched_at: Some(s.fetched_at) }
+    MetricsRow {
+        likes,
+        reposts,
+        replies,
+        quotes,
+        impressions,
+        clicks,
+        fetched_at: Some(s.fetched_at),
+    }
 }
 
 fn median(sorted: &[f64]) -> Option<f64> {

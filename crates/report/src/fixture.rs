@@ -207,7 +207,10 @@ impl Fixture {
                     },
                     Then::Unknown => Outcome::Unknown { reason: "timeout".to_owned() },
                 };
-                store.complete("test", id, c.delivery.attempt, &outcome, at, &policy).await.unwrap();
+                store
+                    .complete("test", id, c.delivery.attempt, &outcome, at, &policy)
+                    .await
+                    .unwrap();
             }
         };
         for (id, due, then) in steps {

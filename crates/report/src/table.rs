@@ -12,7 +12,16 @@ pub fn table(report: &Report) -> String {
     let _ = writeln!(
         out,
         "{:<20} {:<8} {:>5} {:>4} {:>4} {:>4} {:>4} {:>4} {:>4} {:>10} {:>14}",
-        "CHANNEL", "NETWORK", "SLOTS", "PUB", "FAIL", "SKIP", "UNKN", "CANC", "PEND", "LATE P50",
+        "CHANNEL",
+        "NETWORK",
+        "SLOTS",
+        "PUB",
+        "FAIL",
+        "SKIP",
+        "UNKN",
+        "CANC",
+        "PEND",
+        "LATE P50",
         "LONGEST SILENT"
     );
     for c in &report.channels {

@@ -107,14 +107,9 @@ mod tests {
 
     #[test]
     fn dates_are_midnights_in_the_zone_and_to_is_exclusive() {
-        let w = Window::new(
-            &paris(),
-            Some(date(2026, 11, 2)),
-            Some(date(2026, 11, 30)),
-            None,
-            now(),
-        )
-        .unwrap();
+        let w =
+            Window::new(&paris(), Some(date(2026, 11, 2)), Some(date(2026, 11, 30)), None, now())
+                .unwrap();
         assert_eq!(w.from.to_string(), "2026-11-02T00:00:00+01:00[Europe/Paris]");
         assert!(!w.contains(w.to.timestamp()));
         assert!(w.contains(w.from.timestamp()));
