@@ -97,7 +97,7 @@ pub fn load_config(path: &Path) -> Result<Config, Errors> {
 }
 
 pub(crate) const TOP_KEYS: &[&str] =
-    &["timezone", "storage", "queue", "channels", "mentions", "policy"];
+    &["timezone", "storage", "queue", "channels", "mentions", "policy", "metrics"];
 
 /// Parses the text of a config file read from `path`.
 pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config, Errors> {
@@ -157,6 +157,8 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
         None => PolicyConfig::default(),
     };
 
+    let metrics = crate::metrics::parse_metrics(&src, sections.remove("metrics"), &mut errors);
+
     let (Some((timezone_name, timezone)), Some(storage), Some(queue)) = (zone, storage, queue)
     else {
         if errors.is_empty() {
@@ -174,6 +176,7 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
         channels,
         mentions,
         policy,
+        metrics,
     })
 }
 
@@ -380,7 +383,7 @@ pub(crate) fn is_channel_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length"];
+const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length", "metrics"];
 const OAUTH_KEYS: &[&str] = &[
     "api_base",
     "token_url",
@@ -427,6 +430,7 @@ struct RawChannel {
     url: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
     allow_private: Option<bool>,
+    metrics: Option<bool>,
 }
 
 fn channels(
@@ -709,6 +713,7 @@ fn channel(
             location,
         },
         settings,
+        metrics: raw.metrics.unwrap_or(true),
     })
 }
 

@@ -18,6 +18,7 @@
 mod config;
 mod duration;
 mod error;
+mod metrics;
 mod policy;
 mod posts;
 mod secret;

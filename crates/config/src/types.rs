@@ -8,6 +8,8 @@ pub use crieur_policy::{HashtagStyle, Mention, PolicyConfig, PolicyLayer, Utm};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
+pub use crate::metrics::MetricsSettings;
+
 /// A loaded and checked `crieur.toml`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +31,8 @@ pub struct Config {
     pub mentions: BTreeMap<String, Mention>,
     /// `[policy]` with its per-network and per-channel layers.
     pub policy: PolicyConfig,
+    /// `[metrics]`: engagement snapshots.
+    pub metrics: MetricsSettings,
 }
 
 /// `[storage]`.
@@ -68,6 +72,8 @@ pub struct ChannelConfig {
     pub channel: Channel,
     /// The network-specific keys.
     pub settings: NetworkSettings,
+    /// `metrics` (default true): false stops engagement reads for this channel.
+    pub metrics: bool,
 }
 
 /// The keys that only one network takes.
