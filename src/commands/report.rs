@@ -52,17 +52,19 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let now = ctx.now();
     let window = crieur_report::Window::new(&config.timezone, args.from, args.to, args.weeks, now)?;
     let rt = crate::commands::runtime()?;
-    let deliveries = rt.block_on(async {
+    let (deliveries, snapshots) = rt.block_on(async {
         let store = crieur_store::open(
             &config.storage.url,
             OpenOptions { read_only: true, migrate: false, ..OpenOptions::default() },
         )
         .await?;
-        let report = store.status().await;
+        let status = store.status().await;
+        let snapshots = store.latest_snapshots().await;
         store.close().await;
-        anyhow::Ok(report?.deliveries)
+        anyhow::Ok((status?.deliveries, snapshots?))
     })?;
-    let metrics = BTreeMap::new();
+    let metrics: BTreeMap<String, _> =
+        snapshots.into_iter().map(|s| (s.delivery.clone(), s)).collect();
     let report = crieur_report::build(&crieur_report::Input {
         config: &config,
         posts: &posts,

@@ -60,10 +60,8 @@ pub(crate) fn parse_metrics(
         out.collect = collect;
     }
     if let Some(after) = raw.after {
-        let mut list: Vec<SignedDuration> = after
-            .iter()
-            .filter_map(|a| duration(src, a, "[metrics] after", errors))
-            .collect();
+        let mut list: Vec<SignedDuration> =
+            after.iter().filter_map(|a| duration(src, a, "[metrics] after", errors)).collect();
         list.sort();
         list.dedup();
         out.after = list;

@@ -3,7 +3,9 @@
 //! A figure the network does not give (impressions on a member's LinkedIn post, clicks on X after
 //! 30 days) is `None`, never 0: a report must not confuse "unknown" with "nobody".
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::Network;
 
 /// The figures of one published post at one moment (one snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,10 +39,33 @@ impl Metrics {
 pub struct Snapshot {
     /// The delivery id.
     pub delivery: String,
+    /// The offset of `[metrics] after` this snapshot is for (time after publication).
+    pub after: SignedDuration,
     /// When the figures were read from the network.
     pub fetched_at: Timestamp,
     /// The figures.
     pub metrics: Metrics,
+}
+
+/// A published delivery whose snapshot is due (`Store::snapshots_due`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotDue {
+    /// The delivery id.
+    pub delivery: String,
+    /// The channel.
+    pub channel: String,
+    /// The channel's network.
+    pub network: Network,
+    /// The network's id of the post.
+    pub remote_id: String,
+    /// The post's public URL.
+    pub url: Option<String>,
+    /// When it was published.
+    pub published_at: Timestamp,
+    /// The offset of `[metrics] after` now due.
+    pub after: SignedDuration,
+    /// Failed fetches since the last snapshot.
+    pub failures: u32,
 }
 
 #[cfg(test)]

@@ -269,8 +269,18 @@ pub fn some_metrics() -> BTreeMap<String, Snapshot> {
     };
     let blog = Metrics { likes: Some(5), ..Metrics::default() };
     [
-        Snapshot { delivery: "p1:company-x:0".into(), fetched_at: at, metrics: x },
-        Snapshot { delivery: "p1:blog:0".into(), fetched_at: at, metrics: blog },
+        Snapshot {
+            delivery: "p1:company-x:0".into(),
+            after: SignedDuration::from_hours(168),
+            fetched_at: at,
+            metrics: x,
+        },
+        Snapshot {
+            delivery: "p1:blog:0".into(),
+            after: SignedDuration::from_hours(168),
+            fetched_at: at,
+            metrics: blog,
+        },
     ]
     .into_iter()
     .map(|s| (s.delivery.clone(), s))
