@@ -3,6 +3,8 @@
 //! A figure the network does not give (impressions on a member's LinkedIn post, clicks on X after
 //! 30 days) is `None`, never 0: a report must not confuse "unknown" with "nobody".
 
+use std::collections::BTreeMap;
+
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Network;
@@ -66,6 +68,61 @@ pub struct SnapshotDue {
     pub after: SignedDuration,
     /// Failed fetches since the last snapshot.
     pub failures: u32,
+}
+
+/// One published post whose figures are asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsRequest {
+    /// The network's id of the post (what the publisher returned).
+    pub remote_id: String,
+    /// Its public URL, for networks that look posts up by URL.
+    pub url: Option<String>,
+    /// When it was published: some figures exist only for young posts (X's link clicks, under
+    /// 30 days).
+    pub published_at: Timestamp,
+}
+
+/// Why figures could not be read. The daemon's metrics lane tries again later; a failure never
+/// touches a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngagementError {
+    /// The network asks to wait (rate limit): no read before `until`.
+    #[error("rate limited until {until}")]
+    RateLimited {
+        /// The earliest next read.
+        until: Timestamp,
+    },
+    /// The read failed (network error, refused token, an answer that cannot be read).
+    #[error("{reason}")]
+    Failed {
+        /// What happened, for the log.
+        reason: String,
+    },
+}
+
+/// Reads the engagement figures of published posts: one implementation per network, beside its
+/// [`Publisher`](crate::Publisher). Each call asks for up to [`Engagement::batch_size`] posts at
+/// once (X 100 ids, Bluesky 25), so a sweep costs as few requests (and, on X, as little money) as
+/// the network allows.
+#[async_trait::async_trait]
+pub trait Engagement: Send + Sync {
+    /// The network this reader speaks.
+    fn network(&self) -> Network;
+
+    /// The most posts one [`Engagement::fetch`] may ask for.
+    fn batch_size(&self) -> usize;
+
+    /// The figures of `posts` (at most [`Engagement::batch_size`]) at `now`, by remote id. A post
+    /// the network does not return (deleted) is absent; a figure it does not give is `None`.
+    ///
+    /// # Errors
+    /// [`EngagementError::RateLimited`] when the network asks to wait;
+    /// [`EngagementError::Failed`] for any other failure of the read as a whole.
+    async fn fetch(
+        &self,
+        posts: &[MetricsRequest],
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, Metrics>, EngagementError>;
 }
 
 #[cfg(test)]
