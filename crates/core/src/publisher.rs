@@ -200,6 +200,12 @@ pub trait Publisher: Send + Sync {
     fn hold_until(&self) -> Option<Timestamp> {
         None
     }
+
+    /// The reader of this channel's engagement figures, when its network has one
+    /// ([`Engagement`](crate::engagement::Engagement)). Default: none.
+    fn engagement(&self) -> Option<&dyn crate::engagement::Engagement> {
+        None
+    }
 }
 
 /// OAuth tokens of one channel, as crieur stores them (encrypted at rest by the store).

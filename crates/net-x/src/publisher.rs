@@ -610,4 +610,8 @@ impl Publisher for XPublisher {
     fn hold_until(&self) -> Option<Timestamp> {
         self.held()
     }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
+    }
 }
