@@ -9,6 +9,7 @@ mod daemon;
 mod errors;
 mod fuzz_corpus;
 mod html_page;
+mod metrics;
 mod preview;
 mod reliability;
 mod validate;
