@@ -2,6 +2,13 @@
 //!
 //! A figure the network does not give (impressions on a member's LinkedIn post, clicks on X after
 //! 30 days) is `None`, never 0: a report must not confuse "unknown" with "nobody".
+//!
+//! A network plugs in by implementing [`Engagement`] on its publisher (a batch size, and one
+//! `fetch` of many remote ids at once) and returning it from
+//! [`Publisher::engagement`](crate::Publisher::engagement). The daemon's metrics lane then takes
+//! its snapshots at the offsets of `[metrics] after`, records them through the
+//! [`Store`](crate::store::Store) (`snapshots_due`, `record_snapshots`, `snapshot_failed`,
+//! `latest_snapshots`), and `crieur report` shows the latest one of each post.
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! Every [`SWEEP_EVERY`] the lane asks the store which published posts of each channel have a
 //! snapshot due (`[metrics] after`, default 1, 7 and 28 days after publication; channels with
 //! `metrics = false`, or all with `collect = false`, are left out), reads their figures from the
-//! channel's [`Engagement`] reader in batches as large as the network takes (X: 100 ids a call),
+//! channel's [`Engagement`](crieur_core::engagement::Engagement) reader in batches as large as the network takes (X: 100 ids a call),
 //! and records them. The lane runs in its own task, with its own short store transactions; the
 //! dispatcher never waits for it.
 //!
