@@ -2,6 +2,7 @@
 //! files; sends nothing. The numbers come from `crieur_report`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use clap::ValueEnum;
 use crieur_store::OpenOptions;
@@ -40,6 +41,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// First read the engagement figures that are due from the networks, as the daemon does.
+    #[arg(long)]
+    refresh: bool,
 }
 
 /// Prints the report of the window.
@@ -52,6 +56,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     let now = ctx.now();
     let window = crieur_report::Window::new(&config.timezone, args.from, args.to, args.weeks, now)?;
     let rt = crate::commands::runtime()?;
+    if args.refresh {
+        rt.block_on(refresh(&config, now))?;
+    }
     let (deliveries, snapshots) = rt.block_on(async {
         let store = crieur_store::open(
             &config.storage.url,
@@ -81,4 +88,24 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
         Format::Html => print!("{}", crieur_report::html(&report)),
     }
     Ok(Outcome::Success)
+}
+
+/// Takes the snapshots that are due now, with the channels' own readers (the daemon's lane, once).
+async fn refresh(config: &crieur_config::Config, now: jiff::Timestamp) -> anyhow::Result<()> {
+    let mut opts = OpenOptions::for_command();
+    if let Some(key) = crieur_daemon::supervisor::storage_key(config)? {
+        opts = opts.with_key(key);
+    }
+    let store = crieur_store::open(&config.storage.url, opts).await?;
+    let clock: Arc<dyn crieur_core::Clock> = Arc::new(crieur_core::OffsetClock::starting_at(now));
+    let vault: Arc<dyn crieur_core::TokenVault> = store.clone();
+    let publishers = crieur_adapters::publishers(config, Some(vault), clock.clone())?;
+    let lane = crieur_daemon::metrics::MetricsLane::new(store.clone(), config, &publishers, clock);
+    let done = lane.sweep().await;
+    eprintln!(
+        "refreshed: {} snapshots in {} reads ({} posts to try again later)",
+        done.snapshots, done.reads, done.failed
+    );
+    store.close().await;
+    Ok(())
 }

@@ -70,6 +70,13 @@ async fn the_report_counts_what_the_daemon_published_and_what_was_refused() {
         lines.iter().any(|l| l.starts_with("refused,blog,webhook,,,") && l.contains(",failed,"))
     );
 
+    // A webhook channel has no figures to read: a refresh reads nothing and reports as before.
+    let out = project.run(&["report", "--weeks", "1", "--format", "json", "--refresh"]).await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("refreshed: 0 snapshots in 0 reads"));
+    let again: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(again["channels"], json["channels"]);
+
     let out = project.run(&["report", "--channel", "nope"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("unknown channel \"nope\""), "{}", common::stderr(&out));
