@@ -1,7 +1,6 @@
 //! `crieur report`: what went out against the plan, and how it did. Reads the database and the
 //! files; sends nothing. The numbers come from `crieur_report`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clap::ValueEnum;
@@ -59,19 +58,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     if args.refresh {
         rt.block_on(refresh(&config, now))?;
     }
-    let (deliveries, snapshots) = rt.block_on(async {
-        let store = crieur_store::open(
-            &config.storage.url,
-            OpenOptions { read_only: true, migrate: false, ..OpenOptions::default() },
-        )
-        .await?;
-        let status = store.status().await;
-        let snapshots = store.latest_snapshots().await;
+    let (deliveries, metrics) = rt.block_on(async {
+        let store = crieur_store::open(&config.storage.url, OpenOptions::read_only()).await?;
+        let read = crieur_report::read(&*store).await;
         store.close().await;
-        anyhow::Ok((status?.deliveries, snapshots?))
+        anyhow::Ok(read?)
     })?;
-    let metrics: BTreeMap<String, _> =
-        snapshots.into_iter().map(|s| (s.delivery.clone(), s)).collect();
     let report = crieur_report::build(&crieur_report::Input {
         config: &config,
         posts: &posts,
@@ -102,10 +94,8 @@ async fn refresh(config: &crieur_config::Config, now: jiff::Timestamp) -> anyhow
     let publishers = crieur_adapters::publishers(config, Some(vault), clock.clone())?;
     let lane = crieur_daemon::metrics::MetricsLane::new(store.clone(), config, &publishers, clock);
     let done = lane.sweep().await;
-    eprintln!(
-        "refreshed: {} snapshots in {} reads ({} posts to try again later)",
-        done.snapshots, done.reads, done.failed
-    );
+    let (n, reads, failed) = (done.snapshots, done.reads, done.failed);
+    eprintln!("refreshed: {n} snapshots in {reads} reads ({failed} posts to try again later)");
     store.close().await;
     Ok(())
 }

@@ -68,6 +68,18 @@ pub struct Input<'a> {
     pub now: Timestamp,
 }
 
+/// Reads what a report needs from the store: every delivery, and the latest snapshot of each.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn read(
+    store: &dyn crieur_core::store::Store,
+) -> Result<(Vec<StatusRow>, BTreeMap<String, Snapshot>), crieur_core::store::StoreError> {
+    let deliveries = store.status().await?.deliveries;
+    let latest = store.latest_snapshots().await?;
+    Ok((deliveries, latest.into_iter().map(|s| (s.delivery.clone(), s)).collect()))
+}
+
 /// Why a report cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
