@@ -47,6 +47,8 @@ enum Command {
     Run(commands::run::Args),
     /// Show what the database knows: published, waiting, failed, unknown.
     Status(commands::status::Args),
+    /// What went out against the plan (slots, lateness, mix, silences), and how it did.
+    Report(commands::report::Args),
     /// Settle a post whose outcome is unknown or failed.
     Resolve(commands::resolve::Args),
     /// Run a channel's OAuth flow and store its tokens, encrypted.
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Report(args) => commands::report::run(&ctx, args),
         Command::Resolve(args) => commands::resolve::run(&ctx, args),
         Command::Auth(args) => commands::auth::run(&ctx, args),
         Command::Migrate => commands::migrate::run(&ctx),

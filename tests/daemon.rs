@@ -11,5 +11,6 @@ mod receiver;
 mod basics;
 mod crash;
 mod postgres;
+mod report;
 mod signals;
 mod time;

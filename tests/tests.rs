@@ -10,6 +10,7 @@ mod errors;
 mod fuzz_corpus;
 mod html_page;
 mod living;
+mod metrics;
 mod preview;
 mod reliability;
 mod validate;

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod migrate;
 pub mod new;
 pub mod preview;
+pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod schema;

@@ -97,7 +97,7 @@ pub fn load_config(path: &Path) -> Result<Config, Errors> {
 }
 
 pub(crate) const TOP_KEYS: &[&str] =
-    &["timezone", "storage", "queue", "channels", "mentions", "policy", "http"];
+    &["timezone", "storage", "queue", "channels", "mentions", "policy", "http", "metrics"];
 
 /// Parses the text of a config file read from `path`.
 pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config, Errors> {
@@ -158,6 +158,8 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
     };
 
     let http = sections.remove("http").and_then(|v| crate::http::http(&src, v, &dir, &mut errors));
+    let metrics = crate::metrics::parse_metrics(&src, sections.remove("metrics"), &mut errors);
+
     let (Some((timezone_name, timezone)), Some(storage), Some(queue)) = (zone, storage, queue)
     else {
         if errors.is_empty() {
@@ -176,6 +178,7 @@ pub(crate) fn parse_config(path: &Path, text: &str, env: &Env) -> Result<Config,
         mentions,
         policy,
         http,
+        metrics,
     })
 }
 
@@ -382,7 +385,8 @@ pub(crate) fn is_channel_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-pub(crate) const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length"];
+pub(crate) const COMMON_KEYS: &[&str] =
+    &["network", "cadence", "timezone", "max_length", "metrics"];
 const OAUTH_KEYS: &[&str] = &[
     "api_base",
     "token_url",
@@ -429,6 +433,7 @@ struct RawChannel {
     url: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
     allow_private: Option<bool>,
+    metrics: Option<bool>,
 }
 
 fn channels(
@@ -711,6 +716,7 @@ fn channel(
             location,
         },
         settings,
+        metrics: raw.metrics.unwrap_or(true),
     })
 }
 

@@ -20,6 +20,7 @@ mod config;
 mod duration;
 mod error;
 mod http;
+mod metrics;
 mod policy;
 mod posts;
 mod schema;

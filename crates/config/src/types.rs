@@ -8,6 +8,8 @@ pub use crieur_policy::{HashtagStyle, Mention, PolicyConfig, PolicyLayer, Utm};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
+pub use crate::metrics::MetricsSettings;
+
 /// A loaded and checked `crieur.toml`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -31,6 +33,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// `[http]`, when the daemon's endpoint is configured.
     pub http: Option<crate::http::HttpSettings>,
+    /// `[metrics]`: engagement snapshots.
+    pub metrics: MetricsSettings,
 }
 
 /// `[storage]`.
@@ -70,6 +74,8 @@ pub struct ChannelConfig {
     pub channel: Channel,
     /// The network-specific keys.
     pub settings: NetworkSettings,
+    /// `metrics` (default true): false stops engagement reads for this channel.
+    pub metrics: bool,
 }
 
 /// The keys that only one network takes.

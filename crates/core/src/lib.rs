@@ -12,6 +12,7 @@
 mod cadence;
 mod clock;
 mod diagnostic;
+pub mod engagement;
 mod location;
 mod network;
 mod post;

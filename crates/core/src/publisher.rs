@@ -266,6 +266,12 @@ pub trait Publisher: Send + Sync {
     async fn check_credentials(&self) -> CredentialCheck {
         CredentialCheck::NotChecked
     }
+
+    /// The reader of this channel's engagement figures, when its network has one
+    /// ([`Engagement`](crate::engagement::Engagement)). Default: none.
+    fn engagement(&self) -> Option<&dyn crate::engagement::Engagement> {
+        None
+    }
 }
 
 /// What a channel's credential check found ([`Publisher::check_credentials`]).

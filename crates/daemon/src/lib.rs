@@ -15,6 +15,8 @@
 //!   tokio-cron-scheduler and never decides when a post goes out.
 //! - [`doctor`] checks that the daemon can do its work (`crieur doctor`).
 //! - [`http`] serves `[http] listen`: `/healthz` and Prometheus `/metrics`, read-only.
+//! - [`metrics`] takes engagement snapshots in a lane of its own, which the dispatcher never
+//!   waits for.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
 //!
 //! The crate knows no concrete network: the caller supplies the publishers through
@@ -24,6 +26,7 @@ pub mod doctor;
 pub mod http;
 pub mod findings;
 pub mod landing;
+pub mod metrics;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;

@@ -140,6 +140,12 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         if let Some(every) = monitor.wake_every() {
             settings.max_sleep = every;
         }
+        let metrics = Arc::new(crate::metrics::MetricsLane::new(
+            store.clone(),
+            &config,
+            &publishers,
+            clock.clone(),
+        ));
         let watched: Arc<dyn crieur_scheduler::dispatch::Monitor> = match &endpoint {
             Some(e) => {
                 settings.max_sleep = settings.max_sleep.min(HTTP_MAX_SLEEP);
@@ -173,6 +179,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
         }
         let round = cancel.child_token();
+        // Engagement snapshots in their own task: the dispatcher never waits for them.
+        let metrics_lane = metrics.spawn(round.clone());
         let watcher = crate::watch::watch_posts(&config, sync_wanted.clone());
         let housekeeper =
             Arc::new(Housekeeper::new(syncer.clone(), adapters.clone(), sync_wanted.clone()));
@@ -218,6 +226,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         dispatcher.run(round.clone()).await?;
         round.cancel();
         resync.abort();
+        metrics_lane.abort();
         drop(watcher);
         if let Some(mut h) = housekeeping
             && let Err(e) = h.shutdown().await

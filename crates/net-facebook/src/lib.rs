@@ -6,6 +6,9 @@
 //!   the Page token in a sensitive `Authorization: Bearer` header, never in a URL. The token is a
 //!   static secret from the config or the one `crieur auth` stored, read from the
 //!   [`TokenVault`](crieur_core::TokenVault) before each request.
+//! - Engagement figures (`crieur_core::engagement::Engagement`): a post's reactions, comments
+//!   and shares, and `post_clicks` from insights where the token allows; impressions were retired
+//!   by Meta and are never asked for (`null`).
 //! - Graph error objects are mapped by code ([`refusal_outcome`]); every refusal is logged with
 //!   its `fbtrace_id`. Facebook has no idempotency key, so an uncertain attempt is
 //!   reconciled by reading `/{page-id}/published_posts` and matching the text.

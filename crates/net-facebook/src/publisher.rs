@@ -18,6 +18,9 @@ use crate::FacebookUsage;
 use crate::graph::{GraphError, Refusal, is_rate_limit, refusal_outcome};
 use crate::pace::Pacer;
 
+#[path = "metrics.rs"]
+mod metrics;
+
 /// The Graph API root crieur talks to unless the channel sets `api_base`.
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 /// The pinned Graph API version (supported until 2028-07) unless the channel sets
@@ -696,6 +699,10 @@ impl Publisher for FacebookPublisher {
     /// The end of the pause the last usage reading asks for (see the crate docs), if any.
     fn hold_until(&self) -> Option<Timestamp> {
         self.pacer.hold_until(self.clock.now())
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 }
 

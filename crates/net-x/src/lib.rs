@@ -13,15 +13,19 @@
 //!   ([`crieur_core::Publisher::hold_until`]) and no request is made until the reset.
 //! - X has no idempotency key, so an `Unknown` attempt is reconciled by looking for the text
 //!   among the user's recent posts ([`same_post`] knows how X rewrites links and entities).
+//! - Engagement figures ([`crieur_core::engagement::Engagement`]): `GET /2/tweets`, 100 ids a
+//!   call, link clicks for posts under 30 days ([`NON_PUBLIC_MAX_AGE`]).
 //! - [`authorize`] is `crieur auth` for X: PKCE S256 in the browser, tokens into the vault.
 
 mod auth;
 mod matching;
+mod metrics;
 mod publisher;
 mod ratelimit;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, SCOPES, XAuthorizeOptions, authorize};
 pub use matching::same_post;
+pub use metrics::{MAX_IDS, NON_PUBLIC_MAX_AGE};
 #[doc(hidden)]
 pub use publisher::reconcile_answer;
 pub use publisher::{DEFAULT_API_BASE, XAuth, XError, XPublisher, XPublisherConfig};

@@ -137,7 +137,7 @@ pub struct XPublisher {
     channel: String,
     api_base: Url,
     auth: XAuth,
-    http: HttpClient,
+    pub(crate) http: HttpClient,
     clock: Arc<dyn Clock>,
     hold: Mutex<Option<Timestamp>>,
     user_id: Mutex<Option<String>>,
@@ -155,7 +155,7 @@ impl std::fmt::Debug for XPublisher {
 }
 
 /// What came back from a request sent with the channel's token.
-enum Sent {
+pub(crate) enum Sent {
     Answer(Response),
     Failed(SendError),
     Auth(Outcome),
@@ -202,7 +202,7 @@ impl XPublisher {
         &self.channel
     }
 
-    fn url(&self, path: &str) -> Result<Url, String> {
+    pub(crate) fn url(&self, path: &str) -> Result<Url, String> {
         self.api_base.join(path).map_err(|e| format!("cannot build the URL for {path}: {e}"))
     }
 
@@ -224,6 +224,17 @@ impl XPublisher {
     /// Sends the request that `build` makes with the token; after a 401, refreshes once and
     /// sends again (X refused the first one, so nothing was created).
     async fn send_authorized(&self, log_id: &str, build: impl Fn() -> RequestBuilder) -> Sent {
+        self.send_with_token(log_id, build, true).await
+    }
+
+    /// As `send_authorized`; `note_limits` false leaves the channel's publishing hold alone (reads
+    /// of figures have their own rate limits and must never hold up publishing).
+    pub(crate) async fn send_with_token(
+        &self,
+        log_id: &str,
+        build: impl Fn() -> RequestBuilder,
+        note_limits: bool,
+    ) -> Sent {
         let mut token = match self.token().await {
             Ok(token) => token,
             Err(e) => return Sent::Auth(self.auth_outcome(&e)),
@@ -243,7 +254,9 @@ impl XPublisher {
                 Ok(r) => r,
                 Err(e) => return Sent::Failed(e),
             };
-            self.note_limits(&response);
+            if note_limits {
+                self.note_limits(&response);
+            }
             if response.status != StatusCode::UNAUTHORIZED || refreshed {
                 return Sent::Answer(response);
             }
@@ -477,7 +490,7 @@ fn find_in_answer(
     Ok(None)
 }
 
-fn outcome_reason(outcome: &Outcome) -> &str {
+pub(crate) fn outcome_reason(outcome: &Outcome) -> &str {
     match outcome {
         Outcome::Retry { reason, .. }
         | Outcome::Rejected { reason, .. }
@@ -489,7 +502,7 @@ fn outcome_reason(outcome: &Outcome) -> &str {
 
 /// X's explanation: `detail`, else `title`, else the first `errors[].message`, else the start of
 /// the body.
-fn problem_detail(response: &Response) -> String {
+pub(crate) fn problem_detail(response: &Response) -> String {
     let answer = response.json::<Value>();
     let text = answer.as_ref().and_then(|v| {
         v.get("detail")
@@ -646,5 +659,9 @@ impl Publisher for XPublisher {
                 reason: format!("X answered {code}: {}", problem_detail(&response)),
             },
         }
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 }

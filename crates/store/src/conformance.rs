@@ -198,6 +198,7 @@ conformance!(
     history_lists_what_went_out,
     read_only_open_reads_but_never_writes,
     throughput_of_batched_claims_and_completions,
+    snapshots_are_due_at_their_offsets_and_never_touch_deliveries,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -862,6 +863,56 @@ async fn history_lists_what_went_out(h: Harness) {
     let recent = s.history(at(2)).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].post, "b");
+}
+
+async fn snapshots_are_due_at_their_offsets_and_never_touch_deliveries(h: Harness) {
+    use crieur_core::engagement::{Metrics, Snapshot};
+    let s = &h.store;
+    let day = SignedDuration::from_hours(24);
+    let after = [day, day * 7];
+    s.sync(&[desired("a", "x", 0, t0(), "first"), desired("b", "x", 1, t0(), "reply")], t0())
+        .await
+        .unwrap();
+    s.claim_due("me", t0(), LEASE, 10).await.unwrap();
+    complete(s, "me", "a:x:0", 1, published("1"), t0()).await;
+    let before = state_of(s, "a:x:0").await;
+    let due_at =
+        |now: Timestamp| async move { s.snapshots_due("x", now, &after, 10).await.unwrap() };
+
+    assert!(due_at(t0() + day - SignedDuration::from_mins(1)).await.is_empty(), "not yet");
+    let due = due_at(t0() + day).await;
+    assert_eq!(due.len(), 1, "the post, not an unpublished reply: {due:?}");
+    assert_eq!((due[0].delivery.as_str(), due[0].after, due[0].failures), ("a:x:0", day, 0));
+    assert_eq!((due[0].remote_id.as_str(), due[0].network), ("1", Network::X));
+    assert!(s.snapshots_due("other", t0() + day, &after, 10).await.unwrap().is_empty());
+    assert!(s.snapshots_due("x", t0() + day, &[], 10).await.unwrap().is_empty());
+
+    // A failure waits until its not_before, then counts.
+    let retry = t0() + day + SignedDuration::from_hours(1);
+    s.snapshot_failed(&["a:x:0".to_owned()], retry, "429", t0() + day).await.unwrap();
+    assert!(due_at(retry - SignedDuration::from_mins(1)).await.is_empty());
+    assert_eq!(due_at(retry).await[0].failures, 1);
+
+    let one = Metrics { likes: Some(3), impressions: Some(100), ..Metrics::default() };
+    let taken =
+        |after, at, metrics| Snapshot { delivery: "a:x:0".into(), after, fetched_at: at, metrics };
+    s.record_snapshots(&[taken(day, retry, one)]).await.unwrap();
+    assert!(due_at(t0() + day * 2).await.is_empty(), "the 1-day snapshot is taken");
+    let due = due_at(t0() + day * 7).await;
+    assert_eq!((due[0].after, due[0].failures), (day * 7, 0), "failures forgotten");
+    let latest = s.latest_snapshots().await.unwrap();
+    assert_eq!(latest, vec![taken(day, retry, one)]);
+
+    // A snapshot long after publication is for the largest offset passed; none is due after it.
+    let seven = Metrics { likes: Some(9), clicks: None, ..Metrics::default() };
+    s.record_snapshots(&[taken(day * 7, t0() + day * 30, seven)]).await.unwrap();
+    assert!(due_at(t0() + day * 60).await.is_empty());
+    let latest = s.latest_snapshots().await.unwrap();
+    assert_eq!(latest, vec![taken(day * 7, t0() + day * 30, seven)]);
+    assert_eq!(latest[0].metrics.clicks, None, "unknown stays unknown");
+
+    let after_all = state_of(s, "a:x:0").await;
+    assert_eq!(after_all, before, "snapshots never touch the delivery");
 }
 
 async fn read_only_open_reads_but_never_writes(h: Harness) {

@@ -25,6 +25,7 @@
 //!   ([`SqliteStore`], [`PgStore`]).
 //! - Tokens are sealed with ChaCha20-Poly1305 (key from [`OpenOptions::key`]); see [`TokenVault`].
 
+mod engagement;
 mod error;
 mod machine;
 mod options;

@@ -23,12 +23,14 @@ use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
 };
 
+use crate::engagement;
 use crate::error::db;
 use crate::machine::{self, Change, RawClaim, ms, plus};
 use crate::{
     Applied, Backend, Claimed, Completion, DesiredDelivery, HistoryEntry, Key, Lease, OpenOptions,
     Resolve, Resolved, RetryPolicy, State, StatusReport, Store, StoreError, SyncReport, rows,
 };
+use crieur_core::engagement::{Snapshot, SnapshotDue};
 
 /// The statements that differ between the two backends. Parameters, in order, are given beside
 /// each; rows travel as one JSON array (`$1`).
@@ -791,6 +793,94 @@ where
             Some(row) => row.try_get("revoked_reason").map_err(read),
             None => Ok(None),
         }
+    }
+
+    async fn snapshots_due(
+        &self,
+        channel: &str,
+        now: Timestamp,
+        after: &[SignedDuration],
+        limit: usize,
+    ) -> Result<Vec<SnapshotDue>, StoreError> {
+        let (Some(first), Some(last)) = (after.iter().min(), after.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let millis = |d: &SignedDuration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(engagement::CANDIDATES)
+            .bind(channel)
+            .bind(ms(now))
+            .bind(millis(first))
+            .bind(millis(last))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("finding the snapshots due"))?;
+        let mut out = Vec::new();
+        for row in &rows {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(due) = engagement::due(row, now, after)? {
+                out.push(due);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_snapshots(&self, taken: &[Snapshot]) -> Result<(), StoreError> {
+        self.writable("recording snapshots")?;
+        let mut tx = self.begin().await?;
+        for s in taken {
+            let m = &s.metrics;
+            sqlx::query(engagement::SAVE)
+                .bind(s.delivery.as_str())
+                .bind(i64::try_from(s.after.as_millis()).unwrap_or(i64::MAX))
+                .bind(ms(s.fetched_at))
+                .bind(engagement::figure(m.likes))
+                .bind(engagement::figure(m.reposts))
+                .bind(engagement::figure(m.replies))
+                .bind(engagement::figure(m.quotes))
+                .bind(engagement::figure(m.impressions))
+                .bind(engagement::figure(m.clicks))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a snapshot"))?;
+            sqlx::query(engagement::FORGET_FAILURE)
+                .bind(s.delivery.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a snapshot"))?;
+        }
+        tx.commit().await.map_err(db("committing snapshots"))
+    }
+
+    async fn snapshot_failed(
+        &self,
+        deliveries: &[String],
+        not_before: Timestamp,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writable("recording a failed snapshot")?;
+        let mut tx = self.begin().await?;
+        for d in deliveries {
+            sqlx::query(engagement::FAILED)
+                .bind(d.as_str())
+                .bind(ms(not_before))
+                .bind(error)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a failed snapshot"))?;
+        }
+        tx.commit().await.map_err(db("committing a failed snapshot"))
+    }
+
+    async fn latest_snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
+        let rows = sqlx::query(engagement::LATEST)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading the snapshots"))?;
+        rows.iter().map(engagement::snapshot).collect()
     }
 
     async fn close(&self) {

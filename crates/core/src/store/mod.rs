@@ -8,6 +8,7 @@ mod model;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
+use crate::engagement::{Snapshot, SnapshotDue};
 use crate::{Outcome, Reconciled, TokenVault};
 
 pub use error::StoreError;
@@ -281,6 +282,48 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// # Errors
     /// [`StoreError::Database`].
     async fn revoked(&self, channel: &str) -> Result<Option<String>, StoreError>;
+
+    /// The published deliveries of `channel` (posts, not thread replies) whose engagement
+    /// snapshot is due at `now`, oldest publication first, at most `limit`: for each, the due
+    /// offset is the largest of `after` that has passed since publication, and it is due when no
+    /// snapshot at that offset or a later one was taken and no earlier failure asked to wait
+    /// past `now`. Reads only; one statement.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn snapshots_due(
+        &self,
+        channel: &str,
+        now: Timestamp,
+        after: &[SignedDuration],
+        limit: usize,
+    ) -> Result<Vec<SnapshotDue>, StoreError>;
+
+    /// Records snapshots (upserted by delivery and offset) and forgets the failures of their
+    /// deliveries. Never touches a delivery's state or attempts. One transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::ReadOnly`].
+    async fn record_snapshots(&self, taken: &[Snapshot]) -> Result<(), StoreError>;
+
+    /// Records that fetching the snapshots of `deliveries` failed: they are not due again before
+    /// `not_before`. Never touches a delivery's state or attempts. One transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::ReadOnly`].
+    async fn snapshot_failed(
+        &self,
+        deliveries: &[String],
+        not_before: Timestamp,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The latest snapshot of every delivery that has one. Reads only; one statement.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn latest_snapshots(&self) -> Result<Vec<Snapshot>, StoreError>;
 
     /// Closes the pool, waiting for connections in use to be returned; on SQLite the WAL is
     /// checkpointed by the last connection. The instance lock is released when the store is
