@@ -11,5 +11,6 @@ mod receiver;
 mod basics;
 mod crash;
 mod postgres;
+mod restart;
 mod signals;
 mod time;
