@@ -17,6 +17,7 @@ mod budget;
 mod chaos;
 mod lease;
 mod matrix;
+mod restart;
 mod secrets;
 mod selfcheck;
 mod systemd;
