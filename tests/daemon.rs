@@ -11,6 +11,7 @@ mod receiver;
 mod basics;
 mod crash;
 mod postgres;
+mod reload;
 mod restart;
 mod signals;
 mod time;

@@ -18,6 +18,7 @@
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
 
+pub mod health;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
+use crate::health::{Files, FilesHealth};
 use crate::monitor::SdMonitor;
 use crate::sync::{self, Syncer};
 use crate::{AdapterError, BoxError, Error};
@@ -111,15 +112,35 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         spawn_signals(cancel.clone(), reload.clone())?;
     }
     let monitor = Arc::new(SdMonitor::new());
+    let health = Arc::new(FilesHealth::default());
     let mut first = true;
+    // The config the daemon ran on before the last reload: taken back when the new one's
+    // channels cannot be built.
+    let mut previous: Option<Config> = None;
     let outcome = loop {
         let vault: Arc<dyn TokenVault> = store.clone();
-        let publishers = adapters
-            .publishers(&config, vault, clock.clone())
-            .map_err(|e| Error::Adapters(AdapterError(e)))?;
+        let publishers = match adapters.publishers(&config, vault, clock.clone()) {
+            Ok(publishers) => publishers,
+            Err(e) => {
+                let Some(old) = previous.take() else {
+                    return Err(Error::Adapters(AdapterError(e)));
+                };
+                tracing::error!(
+                    error = &*e as &dyn std::error::Error,
+                    "the new config's channels cannot be built; keeping the old config"
+                );
+                config = old;
+                continue;
+            }
+        };
         let syncer =
             Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
-        syncer.sync().await?;
+        if first {
+            syncer.sync().await?;
+        } else if !health.is_invalid(Files::Config) {
+            // A reload: post files that are invalid change nothing.
+            resync(&syncer, &health).await;
+        }
         let gate = Arc::new(PolicyGate::new(config.clone()));
         let mut settings = DispatchSettings::new(owner.clone());
         settings.shutdown_grace = Duration::from_secs(20);
@@ -154,7 +175,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         match store.status().await {
             Ok(status) => {
                 release_gone_holds(&*store, &status, &config).await;
-                monitor.status(&summary(&status, &config, adapters.as_ref(), clock.now()));
+                let line = summary(&status, &config, adapters.as_ref(), clock.now());
+                monitor.status(&health.status(&line, &config.timezone));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
         }
@@ -164,13 +186,14 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Arc::new(Housekeeper::new(syncer.clone(), adapters.clone(), sync_wanted.clone()));
         let housekeeping = housekeeper.start(JobScheduler::new().await).await;
         let resync = {
-            let (syncer, dispatcher, wanted, round, monitor, adapters) = (
+            let (syncer, dispatcher, wanted, round, monitor, adapters, health) = (
                 syncer.clone(),
                 dispatcher.clone(),
                 sync_wanted.clone(),
                 round.clone(),
                 monitor.clone(),
                 adapters.clone(),
+                health.clone(),
             );
             tokio::spawn(async move {
                 loop {
@@ -178,7 +201,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                         () = round.cancelled() => return,
                         () = wanted.notified() => {}
                     }
-                    if resync(&syncer).await {
+                    if resync(&syncer, &health).await {
                         dispatcher.wake();
                     }
                     let line = status_line(
@@ -188,7 +211,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                         syncer.clock.now(),
                     )
                     .await;
-                    monitor.status(&line);
+                    monitor.status(&health.status(&line, &syncer.config.timezone));
                 }
             })
         };
@@ -215,7 +238,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         }
         tracing::info!("reloading the config");
         monitor.reloading();
-        config = reload_config(&options.config_path, config);
+        let reloaded = reload_config(&options.config_path, &config, &health, clock.now());
+        previous = Some(std::mem::replace(&mut config, reloaded));
     };
     monitor.stopping();
     store.close().await;
@@ -245,12 +269,21 @@ pub fn storage_key(config: &Config) -> Result<Option<Key>, Error> {
     Ok(Some(Key::from_base64(text.expose_secret())?))
 }
 
-/// One re-sync asked for by a file change or the hourly job: true when the store now matches the
-/// files (the dispatcher should look again), false when the sync failed and the queue was kept as
-/// it was (logged at error level with the whole cause).
-pub async fn resync(syncer: &Syncer) -> bool {
+/// One re-sync asked for by a reload, a file change or the hourly job: true when the store now
+/// matches the files (the dispatcher should look again), false when the sync failed and the
+/// queue was kept as it was (logged at error level: each problem of an invalid post file with
+/// its `path:line:col`, recorded in `health` for the STATUS= line; any other failure with its
+/// whole cause).
+pub async fn resync(syncer: &Syncer, health: &FilesHealth) -> bool {
     match syncer.sync().await {
-        Ok(_) => true,
+        Ok(_) => {
+            health.valid(Files::Posts);
+            true
+        }
+        Err(Error::Files(errors)) => {
+            health.invalid(Files::Posts, syncer.clock.now(), &errors);
+            false
+        }
         Err(e) => {
             tracing::error!(
                 error = &e as &dyn std::error::Error,
@@ -261,14 +294,33 @@ pub async fn resync(syncer: &Syncer) -> bool {
     }
 }
 
-/// The config after a SIGHUP: the file at `path` when it is valid, else `current` (the error is
-/// logged with every problem and the daemon goes on with the config it had).
-pub fn reload_config(path: &Path, current: Config) -> Config {
+/// The config after a SIGHUP at `now`: the file at `path` when it is valid, else a copy of
+/// `current` (every problem is logged with its `path:line:col` and recorded in `health`, and the
+/// daemon goes on with the config it had). A new `[storage]` section (URL or key) needs a
+/// restart: it is logged as such and not applied, the rest of the new config is.
+pub fn reload_config(
+    path: &Path,
+    current: &Config,
+    health: &FilesHealth,
+    now: Timestamp,
+) -> Config {
     match crieur_config::load_config(path) {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!("the new config is invalid; keeping the old one: {e}");
-            current
+        Ok(mut config) => {
+            health.valid(Files::Config);
+            if config.storage.url != current.storage.url
+                || config.storage.key != current.storage.key
+            {
+                tracing::warn!(
+                    "[storage] changed: the database stays the one in use until crieur is                      restarted; the rest of the new config is taken"
+                );
+                config.storage = current.storage.clone();
+            }
+            config
+        }
+        Err(errors) => {
+            tracing::error!("the new config is invalid; keeping the old one");
+            health.invalid(Files::Config, now, &errors);
+            current.clone()
         }
     }
 }
@@ -616,11 +668,13 @@ mod tests {
         let old = project.config();
         project.write("crieur.toml", &project.config_text("Sun 10:00"));
         let (logs, _guard) = capture_logs();
-        let new = reload_config(&project.path("crieur.toml"), old.clone());
+        let health = FilesHealth::default();
+        let new = reload_config(&project.path("crieur.toml"), &old, &health, ts(NOW));
         assert_ne!(cadence(&new), cadence(&old), "a valid new config is taken");
 
         project.write("crieur.toml", "timezone = \"Nowhere/Atlantis\"\n");
-        let kept = reload_config(&project.path("crieur.toml"), new.clone());
+        let kept = reload_config(&project.path("crieur.toml"), &new, &health, ts(NOW));
+        assert!(health.is_invalid(Files::Config));
         assert_eq!(cadence(&kept), cadence(&new), "an invalid one is not");
         let text = logs.text();
         assert!(text.contains("ERROR"), "{text}");
