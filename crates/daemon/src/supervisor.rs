@@ -148,6 +148,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         if let Some(every) = monitor.wake_every() {
             settings.max_sleep = every;
         }
+        settings.stall_limit = monitor.watchdog();
         let dispatcher = Dispatcher::new(
             store.clone(),
             publishers,

@@ -16,7 +16,6 @@
 //! through [`Publisher::reconcile`] first.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +73,9 @@ pub struct DispatchSettings {
     /// The longest the loop sleeps between turns (at most [`MAX_SLEEP`]); a host whose
     /// watchdog expects pings more often lowers it, since the loop pings at each turn.
     pub max_sleep: Duration,
+    /// How long the store may refuse every write before the loop counts as wedged and stops
+    /// reporting [`Monitor::alive`] (the host's watchdog interval); `None`: it never stops.
+    pub stall_limit: Option<Duration>,
 }
 
 impl DispatchSettings {
@@ -87,6 +89,7 @@ impl DispatchSettings {
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(20),
             max_sleep: MAX_SLEEP,
+            stall_limit: None,
         }
     }
 }
@@ -136,7 +139,8 @@ struct Shared {
     channel_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     permits: Semaphore,
     done_tx: mpsc::UnboundedSender<Done>,
-    store_failed: AtomicBool,
+    /// Since when every write to the store has failed (the current storage fault episode).
+    failing_since: Mutex<Option<std::time::Instant>>,
 }
 
 struct Done {
@@ -189,7 +193,7 @@ impl Dispatcher {
                 channel_locks,
                 permits,
                 done_tx,
-                store_failed: AtomicBool::new(false),
+                failing_since: Mutex::new(None),
             }),
             done_rx: Arc::new(tokio::sync::Mutex::new(done_rx)),
             tasks: TaskTracker::new(),
@@ -215,15 +219,18 @@ impl Dispatcher {
         let heartbeat = self.spawn_heartbeat(cancel.clone());
         let mut store_errors = 0u32;
         while !cancel.is_cancelled() {
-            self.shared.monitor.alive();
+            if !self.wedged() {
+                self.shared.monitor.alive();
+            }
             let sleep = match self.turn().await {
                 Ok(worked) => {
                     store_errors = 0;
+                    self.store_recovered();
                     if worked { Duration::ZERO } else { self.until_next().await }
                 }
                 Err(e) => {
                     store_errors += 1;
-                    tracing::warn!(error = %e, "the store is unavailable; trying again");
+                    self.store_fault(&e, "claiming due deliveries");
                     Duration::from_millis(200 * u64::from(store_errors.min(25)))
                 }
             };
@@ -276,6 +283,45 @@ impl Dispatcher {
             report.not_published += other;
         }
         Ok(report)
+    }
+
+    /// Logs a store failure once per episode: at error level when the store starts failing
+    /// (nothing is claimed, so nothing is sent, until it accepts writes again), at debug level
+    /// while it goes on.
+    fn store_fault(&self, e: &StoreError, doing: &str) {
+        let s = &self.shared;
+        let mut since = s.failing_since.lock().unwrap_or_else(|e| e.into_inner());
+        if since.is_none() {
+            *since = Some(std::time::Instant::now());
+            tracing::error!(
+                error = e as &dyn std::error::Error,
+                doing,
+                "the database cannot commit: nothing is sent until it can; trying again"
+            );
+        } else {
+            tracing::debug!(error = %e, doing, "the database still cannot commit");
+        }
+    }
+
+    /// Ends a storage fault episode, if one was going on (logged with its length).
+    fn store_recovered(&self) {
+        let s = &self.shared;
+        let since = s.failing_since.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(since) = since {
+            tracing::warn!(
+                failed_for_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "the database accepts writes again; publishing resumes"
+            );
+        }
+    }
+
+    /// True when the store has refused every write for longer than the stall limit: the loop
+    /// cannot make progress, and a watchdog should see it.
+    fn wedged(&self) -> bool {
+        let s = &self.shared;
+        let Some(limit) = s.settings.stall_limit else { return false };
+        let since = *s.failing_since.lock().unwrap_or_else(|e| e.into_inner());
+        since.is_some_and(|t| t.elapsed() > limit)
     }
 
     /// One turn: reconcile, then claim. Returns whether anything was started.
@@ -521,7 +567,7 @@ impl Dispatcher {
                                 }
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                        Err(e) => this.store_fault(&e, "renewing leases"),
                     }
                 }
             }
@@ -614,13 +660,12 @@ impl Dispatcher {
                             tracing::warn!(delivery = %c.id, "lease lost before the outcome was recorded; another instance owns it");
                         }
                     }
-                    s.store_failed.store(false, Ordering::Relaxed);
+                    self.store_recovered();
                     break;
                 }
                 Err(e) => {
                     tries += 1;
-                    s.store_failed.store(true, Ordering::Relaxed);
-                    tracing::warn!(error = %e, tries, "could not record outcomes; trying again");
+                    self.store_fault(&e, "recording outcomes");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(tries.min(25)))).await;
                 }
             }
