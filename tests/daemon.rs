@@ -14,4 +14,5 @@ mod postgres;
 mod reload;
 mod restart;
 mod signals;
+mod storage;
 mod time;

@@ -218,13 +218,20 @@ impl Dispatcher {
         let completer = self.spawn_completer(stop_completer.clone());
         let heartbeat = self.spawn_heartbeat(cancel.clone());
         let mut store_errors = 0u32;
+        // The end of the last turn that could claim: a loop that has not made progress for
+        // longer than the stall limit (the store refusing, or a claim blocked waiting for a
+        // connection) stops reporting itself alive.
+        let mut progressed = std::time::Instant::now();
         while !cancel.is_cancelled() {
-            if !self.wedged() {
+            let wedged =
+                self.shared.settings.stall_limit.is_some_and(|limit| progressed.elapsed() > limit);
+            if !wedged {
                 self.shared.monitor.alive();
             }
             let sleep = match self.turn().await {
                 Ok(worked) => {
                     store_errors = 0;
+                    progressed = std::time::Instant::now();
                     self.store_recovered();
                     if worked { Duration::ZERO } else { self.until_next().await }
                 }
@@ -296,10 +303,15 @@ impl Dispatcher {
             tracing::error!(
                 error = e as &dyn std::error::Error,
                 doing,
-                "the database cannot commit: nothing is sent until it can; trying again"
+                "the database cannot commit (or cannot be reached): nothing is sent until it \
+                 can; trying again"
             );
         } else {
-            tracing::debug!(error = %e, doing, "the database still cannot commit");
+            tracing::debug!(
+                error = e as &dyn std::error::Error,
+                doing,
+                "the database still cannot commit"
+            );
         }
     }
 
@@ -313,15 +325,6 @@ impl Dispatcher {
                 "the database accepts writes again; publishing resumes"
             );
         }
-    }
-
-    /// True when the store has refused every write for longer than the stall limit: the loop
-    /// cannot make progress, and a watchdog should see it.
-    fn wedged(&self) -> bool {
-        let s = &self.shared;
-        let Some(limit) = s.settings.stall_limit else { return false };
-        let since = *s.failing_since.lock().unwrap_or_else(|e| e.into_inner());
-        since.is_some_and(|t| t.elapsed() > limit)
     }
 
     /// One turn: reconcile, then claim. Returns whether anything was started.
@@ -347,7 +350,7 @@ impl Dispatcher {
             }
             Ok(None) => MAX_SLEEP,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the next due instant");
+                self.store_fault(&e, "reading the next due instant");
                 Duration::from_secs(1)
             }
         }
