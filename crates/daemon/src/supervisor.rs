@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crieur_config::Config;
 use crieur_core::{Clock, Delivery, Network, Publisher, TokenVault};
-use crieur_scheduler::dispatch::{DispatchSettings, Dispatcher, Gate};
+use crieur_scheduler::dispatch::{ClockStepped, DispatchSettings, Dispatcher, Gate};
 use crieur_store::{Key, OpenOptions, State, StatusReport, Store};
 use jiff::Timestamp;
 use secrecy::ExposeSecret as _;
@@ -157,6 +157,10 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             monitor.clone(),
             settings,
         );
+        dispatcher.on_clock_step(Arc::new(ResyncOnStep {
+            syncer: syncer.clone(),
+            health: health.clone(),
+        }));
         if options.once {
             let report = dispatcher.run_once().await?;
             tracing::info!(published = report.published, other = report.not_published, "done");
@@ -292,6 +296,28 @@ pub async fn resync(syncer: &Syncer, health: &FilesHealth) -> bool {
             );
             false
         }
+    }
+}
+
+/// The daemon's answer to a step of the wall clock (an hour forward or back): the queue is synced
+/// again at the new time before the loop claims anything, so a slot the step jumped over follows
+/// `[queue] missed` (late within `max_late`, or the next free slot) like a slot missed while the
+/// daemon was down. Published deliveries are never claimed again, whichever way the clock moves.
+pub struct ResyncOnStep {
+    /// The syncer of the current config.
+    pub syncer: Arc<Syncer>,
+    /// Where an invalid post file is recorded.
+    pub health: Arc<FilesHealth>,
+}
+
+impl ClockStepped for ResyncOnStep {
+    fn clock_stepped(
+        &self,
+        _by: jiff::SignedDuration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            resync(&self.syncer, &self.health).await;
+        })
     }
 }
 
@@ -681,6 +707,61 @@ mod tests {
         assert!(text.contains("ERROR"), "{text}");
         assert!(text.contains("the new config is invalid; keeping the old one"), "{text}");
         assert!(text.contains("crieur.toml:1:"), "the problem's place is logged: {text}");
+    }
+
+    /// A clock a test sets.
+    struct Settable(Mutex<Timestamp>);
+
+    impl Clock for Settable {
+        fn now(&self) -> Timestamp {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    /// Syncs at one minute before Monday's 08:00 (Paris) slot, steps the clock an hour forward
+    /// over it, and lets the daemon's hook lay the queue again: the deliveries claimable at the
+    /// new time, under `missed`.
+    async fn step_over_a_slot(missed: &str) -> (Vec<String>, Arc<Syncer>) {
+        let project = Project::new(POSTS);
+        let text = project.config_text("Mon 08:00").replace(
+            "[queue]\nfiles = [\"posts/*.toml\"]\n",
+            &format!("[queue]\nfiles = [\"posts/*.toml\"]\n{missed}\n"),
+        );
+        project.write("crieur.toml", &text);
+        let before = ts("2026-03-23T06:59:00Z");
+        let settable = Arc::new(Settable(Mutex::new(before)));
+        let clock: Arc<dyn Clock> = settable.clone();
+        let config = project.config();
+        let store = open_store(&config, clock.clone()).await.unwrap();
+        let syncer = Arc::new(Syncer { config, store, clock });
+        syncer.sync().await.unwrap();
+        let after = ts("2026-03-23T07:59:00Z");
+        *settable.0.lock().unwrap() = after;
+        let hook =
+            ResyncOnStep { syncer: syncer.clone(), health: Arc::new(FilesHealth::default()) };
+        hook.clock_stepped(jiff::SignedDuration::from_hours(1)).await;
+        let claimed = syncer
+            .store
+            .claim_due("test", after, jiff::SignedDuration::from_secs(60), 10)
+            .await
+            .unwrap();
+        (claimed.into_iter().map(|c| c.delivery.id).collect(), syncer)
+    }
+
+    #[tokio::test]
+    async fn a_clock_step_over_a_slot_publishes_it_late_under_publish_late() {
+        let (claimed, _) = step_over_a_slot("missed = \"publish-late\"\nmax_late = \"2h\"").await;
+        assert_eq!(claimed, ["hello:blog:0"], "within max_late: it goes out now");
+    }
+
+    #[tokio::test]
+    async fn a_clock_step_over_a_slot_moves_the_post_to_the_next_slot_under_skip() {
+        let (claimed, syncer) = step_over_a_slot("missed = \"skip\"").await;
+        assert!(claimed.is_empty(), "nothing goes out late: {claimed:?}");
+        let status = syncer.store.status().await.unwrap();
+        let hello = status.deliveries.iter().find(|r| r.id == "hello:blog:0").unwrap();
+        assert_eq!(hello.due_at, ts("2026-03-30T06:00:00Z"), "the next Monday 08:00 in Paris");
+        assert_eq!(hello.state, State::Queued);
     }
 
     #[tokio::test]
