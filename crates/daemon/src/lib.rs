@@ -14,6 +14,8 @@
 //!   config when the new one is invalid), and stops on SIGTERM. Housekeeping runs on
 //!   tokio-cron-scheduler and never decides when a post goes out.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
+//! - [`health`] remembers whether the files on disk are the ones the daemon runs on: a reload
+//!   that finds an invalid config or post file changes nothing and says so in STATUS=.
 //!
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.

@@ -3,8 +3,11 @@
 //! Start: load the config, open the store (migrations, instance lock), build one publisher per
 //! channel, sync the post files into deliveries, tell systemd READY=1, then run the dispatch loop.
 //! SIGHUP reloads everything (config, publishers, posts) after letting requests in flight finish;
-//! a new config that is invalid is logged and the old one kept. A change to a post file re-syncs
-//! the posts; a sync that fails keeps the queue as it was. SIGTERM (or SIGINT) stops claiming,
+//! a new config or post file that is invalid changes nothing: it is logged with its
+//! `path:line:col`, named in STATUS= until fixed, and the daemon goes on with the last valid
+//! queue (a new `[storage]` waits for a restart). A change to a post file re-syncs the posts; a
+//! sync that fails keeps the queue as it was. A step of the wall clock re-syncs before the loop
+//! claims, so a slot jumped over follows `[queue] missed`. SIGTERM (or SIGINT) stops claiming,
 //! lets requests in flight finish within a bounded wait, and ends the run. Housekeeping (lease
 //! rescue, hourly re-sync and token expiry checks) runs on tokio-cron-scheduler in UTC; it never
 //! decides when a post goes out, and when it cannot start the daemon logs why and goes on

@@ -14,6 +14,11 @@
 //! The loop never retries by itself: it reports each [`Outcome`] and the store decides (backoff,
 //! bounded attempts, `unknown`). It never sends a delivery whose outcome is unknown: those go
 //! through [`Publisher::reconcile`] first.
+//!
+//! A store that cannot commit a claim means nothing is sent: the loop logs the fault once per
+//! episode, keeps trying, and stops reporting itself alive once it has made no progress for
+//! longer than [`DispatchSettings::stall_limit`]. A step of the wall clock runs the host's
+//! [`ClockStepped`] hook before the next claim.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
