@@ -12,5 +12,8 @@ mod basics;
 mod crash;
 mod postgres;
 mod report;
+mod reload;
+mod restart;
 mod signals;
+mod storage;
 mod time;

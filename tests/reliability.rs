@@ -18,6 +18,7 @@ mod chaos;
 mod doctor;
 mod lease;
 mod matrix;
+mod restart;
 mod secrets;
 mod selfcheck;
 mod systemd;

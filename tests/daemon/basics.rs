@@ -142,7 +142,9 @@ async fn a_second_instance_on_the_same_sqlite_file_refuses_to_start() {
 }
 
 /// Datagrams received on a Unix socket, each with its arrival time.
-fn listen_notify(path: &std::path::Path) -> std::sync::mpsc::Receiver<(Instant, String)> {
+pub(super) fn listen_notify(
+    path: &std::path::Path,
+) -> std::sync::mpsc::Receiver<(Instant, String)> {
     let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -170,7 +170,7 @@ async fn three_instances_ride_out_a_postgres_restart() {
     assert!(not_published.is_empty(), "{not_published:#?}");
     let resent: Vec<_> = per_id.iter().filter(|(_, c)| **c > 1).collect();
     let store_errors: usize =
-        daemons.iter().map(|d| d.log().matches("store is unavailable").count()).sum();
+        daemons.iter().map(|d| d.log().matches("the database cannot commit").count()).sum();
     let due: HashMap<String, Timestamp> = (0..n)
         .map(|i| {
             let at = first + spread * i32::try_from(i).unwrap();
@@ -179,7 +179,7 @@ async fn three_instances_ride_out_a_postgres_restart() {
         .collect();
     let late = lateness(&rx, &due);
     println!(
-        "PostgreSQL restart took {took:?}; {during} requests went out during it; {} store errors \
+        "PostgreSQL restart took {took:?}; {during} requests went out during it; {} storage fault episodes \
          ridden out; re-sent under the same webhook-id: {resent:?}; published per instance {:?}; \
          lateness ms p50 {} p99 {} max {}",
         store_errors,

@@ -18,6 +18,8 @@
 //! - [`metrics`] takes engagement snapshots in a lane of its own, which the dispatcher never
 //!   waits for.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
+//! - [`health`] remembers whether the files on disk are the ones the daemon runs on: a reload
+//!   that finds an invalid config or post file changes nothing and says so in STATUS=.
 //!
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
@@ -27,6 +29,7 @@ pub mod http;
 pub mod findings;
 pub mod landing;
 pub mod metrics;
+pub mod health;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;

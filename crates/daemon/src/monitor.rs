@@ -38,6 +38,12 @@ impl SdMonitor {
         self.watchdog.map(|w| w / 4)
     }
 
+    /// systemd's watchdog interval, when it asks for pings: a dispatch loop that cannot make
+    /// progress for longer stops pinging, so systemd sees it wedged.
+    pub fn watchdog(&self) -> Option<Duration> {
+        self.watchdog
+    }
+
     fn send(&self, states: &[sd_notify::NotifyState<'_>]) {
         if self.enabled
             && let Err(e) = sd_notify::notify(states)

@@ -3,8 +3,11 @@
 //! Start: load the config, open the store (migrations, instance lock), build one publisher per
 //! channel, sync the post files into deliveries, tell systemd READY=1, then run the dispatch loop.
 //! SIGHUP reloads everything (config, publishers, posts) after letting requests in flight finish;
-//! a new config that is invalid is logged and the old one kept. A change to a post file re-syncs
-//! the posts; a sync that fails keeps the queue as it was. SIGTERM (or SIGINT) stops claiming,
+//! a new config or post file that is invalid changes nothing: it is logged with its
+//! `path:line:col`, named in STATUS= until fixed, and the daemon goes on with the last valid
+//! queue (a new `[storage]` waits for a restart). A change to a post file re-syncs the posts; a
+//! sync that fails keeps the queue as it was. A step of the wall clock re-syncs before the loop
+//! claims, so a slot jumped over follows `[queue] missed`. SIGTERM (or SIGINT) stops claiming,
 //! lets requests in flight finish within a bounded wait, and ends the run. Housekeeping (lease
 //! rescue, hourly re-sync and token expiry checks) runs on tokio-cron-scheduler in UTC; it never
 //! decides when a post goes out, and when it cannot start the daemon logs why and goes on
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crieur_config::Config;
 use crieur_core::{Clock, Delivery, Network, Publisher, TokenVault};
-use crieur_scheduler::dispatch::{DispatchSettings, Dispatcher, Gate};
+use crieur_scheduler::dispatch::{ClockStepped, DispatchSettings, Dispatcher, Gate};
 use crieur_store::{Key, OpenOptions, State, StatusReport, Store};
 use jiff::Timestamp;
 use secrecy::ExposeSecret as _;
@@ -26,6 +29,7 @@ use tokio::sync::Notify;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
+use crate::health::{Files, FilesHealth};
 use crate::monitor::SdMonitor;
 use crate::sync::{self, Syncer};
 use crate::{AdapterError, BoxError, Error};
@@ -123,15 +127,35 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         cancel.clone(),
     )
     .await?;
+    let health = Arc::new(FilesHealth::default());
     let mut first = true;
+    // The config the daemon ran on before the last reload: taken back when the new one's
+    // channels cannot be built.
+    let mut previous: Option<Config> = None;
     let outcome = loop {
         let vault: Arc<dyn TokenVault> = store.clone();
-        let publishers = adapters
-            .publishers(&config, vault, clock.clone())
-            .map_err(|e| Error::Adapters(AdapterError(e)))?;
+        let publishers = match adapters.publishers(&config, vault, clock.clone()) {
+            Ok(publishers) => publishers,
+            Err(e) => {
+                let Some(old) = previous.take() else {
+                    return Err(Error::Adapters(AdapterError(e)));
+                };
+                tracing::error!(
+                    error = &*e as &dyn std::error::Error,
+                    "the new config's channels cannot be built; keeping the old config"
+                );
+                config = old;
+                continue;
+            }
+        };
         let syncer =
             Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
-        syncer.sync().await?;
+        if first {
+            syncer.sync().await?;
+        } else if !health.is_invalid(Files::Config) {
+            // A reload: post files that are invalid change nothing.
+            resync(&syncer, &health).await;
+        }
         endpoint.iter().for_each(|e| e.synced());
         let gate = Arc::new(PolicyGate::new(config.clone()));
         let mut settings = DispatchSettings::new(owner.clone());
@@ -140,6 +164,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         if let Some(every) = monitor.wake_every() {
             settings.max_sleep = every;
         }
+        settings.stall_limit = monitor.watchdog();
         let metrics = Arc::new(crate::metrics::MetricsLane::new(
             store.clone(),
             &config,
@@ -155,6 +180,10 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         };
         let dispatcher =
             Dispatcher::new(store.clone(), publishers, clock.clone(), gate, watched, settings);
+        dispatcher.on_clock_step(Arc::new(ResyncOnStep {
+            syncer: syncer.clone(),
+            health: health.clone(),
+        }));
         if options.once {
             let report = dispatcher.run_once().await?;
             tracing::info!(published = report.published, other = report.not_published, "done");
@@ -174,7 +203,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         match store.status().await {
             Ok(status) => {
                 release_gone_holds(&*store, &status, &config).await;
-                monitor.status(&summary(&status, &config, adapters.as_ref(), clock.now()));
+                let line = summary(&status, &config, adapters.as_ref(), clock.now());
+                monitor.status(&health.status(&line, &config.timezone));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
         }
@@ -186,13 +216,14 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Arc::new(Housekeeper::new(syncer.clone(), adapters.clone(), sync_wanted.clone()));
         let housekeeping = housekeeper.start(JobScheduler::new().await).await;
         let resync = {
-            let (syncer, dispatcher, wanted, round, monitor, adapters) = (
+            let (syncer, dispatcher, wanted, round, monitor, adapters, health) = (
                 syncer.clone(),
                 dispatcher.clone(),
                 sync_wanted.clone(),
                 round.clone(),
                 monitor.clone(),
                 adapters.clone(),
+                health.clone(),
             );
             tokio::spawn(async move {
                 loop {
@@ -200,7 +231,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                         () = round.cancelled() => return,
                         () = wanted.notified() => {}
                     }
-                    if resync(&syncer).await {
+                    if resync(&syncer, &health).await {
                         dispatcher.wake();
                     }
                     let line = status_line(
@@ -210,7 +241,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                         syncer.clock.now(),
                     )
                     .await;
-                    monitor.status(&line);
+                    monitor.status(&health.status(&line, &syncer.config.timezone));
                 }
             })
         };
@@ -238,7 +269,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
         }
         tracing::info!("reloading the config");
         monitor.reloading();
-        config = reload_config(&options.config_path, config);
+        let reloaded = reload_config(&options.config_path, &config, &health, clock.now());
+        previous = Some(std::mem::replace(&mut config, reloaded));
     };
     monitor.stopping();
     store.close().await;
@@ -268,12 +300,21 @@ pub fn storage_key(config: &Config) -> Result<Option<Key>, Error> {
     Ok(Some(Key::from_base64(text.expose_secret())?))
 }
 
-/// One re-sync asked for by a file change or the hourly job: true when the store now matches the
-/// files (the dispatcher should look again), false when the sync failed and the queue was kept as
-/// it was (logged at error level with the whole cause).
-pub async fn resync(syncer: &Syncer) -> bool {
+/// One re-sync asked for by a reload, a file change or the hourly job: true when the store now
+/// matches the files (the dispatcher should look again), false when the sync failed and the
+/// queue was kept as it was (logged at error level: each problem of an invalid post file with
+/// its `path:line:col`, recorded in `health` for the STATUS= line; any other failure with its
+/// whole cause).
+pub async fn resync(syncer: &Syncer, health: &FilesHealth) -> bool {
     match syncer.sync().await {
-        Ok(_) => true,
+        Ok(_) => {
+            health.valid(Files::Posts);
+            true
+        }
+        Err(Error::Files(errors)) => {
+            health.invalid(Files::Posts, syncer.clock.now(), &errors);
+            false
+        }
         Err(e) => {
             tracing::error!(
                 error = &e as &dyn std::error::Error,
@@ -284,14 +325,55 @@ pub async fn resync(syncer: &Syncer) -> bool {
     }
 }
 
-/// The config after a SIGHUP: the file at `path` when it is valid, else `current` (the error is
-/// logged with every problem and the daemon goes on with the config it had).
-pub fn reload_config(path: &Path, current: Config) -> Config {
+/// The daemon's answer to a step of the wall clock (an hour forward or back): the queue is synced
+/// again at the new time before the loop claims anything, so a slot the step jumped over follows
+/// `[queue] missed` (late within `max_late`, or the next free slot) like a slot missed while the
+/// daemon was down. Published deliveries are never claimed again, whichever way the clock moves.
+pub struct ResyncOnStep {
+    /// The syncer of the current config.
+    pub syncer: Arc<Syncer>,
+    /// Where an invalid post file is recorded.
+    pub health: Arc<FilesHealth>,
+}
+
+impl ClockStepped for ResyncOnStep {
+    fn clock_stepped(
+        &self,
+        _by: jiff::SignedDuration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            resync(&self.syncer, &self.health).await;
+        })
+    }
+}
+
+/// The config after a SIGHUP at `now`: the file at `path` when it is valid, else a copy of
+/// `current` (every problem is logged with its `path:line:col` and recorded in `health`, and the
+/// daemon goes on with the config it had). A new `[storage]` section (URL or key) needs a
+/// restart: it is logged as such and not applied, the rest of the new config is.
+pub fn reload_config(
+    path: &Path,
+    current: &Config,
+    health: &FilesHealth,
+    now: Timestamp,
+) -> Config {
     match crieur_config::load_config(path) {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!("the new config is invalid; keeping the old one: {e}");
-            current
+        Ok(mut config) => {
+            health.valid(Files::Config);
+            if config.storage.url != current.storage.url
+                || config.storage.key != current.storage.key
+            {
+                tracing::warn!(
+                    "[storage] changed: the database stays the one in use until crieur is                      restarted; the rest of the new config is taken"
+                );
+                config.storage = current.storage.clone();
+            }
+            config
+        }
+        Err(errors) => {
+            tracing::error!("the new config is invalid; keeping the old one");
+            health.invalid(Files::Config, now, &errors);
+            current.clone()
         }
     }
 }
@@ -639,16 +721,73 @@ mod tests {
         let old = project.config();
         project.write("crieur.toml", &project.config_text("Sun 10:00"));
         let (logs, _guard) = capture_logs();
-        let new = reload_config(&project.path("crieur.toml"), old.clone());
+        let health = FilesHealth::default();
+        let new = reload_config(&project.path("crieur.toml"), &old, &health, ts(NOW));
         assert_ne!(cadence(&new), cadence(&old), "a valid new config is taken");
 
         project.write("crieur.toml", "timezone = \"Nowhere/Atlantis\"\n");
-        let kept = reload_config(&project.path("crieur.toml"), new.clone());
+        let kept = reload_config(&project.path("crieur.toml"), &new, &health, ts(NOW));
+        assert!(health.is_invalid(Files::Config));
         assert_eq!(cadence(&kept), cadence(&new), "an invalid one is not");
         let text = logs.text();
         assert!(text.contains("ERROR"), "{text}");
         assert!(text.contains("the new config is invalid; keeping the old one"), "{text}");
         assert!(text.contains("crieur.toml:1:"), "the problem's place is logged: {text}");
+    }
+
+    /// A clock a test sets.
+    struct Settable(Mutex<Timestamp>);
+
+    impl Clock for Settable {
+        fn now(&self) -> Timestamp {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    /// Syncs at one minute before Monday's 08:00 (Paris) slot, steps the clock an hour forward
+    /// over it, and lets the daemon's hook lay the queue again: the deliveries claimable at the
+    /// new time, under `missed`.
+    async fn step_over_a_slot(missed: &str) -> (Vec<String>, Arc<Syncer>) {
+        let project = Project::new(POSTS);
+        let text = project.config_text("Mon 08:00").replace(
+            "[queue]\nfiles = [\"posts/*.toml\"]\n",
+            &format!("[queue]\nfiles = [\"posts/*.toml\"]\n{missed}\n"),
+        );
+        project.write("crieur.toml", &text);
+        let before = ts("2026-03-23T06:59:00Z");
+        let settable = Arc::new(Settable(Mutex::new(before)));
+        let clock: Arc<dyn Clock> = settable.clone();
+        let config = project.config();
+        let store = open_store(&config, clock.clone()).await.unwrap();
+        let syncer = Arc::new(Syncer { config, store, clock });
+        syncer.sync().await.unwrap();
+        let after = ts("2026-03-23T07:59:00Z");
+        *settable.0.lock().unwrap() = after;
+        let hook =
+            ResyncOnStep { syncer: syncer.clone(), health: Arc::new(FilesHealth::default()) };
+        hook.clock_stepped(jiff::SignedDuration::from_hours(1)).await;
+        let claimed = syncer
+            .store
+            .claim_due("test", after, jiff::SignedDuration::from_secs(60), 10)
+            .await
+            .unwrap();
+        (claimed.into_iter().map(|c| c.delivery.id).collect(), syncer)
+    }
+
+    #[tokio::test]
+    async fn a_clock_step_over_a_slot_publishes_it_late_under_publish_late() {
+        let (claimed, _) = step_over_a_slot("missed = \"publish-late\"\nmax_late = \"2h\"").await;
+        assert_eq!(claimed, ["hello:blog:0"], "within max_late: it goes out now");
+    }
+
+    #[tokio::test]
+    async fn a_clock_step_over_a_slot_moves_the_post_to_the_next_slot_under_skip() {
+        let (claimed, syncer) = step_over_a_slot("missed = \"skip\"").await;
+        assert!(claimed.is_empty(), "nothing goes out late: {claimed:?}");
+        let status = syncer.store.status().await.unwrap();
+        let hello = status.deliveries.iter().find(|r| r.id == "hello:blog:0").unwrap();
+        assert_eq!(hello.due_at, ts("2026-03-30T06:00:00Z"), "the next Monday 08:00 in Paris");
+        assert_eq!(hello.state, State::Queued);
     }
 
     #[tokio::test]

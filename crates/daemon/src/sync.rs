@@ -335,7 +335,9 @@ mod tests {
         project.write("posts/a.toml", "[[post]]\nid = \"hello\"\nchannels = [\"nowhere\"]\n");
         let err = syncer.sync().await.unwrap_err();
         assert!(matches!(err, Error::Files(_)), "{err:?}");
-        assert!(!crate::supervisor::resync(&syncer).await, "the re-sync reports the failure");
+        let health = crate::health::FilesHealth::default();
+        assert!(!crate::supervisor::resync(&syncer, &health).await, "the re-sync reports it");
+        assert!(health.is_invalid(crate::health::Files::Posts));
         assert_eq!(syncer.store.status().await.unwrap(), before);
     }
 }

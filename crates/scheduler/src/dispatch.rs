@@ -14,9 +14,13 @@
 //! The loop never retries by itself: it reports each [`Outcome`] and the store decides (backoff,
 //! bounded attempts, `unknown`). It never sends a delivery whose outcome is unknown: those go
 //! through [`Publisher::reconcile`] first.
+//!
+//! A store that cannot commit a claim means nothing is sent: the loop logs the fault once per
+//! episode, keeps trying, and stops reporting itself alive once it has made no progress for
+//! longer than [`DispatchSettings::stall_limit`]. A step of the wall clock runs the host's
+//! [`ClockStepped`] hook before the next claim.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +78,9 @@ pub struct DispatchSettings {
     /// The longest the loop sleeps between turns (at most [`MAX_SLEEP`]); a host whose
     /// watchdog expects pings more often lowers it, since the loop pings at each turn.
     pub max_sleep: Duration,
+    /// How long the store may refuse every write before the loop counts as wedged and stops
+    /// reporting [`Monitor::alive`] (the host's watchdog interval); `None`: it never stops.
+    pub stall_limit: Option<Duration>,
 }
 
 impl DispatchSettings {
@@ -87,6 +94,7 @@ impl DispatchSettings {
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(20),
             max_sleep: MAX_SLEEP,
+            stall_limit: None,
         }
     }
 }
@@ -117,6 +125,23 @@ pub trait Monitor: Send + Sync {
     fn settled(&self, _delivery: &Delivery, _outcome: &Outcome) {}
 }
 
+/// How far the wall clock may move away from the monotonic clock between two turns before the
+/// loop takes it for a step (an NTP correction, a suspended host, an operator's `date -s`).
+pub const CLOCK_STEP: SignedDuration = SignedDuration::from_secs(2);
+
+/// What the host does when the wall clock steps, before the loop claims anything at the new
+/// time: the daemon re-syncs the queue, so a slot the step jumped over follows `[queue] missed`
+/// (published late within `max_late`, or moved to the next free slot) instead of going out
+/// however late it is.
+pub trait ClockStepped: Send + Sync {
+    /// The wall clock moved `by` more (or less, when negative) than the time that passed; the
+    /// loop waits for the returned future before it claims.
+    fn clock_stepped(
+        &self,
+        by: SignedDuration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
 /// A monitor that ignores everything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoMonitor;
@@ -136,7 +161,12 @@ struct Shared {
     channel_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     permits: Semaphore,
     done_tx: mpsc::UnboundedSender<Done>,
-    store_failed: AtomicBool,
+    /// Since when every write to the store has failed (the current storage fault episode).
+    failing_since: Mutex<Option<std::time::Instant>>,
+    /// The host's answer to a clock step.
+    on_step: std::sync::OnceLock<Arc<dyn ClockStepped>>,
+    /// The monotonic and wall clocks at the last turn.
+    last_turn: Mutex<Option<(std::time::Instant, Timestamp)>>,
 }
 
 struct Done {
@@ -189,11 +219,18 @@ impl Dispatcher {
                 channel_locks,
                 permits,
                 done_tx,
-                store_failed: AtomicBool::new(false),
+                failing_since: Mutex::new(None),
+                on_step: std::sync::OnceLock::new(),
+                last_turn: Mutex::new(None),
             }),
             done_rx: Arc::new(tokio::sync::Mutex::new(done_rx)),
             tasks: TaskTracker::new(),
         }
+    }
+
+    /// Sets what is done when the wall clock steps (once; a second call is ignored).
+    pub fn on_clock_step(&self, hook: Arc<dyn ClockStepped>) {
+        let _ = self.shared.on_step.set(hook);
     }
 
     /// Wakes the loop at once (after a sync that changed the queue).
@@ -214,16 +251,26 @@ impl Dispatcher {
         let completer = self.spawn_completer(stop_completer.clone());
         let heartbeat = self.spawn_heartbeat(cancel.clone());
         let mut store_errors = 0u32;
+        // The end of the last turn that could claim: a loop that has not made progress for
+        // longer than the stall limit (the store refusing, or a claim blocked waiting for a
+        // connection) stops reporting itself alive.
+        let mut progressed = std::time::Instant::now();
         while !cancel.is_cancelled() {
-            self.shared.monitor.alive();
+            let wedged =
+                self.shared.settings.stall_limit.is_some_and(|limit| progressed.elapsed() > limit);
+            if !wedged {
+                self.shared.monitor.alive();
+            }
             let sleep = match self.turn().await {
                 Ok(worked) => {
                     store_errors = 0;
+                    progressed = std::time::Instant::now();
+                    self.store_recovered();
                     if worked { Duration::ZERO } else { self.until_next().await }
                 }
                 Err(e) => {
                     store_errors += 1;
-                    tracing::warn!(error = %e, "the store is unavailable; trying again");
+                    self.store_fault(&e, "claiming due deliveries");
                     Duration::from_millis(200 * u64::from(store_errors.min(25)))
                 }
             };
@@ -278,8 +325,65 @@ impl Dispatcher {
         Ok(report)
     }
 
+    /// Logs a store failure once per episode: at error level when the store starts failing
+    /// (nothing is claimed, so nothing is sent, until it accepts writes again), at debug level
+    /// while it goes on.
+    fn store_fault(&self, e: &StoreError, doing: &str) {
+        let s = &self.shared;
+        let mut since = s.failing_since.lock().unwrap_or_else(|e| e.into_inner());
+        if since.is_none() {
+            *since = Some(std::time::Instant::now());
+            tracing::error!(
+                error = e as &dyn std::error::Error,
+                doing,
+                "the database cannot commit (or cannot be reached): nothing is sent until it \
+                 can; trying again"
+            );
+        } else {
+            tracing::debug!(
+                error = e as &dyn std::error::Error,
+                doing,
+                "the database still cannot commit"
+            );
+        }
+    }
+
+    /// Ends a storage fault episode, if one was going on (logged with its length).
+    fn store_recovered(&self) {
+        let s = &self.shared;
+        let since = s.failing_since.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(since) = since {
+            tracing::warn!(
+                failed_for_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "the database accepts writes again; publishing resumes"
+            );
+        }
+    }
+
+    /// Compares the wall clock with the monotonic clock since the last turn; on a step larger
+    /// than [`CLOCK_STEP`], logs it and runs the host's hook before anything is claimed.
+    async fn check_clock(&self) {
+        let s = &self.shared;
+        let (mono, wall) = (std::time::Instant::now(), s.clock.now());
+        let last = s.last_turn.lock().unwrap_or_else(|e| e.into_inner()).replace((mono, wall));
+        let Some((last_mono, last_wall)) = last else { return };
+        let passed = SignedDuration::try_from(mono - last_mono).unwrap_or(SignedDuration::MAX);
+        let by = last_wall.duration_until(wall) - passed;
+        if by.abs() <= CLOCK_STEP {
+            return;
+        }
+        tracing::warn!(
+            by = %format!("{by:#}"),
+            "the wall clock stepped; the queue is laid again at the new time"
+        );
+        if let Some(hook) = s.on_step.get() {
+            hook.clock_stepped(by).await;
+        }
+    }
+
     /// One turn: reconcile, then claim. Returns whether anything was started.
     async fn turn(&self) -> Result<bool, StoreError> {
+        self.check_clock().await;
         let now = self.shared.clock.now();
         let reconciling = self.reconcile_batch(now).await?;
         let claimed = self.claim_batch(now).await?;
@@ -301,7 +405,7 @@ impl Dispatcher {
             }
             Ok(None) => MAX_SLEEP,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the next due instant");
+                self.store_fault(&e, "reading the next due instant");
                 Duration::from_secs(1)
             }
         }
@@ -521,7 +625,7 @@ impl Dispatcher {
                                 }
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                        Err(e) => this.store_fault(&e, "renewing leases"),
                     }
                 }
             }
@@ -614,13 +718,12 @@ impl Dispatcher {
                             tracing::warn!(delivery = %c.id, "lease lost before the outcome was recorded; another instance owns it");
                         }
                     }
-                    s.store_failed.store(false, Ordering::Relaxed);
+                    self.store_recovered();
                     break;
                 }
                 Err(e) => {
                     tries += 1;
-                    s.store_failed.store(true, Ordering::Relaxed);
-                    tracing::warn!(error = %e, tries, "could not record outcomes; trying again");
+                    self.store_fault(&e, "recording outcomes");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(tries.min(25)))).await;
                 }
             }
@@ -811,6 +914,114 @@ mod tests {
         let sent = recorder.sent.lock().unwrap().clone();
         assert_eq!(sent.len(), 1);
         assert!(now.duration_until(sent[0].1) < SignedDuration::from_millis(150), "{sent:?}");
+    }
+
+    /// A clock that follows tokio's time from a fixed start, and can be stepped.
+    struct SteppingClock {
+        inner: TokioClock,
+        offset: StdMutex<SignedDuration>,
+    }
+
+    impl Clock for SteppingClock {
+        fn now(&self) -> Timestamp {
+            self.inner.now() + *self.offset.lock().unwrap()
+        }
+    }
+
+    /// The host's hook in the test: records each step and lays the queue again without `drop`
+    /// (as a sync under `missed = "skip"` moves a slot the step jumped over).
+    struct Relay {
+        store: Arc<dyn Store>,
+        keep: Vec<DesiredDelivery>,
+        steps: StdMutex<Vec<SignedDuration>>,
+        clock: Arc<SteppingClock>,
+    }
+
+    impl ClockStepped for Relay {
+        fn clock_stepped(
+            &self,
+            by: SignedDuration,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+            Box::pin(async move {
+                self.steps.lock().unwrap().push(by);
+                self.store.sync(&self.keep, self.clock.now()).await.unwrap();
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_clock_step_lays_the_queue_again_before_claiming_and_sends_nothing_twice() {
+        let base: Timestamp = "2026-03-29T00:59:59Z".parse().unwrap();
+        let clock = Arc::new(SteppingClock {
+            inner: TokioClock { base, start: tokio::time::Instant::now() },
+            offset: StdMutex::new(SignedDuration::ZERO),
+        });
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let opts = OpenOptions { clock: dyn_clock.clone(), ..OpenOptions::default() };
+        let store = crieur_store::open(&url, opts).await.unwrap();
+        let published = Outcome::Published { remote_id: "r".into(), url: None };
+        let recorder = Arc::new(Recorder {
+            clock: dyn_clock.clone(),
+            sent: StdMutex::default(),
+            answer: published,
+        });
+        let publishers: HashMap<String, Arc<dyn Publisher>> =
+            HashMap::from([("blog".to_owned(), recorder.clone() as Arc<dyn Publisher>)]);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            publishers,
+            dyn_clock,
+            Arc::new(OpenGate),
+            Arc::new(NoMonitor),
+            DispatchSettings::new("test-owner".to_owned()),
+        );
+        let min = SignedDuration::from_mins;
+        let rows = [
+            desired("early", base + min(10)),
+            desired("skipped", base + min(30)),
+            desired("late", base + min(50)),
+            desired("tomorrow", base + min(120)),
+        ];
+        store.sync(&rows, base).await.unwrap();
+        let relay = Arc::new(Relay {
+            store: store.clone(),
+            keep: rows.iter().filter(|d| d.post != "skipped").cloned().collect(),
+            steps: StdMutex::default(),
+            clock: clock.clone(),
+        });
+        dispatcher.on_clock_step(relay.clone());
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let (d, c) = (dispatcher.clone(), cancel.clone());
+            async move { d.run(c).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(recorder.sent.lock().unwrap().is_empty(), "nothing due yet");
+
+        // An hour forward: what the hour held is due, once the queue was laid again.
+        *clock.offset.lock().unwrap() = min(60);
+        dispatcher.wake();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let ids = |r: &Recorder| {
+            r.sent.lock().unwrap().iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&recorder), ["early:blog:0", "late:blog:0"]);
+        assert_eq!(state_of(&store, "skipped:blog:0").await, State::Cancelled);
+
+        // An hour back: nothing is sent again, and what is due later waits.
+        *clock.offset.lock().unwrap() = SignedDuration::ZERO;
+        dispatcher.wake();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        cancel.cancel();
+        run.await.unwrap().unwrap();
+        assert_eq!(ids(&recorder), ["early:blog:0", "late:blog:0"], "nothing twice");
+        assert_eq!(state_of(&store, "tomorrow:blog:0").await, State::Queued);
+        let steps = relay.steps.lock().unwrap().clone();
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!((steps[0] - min(60)).abs() < SignedDuration::from_secs(1), "{steps:?}");
+        assert!((steps[1] + min(60)).abs() < SignedDuration::from_secs(1), "{steps:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

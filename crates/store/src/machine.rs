@@ -447,6 +447,13 @@ fn readable(network: &str) -> bool {
     !matches!(network, "linkedin" | "webhook")
 }
 
+/// True when `cur` became `unknown` because crieur stopped (or stalled past its lease) during
+/// the attempt, not because of anything the network answered: its last error is the one the
+/// start-up or lease rescue wrote.
+pub(crate) fn interrupted_by_crieur(cur: &Current) -> bool {
+    cur.error.as_deref().is_some_and(|e| e == FOUND_AT_START || e == LEASE_EXPIRED)
+}
+
 /// The change a reconciliation makes to a `reconciling` delivery held by the caller.
 pub(crate) fn on_reconciled(
     cur: &Current,
@@ -493,6 +500,14 @@ pub(crate) fn on_reconciled(
                 c.error = Some(format!(
                     "gave up after {used} attempts; the last ({last}) was not found on the network"
                 ));
+            } else if interrupted_by_crieur(cur) {
+                // Proven not sent (or safe to resend) after crieur itself stopped mid-attempt: a
+                // crash is not the network's fault, so it goes out again at once. The attempt
+                // it spent still counts, which bounds a delivery that keeps crashing crieur.
+                c.state = "retrying";
+                c.error =
+                    Some(format!("not found on the network after: {last}; sent again at once"));
+                c.not_before = Some(now);
             } else {
                 // Proven not sent, after a failure that may have been the network's (a 5xx, a
                 // reset): send again after the same backoff as any retry, not at once, so a
@@ -704,6 +719,56 @@ mod tests {
             let (c, _) = on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
             assert_eq!(c.state, "retrying", "{network}: within the budget, the resend settles it");
         }
+    }
+
+    #[test]
+    fn a_delivery_interrupted_by_a_crash_and_not_found_goes_out_again_at_once() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for (network, reason) in
+            [("x", FOUND_AT_START), ("facebook", LEASE_EXPIRED), ("webhook", FOUND_AT_START)]
+        {
+            let cur = Current {
+                network: network.into(),
+                error: Some(reason.into()),
+                ..current("reconciling", 2)
+            };
+            let (c, applied) =
+                on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+            assert_eq!((c.state, c.not_before), ("retrying", Some(9_500)), "{network}: no backoff");
+            assert_eq!(
+                applied,
+                Applied::Settled { state: State::Retrying, not_before: Some(ts(9_500).unwrap()) }
+            );
+            assert!(c.error.unwrap().contains("sent again at once"), "{network}");
+        }
+    }
+
+    #[test]
+    fn a_delivery_that_keeps_crashing_crieur_still_runs_out_of_attempts() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let cur = Current { error: Some(FOUND_AT_START.into()), ..current("reconciling", 8) };
+        let (c, _) = on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+        assert_eq!(c.state, "failed");
+        let cur = Current {
+            network: "webhook".into(),
+            error: Some(LEASE_EXPIRED.into()),
+            ..current("reconciling", 8)
+        };
+        let (c, _) = on_reconciled(&cur, &Reconciled::NotFound, 9_500, &p, &mut rng).unwrap();
+        assert_eq!(c.state, "unknown", "a person decides");
+    }
+
+    #[test]
+    fn an_unknown_the_network_caused_still_backs_off_when_not_found() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let (c, _) =
+            on_reconciled(&current("reconciling", 1), &Reconciled::NotFound, 9_500, &p, &mut rng)
+                .unwrap();
+        assert_eq!(c.state, "retrying");
+        assert!(c.not_before.unwrap() >= 9_500 + p.ceiling(1).as_millis() as i64 / 2);
     }
 
     #[test]

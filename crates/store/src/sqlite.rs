@@ -81,7 +81,15 @@ impl SqliteStore {
             .filename(path)
             .busy_timeout(opts.busy_timeout)
             .foreign_keys(true);
-        let pool_opts = SqlitePoolOptions::new().max_connections(opts.max_connections.unwrap_or(4));
+        let pool_opts = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.unwrap_or(4))
+            // A COMMIT refused for a full disk may be rolled back by SQLite itself; the driver
+            // then still counts the connection as inside a transaction and refuses to begin
+            // another on it, forever. Such a connection is closed instead of handed out, so
+            // writes resume once the disk has room again.
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            });
         if opts.read_only {
             if !path.exists() {
                 return Err(StoreError::Missing { path: path.to_owned() });

@@ -54,6 +54,8 @@ pub struct Cluster {
     port: u16,
     bin: PathBuf,
     as_postgres: bool,
+    /// The server's options (`pg_ctl -o`), given again by [`Cluster::resume`].
+    options: String,
     /// The watcher's stdin: when it closes (this value dropped, or the process gone), the
     /// watcher stops the cluster and removes the folder.
     watcher: Option<Child>,
@@ -78,7 +80,8 @@ impl Cluster {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
                 .unwrap_or_else(|e| panic!("chown {} to postgres: {e}", dir.display()));
         }
-        let mut cluster = Cluster { dir, port: 0, bin, as_postgres, watcher: None };
+        let mut cluster =
+            Cluster { dir, port: 0, bin, as_postgres, options: String::new(), watcher: None };
         cluster.watcher = Some(cluster.watch());
         let initdb = "-D data -U postgres -A trust -E UTF8 --locale=C --no-sync";
         cluster.run("initdb", &initdb.split(' ').collect::<Vec<_>>());
@@ -95,7 +98,10 @@ impl Cluster {
             match cluster
                 .try_run("pg_ctl", &["-D", "data", "-l", "log", "-w", "-o", &options, "start"])
             {
-                Ok(()) => return cluster,
+                Ok(()) => {
+                    cluster.options = options;
+                    return cluster;
+                }
                 Err(e) => last = e,
             }
         }
@@ -121,6 +127,24 @@ impl Cluster {
         let began = Instant::now();
         self.run("pg_ctl", &["-D", "data", "-l", "log", "-w", "-m", "fast", "restart"]);
         began.elapsed()
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`, waiting until it is down): connections are
+    /// refused until [`Cluster::resume`].
+    ///
+    /// # Panics
+    /// When `pg_ctl` fails.
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", "data", "-l", "log", "-w", "-m", "fast", "stop"]);
+    }
+
+    /// Starts a server stopped by [`Cluster::stop`] again, on the same port, waiting until it
+    /// accepts connections.
+    ///
+    /// # Panics
+    /// When `pg_ctl` fails.
+    pub fn resume(&self) {
+        self.run("pg_ctl", &["-D", "data", "-l", "log", "-w", "-o", &self.options, "start"]);
     }
 
     /// `program` of the PostgreSQL binaries, run in the cluster's folder (as `postgres` when
@@ -278,6 +302,10 @@ mod tests {
         assert_eq!(cluster.url(), format!("postgres://postgres@127.0.0.1:{port}/postgres"));
         cluster.restart();
         assert!(accepts_connections(port));
+        cluster.stop();
+        assert!(!accepts_connections(port), "stopped");
+        cluster.resume();
+        assert!(accepts_connections(port), "resumed on the same port");
         drop(cluster);
         assert!(!accepts_connections(port), "the server is stopped");
         assert!(!dir.exists(), "the folder is removed");
