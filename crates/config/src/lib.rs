@@ -18,6 +18,7 @@
 mod config;
 mod duration;
 mod error;
+mod mastodon;
 mod policy;
 mod posts;
 mod secret;
