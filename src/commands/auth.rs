@@ -118,6 +118,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                 );
                 Ok(())
             }
+            NetworkSettings::Mastodon(m) => Err(anyhow::anyhow!("channel {name}: `crieur auth` does not register apps on Mastodon servers yet: on {}, open Preferences > Development > New application (scopes write:statuses write:media read:accounts read:statuses), copy its access token into a secret and set `access_token = \"env:NAME\"` in the channel", m.instance)),
             NetworkSettings::Webhook(_) => Err(anyhow::anyhow!("channel {name} is a webhook: it has no OAuth flow (its secret is in the config)")),
         };
         store.close().await;
