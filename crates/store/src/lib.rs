@@ -26,6 +26,7 @@
 //! - Tokens are sealed with ChaCha20-Poly1305 (key from [`OpenOptions::key`]); see [`TokenVault`].
 
 mod error;
+mod limits;
 mod machine;
 mod options;
 mod postgres;
