@@ -91,7 +91,8 @@ async fn serve(st: Arc<Mutex<State>>, mut conn: Conn) {
         let mut fault = Fault::None;
         let response = {
             let mut s = st.lock().unwrap();
-            if req.bearer() != Some(TOKEN) {
+            // The instance document is public; everything else needs the account's token.
+            if req.path != "/api/v2/instance" && req.bearer() != Some(TOKEN) {
                 Response::json(401, &json!({ "error": "The access token is invalid" }))
             } else {
                 match (req.method.as_str(), req.path.as_str()) {
@@ -269,4 +270,44 @@ async fn a_500_or_a_dropped_connection_after_accept_still_gives_exactly_one_stat
         assert_eq!(row["state"], "published", "{row}\n{}", daemon.log());
         assert_eq!(row["remote_id"], id, "{row}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_limit_of_1000_characters_is_read_at_start_and_honoured() {
+    let m = Mastodon::start(1000, Vec::new()).await;
+    let long = format!("{} What do you think?", "A long story about our week. ".repeat(27));
+    let chars = long.chars().count();
+    assert!((500..1000).contains(&chars), "{chars}");
+    let at = soon(3);
+    let posts = format!(
+        "[[post]]\nid = \"long\"\nchannels = [\"fediverse\"]\ntext = \"{long}\"\nat = \"{at}\"\n"
+    );
+    let project = project(&m, &posts);
+    // Before the daemon has asked the server, validate counts against Mastodon's default 500.
+    let before = project.run(&["validate"]).await;
+    let out = crate::common::stdout(&before);
+    assert_eq!(before.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("error[length]: the text is {chars} long on mastodon, limit 500")),
+        "{out}"
+    );
+
+    let mut daemon = project.spawn(&[]);
+    daemon.ready(Duration::from_secs(10)).await;
+    let rows = wait_status(&project, Duration::from_secs(20), |rows| {
+        rows.get("long@fediverse").is_some_and(|r| r["state"] == "published")
+    })
+    .await;
+    daemon.terminate(Duration::from_secs(10)).await;
+    m.assert_no_errors();
+    assert_eq!(rows["long@fediverse"]["state"], "published", "{}", daemon.log());
+    assert_eq!(m.statuses().len(), 1);
+    assert_eq!(m.state.lock().unwrap().instance_reads, 1, "read once, at start");
+
+    // Offline now: validate uses the limit the daemon stored.
+    drop(m);
+    let after = project.run(&["validate"]).await;
+    let out = crate::common::stdout(&after);
+    assert!(!out.contains("error[length]"), "{out}");
+    assert_eq!(after.status.code(), Some(0), "{out}");
 }

@@ -9,6 +9,10 @@
 //! config's, refreshed when a refresh token exists); a channel with only `access_token` uses that
 //! token as is. A Facebook channel with `client_id` reads the Page token `crieur auth` stored.
 
+mod limits;
+
+pub use limits::{LimitsError, server_limits};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

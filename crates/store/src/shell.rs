@@ -818,7 +818,7 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(db("reading server limits"))?;
-        rows.iter().map(|r| crate::limits::row(r)).collect()
+        rows.iter().map(crate::limits::row).collect()
     }
 
     async fn close(&self) {
