@@ -17,15 +17,20 @@
 //!   since the attempt, each candidate's source text compared with the delivery's.
 //! - `X-RateLimit-Remaining: 0` holds the channel until `X-RateLimit-Reset`
 //!   ([`crieur_core::Publisher::hold_until`]); a 429 does the same.
+//! - [`authorize`] is `crieur auth` for Mastodon: crieur registers itself on the channel's
+//!   server (`POST /api/v1/apps`, kept encrypted in the vault, once per server and redirect),
+//!   then the authorization code flow runs on a loopback redirect and the token is stored.
 //! - The server's own limits ([`read_server_limits`], `GET /api/v2/instance`) are read when the
 //!   daemon starts and kept in the store, so `validate` counts against them offline.
 //! - A "not finished processing" 422 on the status is a wait (the same request, same key, a
 //!   little later), never a failure.
 
+mod auth;
 mod instance;
 mod key;
 mod publisher;
 
+pub use auth::{MastodonAuthorizeOptions, SCOPES, app_entry, authorize};
 pub use instance::{LimitsError, read_server_limits};
 pub use key::idempotency_key;
 pub use publisher::{KEY_LIFETIME, MastodonAuth, MastodonConfig, MastodonError, MastodonPublisher};
