@@ -10,6 +10,7 @@ mod receiver;
 
 mod basics;
 mod crash;
+mod mastodon;
 mod postgres;
 mod report;
 mod reload;

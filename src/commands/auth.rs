@@ -118,6 +118,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                 );
                 Ok(())
             }
+            NetworkSettings::Mastodon(m) => {
+                let mut opts = crieur_net_mastodon::MastodonAuthorizeOptions::new(&name, &m.instance);
+                opts.port = args.port;
+                crieur_net_mastodon::authorize(&opts, &*store, show).await?;
+                eprintln!("Mastodon token for {name} stored, encrypted; it does not expire.");
+                Ok(())
+            }
             NetworkSettings::Webhook(_) => Err(anyhow::anyhow!("channel {name} is a webhook: it has no OAuth flow (its secret is in the config)")),
         };
         store.close().await;

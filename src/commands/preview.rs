@@ -88,7 +88,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                     used: u64::from(r.length.used),
                     limit: r.length.limit.map(u64::from),
                 });
-                if e.network == crieur_core::Network::X {
+                if matches!(e.network, crieur_core::Network::X | crieur_core::Network::Mastodon) {
                     entry.thread = r.thread.clone();
                 }
                 // The link travels apart from the text only on Facebook and webhooks.

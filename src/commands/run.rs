@@ -75,4 +75,11 @@ impl crieur_daemon::Adapters for Wired {
         let w = crieur_adapters::token_warning(network, expires_at, now)?;
         Some(TokenWarning { threshold_days: w.threshold_days, message: w.to_string() })
     }
+
+    fn server_limits<'a>(&'a self, config: &'a Config) -> crieur_daemon::LimitsFuture<'a> {
+        Box::pin(async move {
+            let read = crieur_adapters::server_limits(config, jiff::Timestamp::now()).await;
+            read.into_iter().map(|(c, r)| (c, r.map_err(BoxError::from))).collect()
+        })
+    }
 }

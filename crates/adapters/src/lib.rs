@@ -9,6 +9,10 @@
 //! config's, refreshed when a refresh token exists); a channel with only `access_token` uses that
 //! token as is. A Facebook channel with `client_id` reads the Page token `crieur auth` stored.
 
+mod limits;
+
+pub use limits::{LimitsError, server_limits};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -62,6 +66,18 @@ pub enum BuildError {
     /// The Facebook adapter refused its settings.
     #[error(transparent)]
     Facebook(#[from] crieur_net_facebook::FacebookError),
+    /// The Mastodon adapter refused its settings.
+    #[error(transparent)]
+    Mastodon(#[from] crieur_net_mastodon::MastodonError),
+    /// A Mastodon channel without `access_token` needs the token `crieur auth` stores, and no
+    /// store is open.
+    #[error(
+        "no access token: set `access_token` (a secret reference) or run `crieur auth {channel}`"
+    )]
+    NoVault {
+        /// The channel's name.
+        channel: String,
+    },
 }
 
 /// Whether a token of a `network` channel that expires at `expires_at` deserves a warning at
@@ -131,6 +147,18 @@ fn build(
 ) -> Result<Arc<dyn Publisher>, BuildError> {
     let missing_token = || BuildError::NoToken { channel: name.to_owned() };
     match settings {
+        NetworkSettings::Mastodon(m) => {
+            let auth = match secret(config, m.access_token.as_ref())? {
+                Some(token) => crieur_net_mastodon::MastodonAuth::Static(token),
+                None => crieur_net_mastodon::MastodonAuth::Stored(
+                    vault.ok_or_else(|| BuildError::NoVault { channel: name.to_owned() })?,
+                ),
+            };
+            let mut cfg = crieur_net_mastodon::MastodonConfig::new(name, &m.instance, auth);
+            m.visibility.as_str().clone_into(&mut cfg.visibility);
+            cfg.clock = clock;
+            Ok(Arc::new(crieur_net_mastodon::MastodonPublisher::new(cfg)?))
+        }
         NetworkSettings::Webhook(w) => {
             let secret = w.secret.resolve(&config.dir)?;
             let mut cfg = crieur_net_webhook::WebhookConfig::new(name, &w.url, secret);

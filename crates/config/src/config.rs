@@ -407,6 +407,7 @@ pub(crate) fn channel_keys(network: Network) -> Vec<&'static str> {
         Network::Linkedin => &[OAUTH_KEYS, LINKEDIN_KEYS],
         Network::Facebook => &[OAUTH_KEYS, FACEBOOK_KEYS],
         Network::Webhook => &[WEBHOOK_KEYS],
+        Network::Mastodon => &[crate::mastodon::MASTODON_KEYS],
     };
     COMMON_KEYS.iter().chain(own.iter().flat_map(|k| k.iter())).copied().collect()
 }
@@ -434,6 +435,8 @@ struct RawChannel {
     secret: Option<Spanned<String>>,
     allow_private: Option<bool>,
     metrics: Option<bool>,
+    instance: Option<Spanned<String>>,
+    visibility: Option<Spanned<String>>,
 }
 
 fn channels(
@@ -705,6 +708,15 @@ fn channel(
                 allow_private,
             })
         }
+        Network::Mastodon => NetworkSettings::Mastodon(crate::mastodon::settings(
+            src,
+            &ctx,
+            &span,
+            raw.instance.as_ref(),
+            raw.visibility.as_ref(),
+            oauth.access_token.clone(),
+            errors,
+        )?),
     };
     Some(ChannelConfig {
         channel: Channel {
@@ -773,6 +785,7 @@ pub(crate) struct RawMention {
     x: Option<Spanned<String>>,
     linkedin: Option<Spanned<String>>,
     facebook: Option<Spanned<String>>,
+    mastodon: Option<Spanned<String>>,
 }
 
 fn mentions(
@@ -850,6 +863,9 @@ fn mentions(
                 x,
                 linkedin,
                 facebook: raw.facebook.map(Spanned::into_inner),
+                mastodon: raw
+                    .mastodon
+                    .and_then(|v| crate::mastodon::account(src, &ctx, &v, errors)),
                 location: src.loc(&span),
             },
         );
@@ -1046,10 +1062,8 @@ linkedin = "urn:li:organization:2414183"
             &out,
             "c.toml:7:1: error: unknown key `colour` in [channels.company-x]; x channels take `network`, `cadence`",
         );
-        let out = errors(&format!(
-            "{BASE}[mentions.acme]\nname = \"Acme\"\nmastodon = \"@acme@example.social\"\n"
-        ));
-        assert_has(&out, "c.toml:9:1: error: in [mentions.acme]: unknown key `mastodon`");
+        let out = errors(&format!("{BASE}[mentions.acme]\nname = \"Acme\"\nthreads = \"@acme\"\n"));
+        assert_has(&out, "c.toml:9:1: error: in [mentions.acme]: unknown key `threads`");
         let out = errors(&format!("{BASE}[policy]\nmin_gapp = \"1h\"\n"));
         assert_has(
             &out,
@@ -1077,7 +1091,7 @@ linkedin = "urn:li:organization:2414183"
         );
         assert_has(
             &out,
-            "c.toml:6:1: error: `access_token` is a key of x and facebook and linkedin channels",
+            "c.toml:6:1: error: `access_token` is a key of x and facebook and linkedin and mastodon channels",
         );
     }
 

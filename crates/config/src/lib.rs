@@ -21,6 +21,7 @@ mod duration;
 mod error;
 mod http;
 mod metrics;
+mod mastodon;
 mod policy;
 mod posts;
 mod schema;

@@ -812,7 +812,7 @@ at = "2026-12-01T09:00:00+01:00"
     fn unknown_keys_in_posts_overrides_and_threads() {
         let out = one(
             "posts/a.toml",
-            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntxt = \"typo\"\n[post.x]\ntext = \"t\"\nlnk = \"l\"\n[[post.thread]]\ntext = \"2/\"\nwhen = 1\n[[post]]\nid = \"b\"\nchannels = [\"blog\"]\n[post.mastodon]\ntext = \"t\"\n",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntxt = \"typo\"\n[post.x]\ntext = \"t\"\nlnk = \"l\"\n[[post.thread]]\ntext = \"2/\"\nwhen = 1\n[[post]]\nid = \"b\"\nchannels = [\"blog\"]\n[post.threads]\ntext = \"t\"\n",
         )
         .errors();
         assert_has(
@@ -827,7 +827,7 @@ at = "2026-12-01T09:00:00+01:00"
             &out,
             "D/posts/a.toml:10:1: error: in post `a` [[post.thread]]: unknown key `when`; expected `text`",
         );
-        assert_has(&out, "D/posts/a.toml:14:7: error: unknown key `mastodon` in [[post]]");
+        assert_has(&out, "D/posts/a.toml:14:7: error: unknown key `threads` in [[post]]");
         let out = one("posts/a.toml", "post = 3\nextra = 1\n").errors();
         assert_has(
             &out,

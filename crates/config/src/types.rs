@@ -89,6 +89,8 @@ pub enum NetworkSettings {
     Facebook(FacebookSettings),
     /// `network = "webhook"`.
     Webhook(WebhookSettings),
+    /// `network = "mastodon"`.
+    Mastodon(MastodonSettings),
 }
 
 impl NetworkSettings {
@@ -99,6 +101,7 @@ impl NetworkSettings {
             NetworkSettings::Linkedin(_) => Network::Linkedin,
             NetworkSettings::Facebook(_) => Network::Facebook,
             NetworkSettings::Webhook(_) => Network::Webhook,
+            NetworkSettings::Mastodon(_) => Network::Mastodon,
         }
     }
 }
@@ -160,6 +163,50 @@ pub struct WebhookSettings {
     pub secret: SecretRef,
     /// `allow_private`: lifts the https-only and no-private-address rules.
     pub allow_private: bool,
+}
+
+/// Mastodon channel keys.
+#[derive(Debug, Clone)]
+pub struct MastodonSettings {
+    /// `instance`: the server's root URL, without a trailing `/` (the adapter's API root).
+    pub instance: String,
+    /// `access_token`: a token managed outside crieur; without it, the token `crieur auth`
+    /// stored is used.
+    pub access_token: Option<SecretRef>,
+    /// `visibility`: who sees the channel's posts (default public).
+    pub visibility: Visibility,
+}
+
+/// Who sees a Mastodon post. `direct` (a private message) is not something crieur schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone, in the public timelines.
+    Public,
+    /// Everyone, but kept out of the public timelines.
+    Unlisted,
+    /// The account's followers only.
+    Private,
+}
+
+impl Visibility {
+    /// Reads `public`, `unlisted` or `private`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Self::Public),
+            "unlisted" => Some(Self::Unlisted),
+            "private" => Some(Self::Private),
+            _ => None,
+        }
+    }
+
+    /// The value Mastodon's API takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Private => "private",
+        }
+    }
 }
 
 /// A reference to a secret; the value is only read when needed, and never logged.

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod health;
 pub mod monitor;
 pub mod plan;
+pub mod server_limits;
 pub mod supervisor;
 pub mod sync;
 pub mod watch;
@@ -39,7 +40,7 @@ pub mod watch;
 #[cfg(test)]
 mod testing;
 
-pub use supervisor::{Adapters, Ended, RunOptions, TokenWarning, run};
+pub use supervisor::{Adapters, Ended, LimitsFuture, RunOptions, TokenWarning, run};
 
 /// Any error, boxed: what an [`Adapters`] implementation returns when a publisher cannot be built.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -145,6 +145,9 @@ pub struct Known {
     pub status: crieur_store::StatusReport,
     /// What went out (the last 90 days), for the duplicate, regularity and mix rules.
     pub history: Vec<crieur_store::HistoryEntry>,
+    /// The limits each channel's server announced, by channel (laid over the config by
+    /// [`assess`]).
+    pub server_limits: std::collections::BTreeMap<String, crieur_core::store::ServerLimits>,
 }
 
 /// Reads what the database knows, read-only. A missing or never-migrated database is an empty
@@ -159,11 +162,12 @@ pub async fn known(config: &Config, now: Timestamp) -> Result<Known, crieur_stor
             crieur_store::open(&config.storage.url, crieur_store::OpenOptions::read_only()).await?;
         let status = store.status().await;
         let history = store.history(now - jiff::SignedDuration::from_hours(24 * 90)).await;
+        let server_limits = store.server_limits().await;
         store.close().await;
-        Ok::<_, crieur_store::StoreError>((status?, history?))
+        Ok::<_, crieur_store::StoreError>((status?, history?, server_limits?))
     };
     match read.await {
-        Ok((status, history)) => Ok(Known { status, history }),
+        Ok((status, history, server_limits)) => Ok(Known { status, history, server_limits }),
         Err(crieur_store::StoreError::Missing { .. } | crieur_store::StoreError::NoSchema(_)) => {
             Ok(Known::default())
         }
@@ -227,6 +231,15 @@ pub fn assess(
     now: Timestamp,
     every_post: bool,
 ) -> Result<Assessment, Error> {
+    let limited;
+    let config = if known.server_limits.is_empty() {
+        config
+    } else {
+        let mut c = config.clone();
+        crate::server_limits::apply(&mut c, &known.server_limits);
+        limited = c;
+        &limited
+    };
     let channels = channels(config);
     let history = crate::sync::history(config, posts, &known.status, now);
     let calendar = lay(&channels, posts, &history, from, to, now)?;

@@ -57,7 +57,25 @@ pub trait Adapters: Send + Sync {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Option<TokenWarning>;
+
+    /// Reads the limits every channel's server announces (Mastodon's `/api/v2/instance`), by
+    /// channel; channels whose network announces none are left out. Default: none.
+    fn server_limits<'a>(&'a self, config: &'a Config) -> LimitsFuture<'a> {
+        let _ = config;
+        Box::pin(async { Vec::new() })
+    }
 }
+
+/// What [`Adapters::server_limits`] returns: each channel's limits, or why they could not be
+/// read.
+pub type LimitsFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Vec<(String, Result<crieur_core::store::ServerLimits, BoxError>)>,
+            > + Send
+            + 'a,
+    >,
+>;
 
 /// A channel's token is about to expire, or has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +129,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
     let store = open_store(&config, clock.clone()).await?;
     let owner = crieur_store::new_owner();
     tracing::info!(%owner, database = %crieur_store::mask_url(&config.storage.url), "store open");
+    crate::server_limits::refresh(adapters.as_ref(), &config, &*store).await;
 
     let cancel = CancellationToken::new();
     let reload = Arc::new(Notify::new());
@@ -133,6 +152,10 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
     // channels cannot be built.
     let mut previous: Option<Config> = None;
     let outcome = loop {
+        match store.server_limits().await {
+            Ok(limits) => _ = crate::server_limits::apply(&mut config, &limits),
+            Err(e) => tracing::warn!(error = %e, "cannot read the saved server limits"),
+        }
         let vault: Arc<dyn TokenVault> = store.clone();
         let publishers = match adapters.publishers(&config, vault, clock.clone()) {
             Ok(publishers) => publishers,

@@ -235,6 +235,10 @@ fn mentions_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
                 "@{} has no LinkedIn URN: add linkedin = \"urn:li:organization:...\" to [mentions.{}]",
                 m.key, m.key
             ),
+            (MentionReason::MissingForNetwork, Network::Mastodon) => format!(
+                "@{} has no Mastodon account: add mastodon = \"@user@server\" to [mentions.{}] (the plain name is sent meanwhile)",
+                m.key, m.key
+            ),
             (MentionReason::MissingForNetwork, _) => format!(
                 "@{} has no {network} handle: add {network} = \"@handle\" to [mentions.{}] (the plain name is sent meanwhile)",
                 m.key, m.key

@@ -14,7 +14,7 @@ pub fn default_max_hashtags(network: Network) -> Option<u32> {
     match network {
         Network::X => Some(2),
         Network::Facebook => Some(3),
-        Network::Linkedin => Some(5),
+        Network::Linkedin | Network::Mastodon => Some(5),
         Network::Webhook => None,
     }
 }
@@ -24,7 +24,7 @@ pub fn default_max_per_day(network: Network) -> u32 {
     match network {
         Network::X => 5,
         Network::Linkedin | Network::Facebook => 2,
-        Network::Webhook => 3,
+        Network::Webhook | Network::Mastodon => 3,
     }
 }
 

@@ -37,6 +37,7 @@ pub fn default_limit(network: Network) -> Option<u32> {
         Network::X => Some(X_MAX_LENGTH),
         Network::Linkedin => Some(LINKEDIN_MAX_LENGTH),
         Network::Facebook => Some(FACEBOOK_MAX_LENGTH),
+        Network::Mastodon => Some(MASTODON_MAX_LENGTH),
         Network::Webhook => None,
     }
 }
@@ -45,11 +46,14 @@ pub fn default_limit(network: Network) -> Option<u32> {
 ///
 /// X: twitter-text's weighted length. LinkedIn and Facebook: UTF-16 units of the exact text
 /// sent (for LinkedIn, escapes and mention markup included), the strictest reading of their
-/// "characters". Webhook: UTF-16 units too, for information; it has no limit.
+/// "characters". Webhook: UTF-16 units too, for information; it has no limit. Mastodon:
+/// [`mastodon_length`] (the server's own `characters_reserved_per_url` is 23 on every server
+/// crieur has met; a channel's `max_length` or the stored instance limit sets the limit).
 pub fn measure(network: Network, text: &str, limit: Option<u32>) -> Length {
     let used = match network {
         Network::X => count_x(text, limit.unwrap_or(X_MAX_LENGTH)).weighted_length,
         Network::Linkedin | Network::Facebook | Network::Webhook => utf16_length(text),
+        Network::Mastodon => mastodon_length(text),
     };
     Length { used, limit }
 }

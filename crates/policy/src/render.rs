@@ -181,7 +181,7 @@ pub fn render_parts(
     parts.push(notes);
     if let Some(l) = &tagged
         && !placed
-        && matches!(network, Network::X | Network::Linkedin)
+        && matches!(network, Network::X | Network::Linkedin | Network::Mastodon)
     {
         let l = if network == Network::Linkedin { escape_little_text(l) } else { l.clone() };
         if !(body.is_empty() || body.ends_with('\n')) {
@@ -314,6 +314,12 @@ fn mention(
             (m.facebook.clone().unwrap_or_else(|| m.name.clone()), None)
         }
         (Network::Facebook, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
+        (Network::Mastodon, Some(m)) => match m.mastodon.as_deref() {
+            Some(h) => (format!("@{}", h.strip_prefix('@').unwrap_or(h)), None),
+            None => (m.name.clone(), Some(MentionReason::MissingForNetwork)),
+        },
+        // A bare `@key` would mention whoever holds that name on the account's own server.
+        (Network::Mastodon, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
         (Network::Webhook, Some(m)) => (m.name.clone(), None),
         (Network::Webhook, None) => (format!("@{key}"), None),
     }
@@ -559,6 +565,29 @@ mod tests {
             render_on(&p, Network::Facebook).text,
             "See https://example.com?utm_source=facebook&utm_medium=social"
         );
+    }
+
+    #[test]
+    fn mastodon_gets_remote_handles_the_tagged_link_and_its_own_count() {
+        let mut p = post("p1", "Welcome @acme and @bob, hi @ghost! #Hiring");
+        p.link = Some("https://example.com/careers".into());
+        p.campaign = Some("lyon".into());
+        let r = render_on(&p, Network::Mastodon);
+        assert_eq!(
+            r.text,
+            "Welcome @acme@mastodon.social and Bob Martin, hi @ghost! #Hiring \
+             https://example.com/careers?utm_source=mastodon&utm_medium=social&utm_campaign=lyon"
+        );
+        assert_eq!(
+            r.parts[0].mentions,
+            [
+                MentionIssue { key: "bob".into(), reason: MentionReason::MissingForNetwork },
+                MentionIssue { key: "ghost".into(), reason: MentionReason::Unknown },
+            ]
+        );
+        // `@acme@mastodon.social` counts as `@acme`; the link counts 23 whatever its length.
+        let before_link = "Welcome @acme and Bob Martin, hi @ghost! #Hiring ".chars().count();
+        assert_eq!(r.length, Length { used: before_link as u32 + 23, limit: Some(500) });
     }
 
     #[test]

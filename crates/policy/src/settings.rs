@@ -20,6 +20,8 @@ pub struct Mention {
     pub linkedin: Option<String>,
     /// `facebook`: a name to use instead of `name` on Facebook.
     pub facebook: Option<String>,
+    /// `mastodon`: the account as `@user@domain`, with its leading `@`.
+    pub mastodon: Option<String>,
     /// Where the entry is written.
     pub location: Location,
 }

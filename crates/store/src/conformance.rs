@@ -194,6 +194,7 @@ conformance!(
     token_vault_round_trip_and_refresh_lock,
     wrong_or_missing_key_fails_cleanly,
     revoked_and_held_channels_wait,
+    server_limits_are_kept_per_channel,
     next_due_is_the_earliest_ready_work,
     history_lists_what_went_out,
     read_only_open_reads_but_never_writes,
@@ -779,6 +780,25 @@ async fn wrong_or_missing_key_fails_cleanly(h: Harness) {
     }
     wrong.close().await;
     nokey.close().await;
+}
+
+async fn server_limits_are_kept_per_channel(h: Harness) {
+    let s = &h.store;
+    assert!(s.server_limits().await.unwrap().is_empty());
+    let mut limits = crieur_core::store::ServerLimits {
+        instance: "https://social.example".into(),
+        max_characters: Some(1000),
+        characters_per_url: Some(23),
+        max_media: None,
+        fetched_at: at(1),
+    };
+    s.save_server_limits("fediverse", &limits).await.unwrap();
+    limits.max_characters = Some(5000);
+    limits.fetched_at = at(2);
+    s.save_server_limits("fediverse", &limits).await.unwrap();
+    let all = s.server_limits().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all["fediverse"], limits);
 }
 
 async fn revoked_and_held_channels_wait(h: Harness) {

@@ -27,6 +27,7 @@
 
 mod engagement;
 mod error;
+mod limits;
 mod machine;
 mod options;
 mod postgres;

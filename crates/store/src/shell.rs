@@ -883,6 +883,34 @@ where
         rows.iter().map(engagement::snapshot).collect()
     }
 
+    async fn save_server_limits(
+        &self,
+        channel: &str,
+        limits: &crieur_core::store::ServerLimits,
+    ) -> Result<(), StoreError> {
+        self.writable("saving server limits")?;
+        let save = sqlx::query(crate::limits::SAVE)
+            .bind(channel)
+            .bind(limits.instance.as_str())
+            .bind(crate::limits::column(limits.max_characters))
+            .bind(crate::limits::column(limits.characters_per_url))
+            .bind(crate::limits::column(limits.max_media))
+            .bind(ms(limits.fetched_at));
+        self.run(save, "saving server limits").await?;
+        Ok(())
+    }
+
+    async fn server_limits(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crieur_core::store::ServerLimits>, StoreError>
+    {
+        let rows = sqlx::query(crate::limits::ALL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading server limits"))?;
+        rows.iter().map(crate::limits::row).collect()
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -3,6 +3,7 @@
 //! `crieur-store`; the scheduler and the tools depend on this contract alone.
 
 mod error;
+mod limits;
 mod model;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use crate::engagement::{Snapshot, SnapshotDue};
 use crate::{Outcome, Reconciled, TokenVault};
 
 pub use error::StoreError;
+pub use limits::ServerLimits;
 pub use model::{
     Applied, Backend, ChannelStatus, Claimed, Completion, DesiredDelivery, HistoryEntry, Lease,
     Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow, SyncReport,
@@ -324,6 +326,30 @@ pub trait Store: TokenVault + std::fmt::Debug {
     /// # Errors
     /// [`StoreError::Database`].
     async fn latest_snapshots(&self) -> Result<Vec<Snapshot>, StoreError>;
+    /// Saves the limits `channel`'s server announced, replacing the ones saved before. One
+    /// statement. The default (a store that keeps none) refuses with [`StoreError::Invalid`].
+    ///
+    /// # Errors
+    /// [`StoreError::ReadOnly`], [`StoreError::Database`].
+    async fn save_server_limits(
+        &self,
+        channel: &str,
+        limits: &ServerLimits,
+    ) -> Result<(), StoreError> {
+        let _ = limits;
+        Err(StoreError::Invalid(format!("this store keeps no server limits (channel {channel})")))
+    }
+
+    /// Every channel's saved server limits, by channel. Reads only; one statement. The default
+    /// (a store that keeps none) has none.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`] for an unreadable row.
+    async fn server_limits(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, ServerLimits>, StoreError> {
+        Ok(std::collections::BTreeMap::new())
+    }
 
     /// Closes the pool, waiting for connections in use to be returned; on SQLite the WAL is
     /// checkpointed by the last connection. The instance lock is released when the store is
