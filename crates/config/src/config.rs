@@ -393,6 +393,7 @@ const OAUTH_KEYS: &[&str] = &[
 const LINKEDIN_KEYS: &[&str] = &["author", "linkedin_version"];
 const FACEBOOK_KEYS: &[&str] = &["page_id", "graph_version"];
 const WEBHOOK_KEYS: &[&str] = &["url", "secret", "allow_private"];
+const BLUESKY_KEYS: &[&str] = &["handle", "app_password", "service"];
 
 /// The keys a channel of `network` takes.
 fn channel_keys(network: Network) -> Vec<&'static str> {
@@ -401,6 +402,7 @@ fn channel_keys(network: Network) -> Vec<&'static str> {
         Network::Linkedin => &[OAUTH_KEYS, LINKEDIN_KEYS],
         Network::Facebook => &[OAUTH_KEYS, FACEBOOK_KEYS],
         Network::Webhook => &[WEBHOOK_KEYS],
+        Network::Bluesky => &[BLUESKY_KEYS],
     };
     COMMON_KEYS.iter().chain(own.iter().flat_map(|k| k.iter())).copied().collect()
 }
@@ -427,6 +429,9 @@ struct RawChannel {
     url: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
     allow_private: Option<bool>,
+    handle: Option<Spanned<String>>,
+    app_password: Option<Spanned<String>>,
+    service: Option<Spanned<String>>,
 }
 
 fn channels(
@@ -698,6 +703,27 @@ fn channel(
                 allow_private,
             })
         }
+        Network::Bluesky => {
+            let handle = match &raw.handle {
+                None => {
+                    missing("handle", "\"acme.bsky.social\"", errors);
+                    None
+                }
+                Some(h) => crate::bluesky::handle(src, h, &format!("{ctx} handle"), errors),
+            };
+            let app_password = match &raw.app_password {
+                None => {
+                    missing("app_password", "\"env:BSKY_APP_PASSWORD\"", errors);
+                    None
+                }
+                Some(s) => secret(src, s, "app_password", dir, errors),
+            };
+            NetworkSettings::Bluesky(BlueskySettings {
+                handle: handle.unwrap_or_default(),
+                app_password: app_password?,
+                service: url_key(&raw.service, "service", errors),
+            })
+        }
     };
     Some(ChannelConfig {
         channel: Channel {
@@ -765,6 +791,7 @@ struct RawMention {
     x: Option<Spanned<String>>,
     linkedin: Option<Spanned<String>>,
     facebook: Option<Spanned<String>>,
+    bluesky: Option<Spanned<String>>,
 }
 
 fn mentions(
@@ -842,6 +869,9 @@ fn mentions(
                 x,
                 linkedin,
                 facebook: raw.facebook.map(Spanned::into_inner),
+                bluesky: raw.bluesky.and_then(|h| {
+                    crate::bluesky::handle(src, &h, &format!("{ctx} bluesky"), errors)
+                }),
                 location: src.loc(&span),
             },
         );

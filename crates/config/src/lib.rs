@@ -15,6 +15,7 @@
 //! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
 //! into them and re-exports them.
 
+mod bluesky;
 mod config;
 mod duration;
 mod error;

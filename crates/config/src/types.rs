@@ -81,6 +81,8 @@ pub enum NetworkSettings {
     Facebook(FacebookSettings),
     /// `network = "webhook"`.
     Webhook(WebhookSettings),
+    /// `network = "bluesky"`.
+    Bluesky(BlueskySettings),
 }
 
 impl NetworkSettings {
@@ -91,6 +93,7 @@ impl NetworkSettings {
             NetworkSettings::Linkedin(_) => Network::Linkedin,
             NetworkSettings::Facebook(_) => Network::Facebook,
             NetworkSettings::Webhook(_) => Network::Webhook,
+            NetworkSettings::Bluesky(_) => Network::Bluesky,
         }
     }
 }
@@ -152,6 +155,17 @@ pub struct WebhookSettings {
     pub secret: SecretRef,
     /// `allow_private`: lifts the https-only and no-private-address rules.
     pub allow_private: bool,
+}
+
+/// Bluesky channel keys.
+#[derive(Debug, Clone)]
+pub struct BlueskySettings {
+    /// `handle`: the account's handle, without `@` (`acme.bsky.social`).
+    pub handle: String,
+    /// `app_password`: an app password (never the account password), by reference.
+    pub app_password: SecretRef,
+    /// `service`: the account's PDS (default `https://bsky.social`).
+    pub service: Option<String>,
 }
 
 /// A reference to a secret; the value is only read when needed, and never logged.

@@ -15,12 +15,14 @@ pub enum Network {
     Linkedin,
     /// A blog or intranet, through a Standard Webhooks signed POST.
     Webhook,
+    /// Bluesky (AT Protocol), with an app password.
+    Bluesky,
 }
 
 impl Network {
     /// Every network, in a stable order.
-    pub const ALL: [Network; 4] =
-        [Network::X, Network::Facebook, Network::Linkedin, Network::Webhook];
+    pub const ALL: [Network; 5] =
+        [Network::X, Network::Facebook, Network::Linkedin, Network::Webhook, Network::Bluesky];
 
     /// The name used in config files, JSON output and the database.
     pub fn as_str(self) -> &'static str {
@@ -29,6 +31,7 @@ impl Network {
             Network::Facebook => "facebook",
             Network::Linkedin => "linkedin",
             Network::Webhook => "webhook",
+            Network::Bluesky => "bluesky",
         }
     }
 }
@@ -41,7 +44,7 @@ impl fmt::Display for Network {
 
 /// A network name that crieur does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown network {0:?}: use one of x, facebook, linkedin, webhook")]
+#[error("unknown network {0:?}: use one of x, facebook, linkedin, webhook, bluesky")]
 pub struct UnknownNetwork(pub String);
 
 impl FromStr for Network {

@@ -128,9 +128,13 @@ pub fn desired(
             continue;
         };
         let rendered = judge.render(post, channel);
-        // Only X has threads: elsewhere the follow-ups are not sent (a per-network variant can
-        // carry its own text instead).
-        let thread = if channel.network == Network::X { &rendered.thread[..] } else { &[] };
+        // Only X and Bluesky have threads: elsewhere the follow-ups are not sent (a per-network
+        // variant can carry its own text instead).
+        let thread = if matches!(channel.network, Network::X | Network::Bluesky) {
+            &rendered.thread[..]
+        } else {
+            &[]
+        };
         let items = std::iter::once(rendered.text.clone()).chain(thread.iter().cloned());
         for (item, text) in items.enumerate() {
             let item = u32::try_from(item).unwrap_or(u32::MAX);

@@ -314,6 +314,12 @@ fn mention(
             (m.facebook.clone().unwrap_or_else(|| m.name.clone()), None)
         }
         (Network::Facebook, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
+        (Network::Bluesky, Some(m)) => match m.bluesky.as_deref() {
+            Some(h) => (format!("@{}", h.strip_prefix('@').unwrap_or(h)), None),
+            None => (m.name.clone(), Some(MentionReason::MissingForNetwork)),
+        },
+        // A key holds no dot, so it is never a whole Bluesky handle by itself.
+        (Network::Bluesky, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
         (Network::Webhook, Some(m)) => (m.name.clone(), None),
         (Network::Webhook, None) => (format!("@{key}"), None),
     }

@@ -20,6 +20,8 @@ pub struct Mention {
     pub linkedin: Option<String>,
     /// `facebook`: a name to use instead of `name` on Facebook.
     pub facebook: Option<String>,
+    /// `bluesky`: the Bluesky handle (`acme.bsky.social`), resolved to its DID when sent.
+    pub bluesky: Option<String>,
     /// Where the entry is written.
     pub location: Location,
 }

@@ -51,6 +51,7 @@ pub(crate) fn mentions() -> BTreeMap<String, Mention> {
             x: Some("@acme".to_owned()),
             linkedin: Some("urn:li:organization:2414183".to_owned()),
             facebook: None,
+            bluesky: Some("acme.bsky.social".to_owned()),
             location: Location::new("crieur.toml", 40, 1),
         },
     );
@@ -61,6 +62,7 @@ pub(crate) fn mentions() -> BTreeMap<String, Mention> {
             x: None,
             linkedin: None,
             facebook: Some("Bob M.".to_owned()),
+            bluesky: None,
             location: Location::new("crieur.toml", 45, 1),
         },
     );
