@@ -9,6 +9,7 @@ mod harness;
 mod receiver;
 
 mod basics;
+mod bluesky;
 mod crash;
 mod postgres;
 mod signals;
