@@ -565,6 +565,9 @@ mod tests {
         assert!(fires("Hi @jack", Network::Bluesky, rule::MENTIONS_UNRESOLVED), "not in [mentions]");
         let r = check_one("Hi @acme", Network::Bluesky, None, &PolicyConfig::default(), &mentions());
         assert_eq!(r.text, "Hi @acme.bsky.social");
+        // A whole handle written in the text needs no entry.
+        assert!(!fires("Hi @friend.bsky.social!", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @friend.", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
     }
 
     #[test]
