@@ -45,8 +45,39 @@ pub(crate) fn handle(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::config::{Env, parse_config};
+    use crate::types::NetworkSettings;
+
+    const BASE: &str = "timezone = \"UTC\"\n[channels.sky]\nnetwork = \"bluesky\"\ncadence = [\"Mon 12:00\"]\n";
+
+    #[test]
+    fn a_bluesky_channel_takes_a_handle_an_app_password_and_a_service() {
+        let text = format!(
+            "{BASE}handle = \"@Acme.bsky.social\"\napp_password = \"env:BSKY\"\nservice = \"http://127.0.0.1:9\"\n\
+             [mentions.friend]\nname = \"Friend\"\nbluesky = \"friend.example.com\"\n"
+        );
+        let c = parse_config(Path::new("c.toml"), &text, &Env::default()).unwrap();
+        let NetworkSettings::Bluesky(b) = &c.channels["sky"].settings else { panic!() };
+        assert_eq!(b.handle, "acme.bsky.social");
+        assert_eq!(b.service.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(c.mentions["friend"].bluesky.as_deref(), Some("friend.example.com"));
+    }
+
+    #[test]
+    fn a_bluesky_channel_without_its_keys_or_with_a_bad_handle_is_placed() {
+        let out = parse_config(Path::new("c.toml"), BASE, &Env::default()).unwrap_err().to_string();
+        assert!(out.contains("c.toml:2:1: error: [channels.sky] needs `handle`"), "{out}");
+        assert!(out.contains("needs `app_password`"), "{out}");
+        let text = format!("{BASE}handle = \"acme\"\napp_password = \"literal\"\n");
+        let out = parse_config(Path::new("c.toml"), &text, &Env::default()).unwrap_err().to_string();
+        assert!(out.contains("c.toml:5:10: error: [channels.sky] handle \"acme\" is not a Bluesky handle"), "{out}");
+        assert!(out.contains("c.toml:6:16: error: `app_password`"), "{out}");
+    }
 
     #[test]
     fn handles_are_domain_names_of_two_labels_or_more() {
