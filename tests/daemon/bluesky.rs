@@ -105,7 +105,8 @@ fn handle(state: &Shared, req: &crate::common::http::Request) -> Option<Response
         }
         "com.atproto.repo.getRecord" => {
             let rkey = req.param("rkey").unwrap_or_default();
-            if req.param("repo") != Some(DID) || req.param("collection") != Some("app.bsky.feed.post")
+            if req.param("repo") != Some(DID)
+                || req.param("collection") != Some("app.bsky.feed.post")
             {
                 p.problems.push(format!("bad getRecord {:?}", req.query));
             }
@@ -158,8 +159,10 @@ async fn posts_a_thread_and_lost_answers_each_exist_once_after_a_single_login() 
          app_password = \"env:BSKY_APP_PASSWORD\"\nservice = \"{}\"\ncadence = [\"Mon 08:00\"]\n",
         server.url("")
     );
-    let config = harness::config("sqlite://crieur.db", harness::QUEUE, &channels)
-        .replace("url = \"sqlite://crieur.db\"", "url = \"sqlite://crieur.db\"\nkey = \"env:CRIEUR_KEY\"");
+    let config = harness::config("sqlite://crieur.db", harness::QUEUE, &channels).replace(
+        "url = \"sqlite://crieur.db\"",
+        "url = \"sqlite://crieur.db\"\nkey = \"env:CRIEUR_KEY\"",
+    );
     let project = Project::new(&config)
         .with_env("BSKY_APP_PASSWORD", PASSWORD)
         .with_env("CRIEUR_KEY", &key)
@@ -192,9 +195,8 @@ async fn posts_a_thread_and_lost_answers_each_exist_once_after_a_single_login() 
 
     let mut daemon = project.spawn(&[]);
     daemon.ready(Duration::from_secs(10)).await;
-    let done = |rows: &Vec<Value>| {
-        rows.len() == 9 && rows.iter().all(|r| r["state"] == "published")
-    };
+    let done =
+        |rows: &Vec<Value>| rows.len() == 9 && rows.iter().all(|r| r["state"] == "published");
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     let rows = loop {
         let status = project.status().await;
@@ -226,10 +228,16 @@ async fn posts_a_thread_and_lost_answers_each_exist_once_after_a_single_login() 
         assert!(p.records.contains_key(rkey), "{url} is a record");
     }
     // The second post's link is a facet, byte for byte.
-    let (_, second) =
-        p.records.values().find(|(_, r)| r["text"].as_str().unwrap().starts_with("Part two")).unwrap();
+    let (_, second) = p
+        .records
+        .values()
+        .find(|(_, r)| r["text"].as_str().unwrap().starts_with("Part two"))
+        .unwrap();
     let facet = &second["facets"][0];
     let text = second["text"].as_str().unwrap();
-    let (s, e) = (facet["index"]["byteStart"].as_u64().unwrap() as usize, facet["index"]["byteEnd"].as_u64().unwrap() as usize);
+    let (s, e) = (
+        facet["index"]["byteStart"].as_u64().unwrap() as usize,
+        facet["index"]["byteEnd"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&text[s..e], "https://example.com/notes");
 }

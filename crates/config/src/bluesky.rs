@@ -53,7 +53,8 @@ mod tests {
     use crate::config::{Env, parse_config};
     use crate::types::NetworkSettings;
 
-    const BASE: &str = "timezone = \"UTC\"\n[channels.sky]\nnetwork = \"bluesky\"\ncadence = [\"Mon 12:00\"]\n";
+    const BASE: &str =
+        "timezone = \"UTC\"\n[channels.sky]\nnetwork = \"bluesky\"\ncadence = [\"Mon 12:00\"]\n";
 
     #[test]
     fn a_bluesky_channel_takes_a_handle_an_app_password_and_a_service() {
@@ -74,8 +75,14 @@ mod tests {
         assert!(out.contains("c.toml:2:1: error: [channels.sky] needs `handle`"), "{out}");
         assert!(out.contains("needs `app_password`"), "{out}");
         let text = format!("{BASE}handle = \"acme\"\napp_password = \"literal\"\n");
-        let out = parse_config(Path::new("c.toml"), &text, &Env::default()).unwrap_err().to_string();
-        assert!(out.contains("c.toml:5:10: error: [channels.sky] handle \"acme\" is not a Bluesky handle"), "{out}");
+        let out =
+            parse_config(Path::new("c.toml"), &text, &Env::default()).unwrap_err().to_string();
+        assert!(
+            out.contains(
+                "c.toml:5:10: error: [channels.sky] handle \"acme\" is not a Bluesky handle"
+            ),
+            "{out}"
+        );
         assert!(out.contains("c.toml:6:16: error: `app_password`"), "{out}");
     }
 

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crieur_net_http::reqwest::{Method, Url};
 use crieur_net_http::HttpClient;
+use crieur_net_http::reqwest::{Method, Url};
 use crieur_net_webhook::{GuardedResolver, Lookup, SystemLookup, check_url};
 
 /// The most of a page read for its card.
@@ -68,10 +68,8 @@ impl CardFetcher {
             .no_proxy()
             .build()
             .map_err(|e| e.to_string())?;
-        let response = http
-            .send(log_id, http.request(Method::GET, url))
-            .await
-            .map_err(|e| e.to_string())?;
+        let response =
+            http.send(log_id, http.request(Method::GET, url)).await.map_err(|e| e.to_string())?;
         if !response.status.is_success() {
             return Err(format!("the page answered {}", response.status.as_u16()));
         }

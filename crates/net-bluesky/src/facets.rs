@@ -144,7 +144,13 @@ fn breaks_tag(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '\u{00AD}' | '\u{2060}' | '\u{200A}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{20E2}'
+            '\u{00AD}'
+                | '\u{2060}'
+                | '\u{200A}'
+                | '\u{200B}'
+                | '\u{200C}'
+                | '\u{200D}'
+                | '\u{20E2}'
         )
 }
 
@@ -154,8 +160,7 @@ fn is_punctuation(c: char) -> bool {
 
 fn tag(text: &str, hash: usize, hash_len: usize) -> Option<Facet> {
     let body_start = hash + hash_len;
-    let body_end =
-        text[body_start..].find(breaks_tag).map_or(text.len(), |n| body_start + n);
+    let body_end = text[body_start..].find(breaks_tag).map_or(text.len(), |n| body_start + n);
     let body = &text[body_start..body_end];
     if body.starts_with('\u{FE0F}') {
         return None;

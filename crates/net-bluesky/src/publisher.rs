@@ -270,14 +270,11 @@ impl BlueskyPublisher {
                     );
                 }
             };
-            let response = match self
-                .http
-                .send(log_id, build(&session).header(AUTHORIZATION, header))
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => return (Sent::Failed(e), Some(session)),
-            };
+            let response =
+                match self.http.send(log_id, build(&session).header(AUTHORIZATION, header)).await {
+                    Ok(r) => r,
+                    Err(e) => return (Sent::Failed(e), Some(session)),
+                };
             self.note_limits(&response);
             let expired = response.status == StatusCode::UNAUTHORIZED
                 || (response.status == StatusCode::BAD_REQUEST
@@ -366,7 +363,9 @@ impl BlueskyPublisher {
         let mut out = Vec::new();
         for f in detect(text) {
             let feature = match &f.feature {
-                Feature::Link(uri) => json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri }),
+                Feature::Link(uri) => {
+                    json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri })
+                }
                 Feature::Tag(tag) => json!({ "$type": "app.bsky.richtext.facet#tag", "tag": tag }),
                 Feature::Mention(handle) => match self.resolve(handle, log_id).await {
                     Ok(did) => json!({ "$type": "app.bsky.richtext.facet#mention", "did": did }),
@@ -412,9 +411,9 @@ impl BlueskyPublisher {
                 ),
             });
         }
-        let url = self.url("com.atproto.repo.uploadBlob").map_err(|reason| {
-            Outcome::Rejected { kind: RejectKind::Other, reason }
-        })?;
+        let url = self
+            .url("com.atproto.repo.uploadBlob")
+            .map_err(|reason| Outcome::Rejected { kind: RejectKind::Other, reason })?;
         let mut images = Vec::new();
         for m in &delivery.media {
             let (sent, _) = self
@@ -692,7 +691,10 @@ impl BlueskyPublisher {
             },
             403 => Outcome::Rejected {
                 kind: RejectKind::Forbidden,
-                reason: format!("Bluesky does not allow this post (403): {}", xrpc_error(&response)),
+                reason: format!(
+                    "Bluesky does not allow this post (403): {}",
+                    xrpc_error(&response)
+                ),
             },
             c if (400..500).contains(&c) => Outcome::Rejected {
                 kind: RejectKind::Other,
@@ -731,11 +733,8 @@ impl Publisher for BlueskyPublisher {
         let rkey = delivery_rkey(&delivery.id, delivery.attempt_started_at);
         match self.get_record(delivery, &rkey).await {
             Ok(Some(own)) => {
-                let root = delivery
-                    .reply_to
-                    .as_deref()
-                    .and_then(parse_remote_id)
-                    .map(|(_, root)| root);
+                let root =
+                    delivery.reply_to.as_deref().and_then(parse_remote_id).map(|(_, root)| root);
                 let Outcome::Published { remote_id, url } =
                     self.published(delivery, &own, root.as_ref())
                 else {
@@ -759,8 +758,10 @@ mod tests {
 
     #[test]
     fn remote_ids_carry_the_root_of_a_reply() {
-        let own = StrongRef { uri: "at://did:plc:a/app.bsky.feed.post/3k".into(), cid: "c1".into() };
-        let root = StrongRef { uri: "at://did:plc:a/app.bsky.feed.post/3j".into(), cid: "c0".into() };
+        let own =
+            StrongRef { uri: "at://did:plc:a/app.bsky.feed.post/3k".into(), cid: "c1".into() };
+        let root =
+            StrongRef { uri: "at://did:plc:a/app.bsky.feed.post/3j".into(), cid: "c0".into() };
         assert_eq!(parse_remote_id(&remote_id(&own, None)), Some((own.clone(), own.clone())));
         assert_eq!(parse_remote_id(&remote_id(&own, Some(&root))), Some((own, root)));
         assert_eq!(parse_remote_id("12345"), None);

@@ -197,8 +197,9 @@ impl Sessions {
     }
 
     fn read(&self, response: &Response) -> Result<Session, SessionError> {
-        let v: Value =
-            response.json().ok_or_else(|| self.transient("the session answer is not JSON".into()))?;
+        let v: Value = response
+            .json()
+            .ok_or_else(|| self.transient("the session answer is not JSON".into()))?;
         let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let (Some(access), Some(refresh)) = (field("accessJwt"), field("refreshJwt")) else {
             return Err(self.transient("the session answer has no accessJwt or refreshJwt".into()));
@@ -207,9 +208,8 @@ impl Sessions {
         let did = field("did")
             .or_else(|| claims.as_ref().and_then(|c| c.0.clone()))
             .ok_or_else(|| self.transient("the session answer has no did".into()))?;
-        let expires_at = claims
-            .and_then(|c| c.1)
-            .unwrap_or_else(|| self.clock.now() + DEFAULT_LIFETIME);
+        let expires_at =
+            claims.and_then(|c| c.1).unwrap_or_else(|| self.clock.now() + DEFAULT_LIFETIME);
         Ok(Session {
             access: SecretString::from(access),
             refresh: SecretString::from(refresh),
@@ -269,7 +269,8 @@ pub(crate) fn xrpc_error(response: &Response) -> String {
         (None, Some(m)) => m.to_owned(),
         (None, None) => response.snippet(300),
     };
-    let text: String = text.chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text: String =
+        text.chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
     if text.is_empty() { "no details given".into() } else { text }
 }
 

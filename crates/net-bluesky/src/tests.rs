@@ -225,7 +225,9 @@ impl Respond for Pds {
                     return err(400, "InvalidRequest", "content type");
                 }
                 let rkey = body["rkey"].as_str().unwrap_or_default().to_owned();
-                if body["repo"] != DID || body["collection"] != "app.bsky.feed.post" || !is_tid(&rkey)
+                if body["repo"] != DID
+                    || body["collection"] != "app.bsky.feed.post"
+                    || !is_tid(&rkey)
                 {
                     return err(400, "InvalidRequest", "repo, collection or rkey");
                 }
@@ -335,13 +337,14 @@ async fn a_thread_reply_carries_strong_refs_to_its_parent_and_root() {
     let (last, _) = published(&p.publish(&third).await);
     let (_, root_ref) = parse_remote_id(&last).unwrap();
     assert_eq!(root_ref, parse_remote_id(&root).unwrap().0);
+    let orphan = Delivery { item: 1, ..delivery("o:sky:1", "lost") };
+    assert!(matches!(p.publish(&orphan).await, Outcome::Rejected { .. }));
     let s = pds.state();
     let third_rkey = parse_remote_id(&last).unwrap().0.uri.rsplit('/').next().unwrap().to_owned();
     let reply = &s.records[&third_rkey].1["reply"];
     assert_eq!(reply["parent"]["uri"], parse_remote_id(&mid).unwrap().0.uri);
     assert_eq!(reply["root"]["uri"], parse_remote_id(&root).unwrap().0.uri);
-    let orphan = Delivery { item: 1, ..delivery("o:sky:1", "lost") };
-    assert!(matches!(p.publish(&orphan).await, Outcome::Rejected { .. }));
+    assert_eq!(s.records.len(), 3, "nothing written for the orphan");
 }
 
 #[tokio::test]
@@ -400,10 +403,7 @@ async fn images_are_uploaded_with_alt_and_aspect_ratio_and_large_ones_refused() 
         assert_eq!(s.blobs.len(), 2);
     }
     let big = Delivery { media: vec![image(1_000_001)], ..delivery("b:sky:0", "big") };
-    assert!(matches!(
-        p.publish(&big).await,
-        Outcome::Rejected { kind: RejectKind::Invalid, .. }
-    ));
+    assert!(matches!(p.publish(&big).await, Outcome::Rejected { kind: RejectKind::Invalid, .. }));
     assert_eq!(pds.state().blobs.len(), 2, "nothing uploaded for the large one");
 }
 

@@ -552,7 +552,8 @@ mod tests {
         // 300 graphemes of 11 bytes each (a family emoji): within the graphemes, over the bytes.
         let families = "👨‍👩‍👧".repeat(300);
         assert_eq!(crate::bluesky_length(&families), 300);
-        let found = check_one(&families, Network::Bluesky, None, &PolicyConfig::default(), &mentions());
+        let found =
+            check_one(&families, Network::Bluesky, None, &PolicyConfig::default(), &mentions());
         assert!(found.diagnostics.iter().any(|d| d.message.contains("bytes long in UTF-8")));
     }
 
@@ -562,8 +563,12 @@ mod tests {
         assert!(fires("#One #Two #Three #Four", Network::Bluesky, rule::HASHTAGS_MAX));
         assert!(!fires("Hi @acme", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
         assert!(fires("Hi @bob", Network::Bluesky, rule::MENTIONS_UNRESOLVED), "no bluesky handle");
-        assert!(fires("Hi @jack", Network::Bluesky, rule::MENTIONS_UNRESOLVED), "not in [mentions]");
-        let r = check_one("Hi @acme", Network::Bluesky, None, &PolicyConfig::default(), &mentions());
+        assert!(
+            fires("Hi @jack", Network::Bluesky, rule::MENTIONS_UNRESOLVED),
+            "not in [mentions]"
+        );
+        let r =
+            check_one("Hi @acme", Network::Bluesky, None, &PolicyConfig::default(), &mentions());
         assert_eq!(r.text, "Hi @acme.bsky.social");
         // A whole handle written in the text needs no entry.
         assert!(!fires("Hi @friend.bsky.social!", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
