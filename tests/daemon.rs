@@ -9,11 +9,12 @@ mod harness;
 mod receiver;
 
 mod basics;
+mod bluesky;
 mod crash;
 mod mastodon;
 mod postgres;
-mod report;
 mod reload;
+mod report;
 mod restart;
 mod signals;
 mod storage;

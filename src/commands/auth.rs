@@ -126,6 +126,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                 Ok(())
             }
             NetworkSettings::Webhook(_) => Err(anyhow::anyhow!("channel {name} is a webhook: it has no OAuth flow (its secret is in the config)")),
+            NetworkSettings::Bluesky(_) => Err(anyhow::anyhow!("channel {name} is on Bluesky: it logs in with its app password (`app_password` in the config) when it first publishes, and keeps the session itself")),
         };
         store.close().await;
         result

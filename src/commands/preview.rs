@@ -88,13 +88,21 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
                     used: u64::from(r.length.used),
                     limit: r.length.limit.map(u64::from),
                 });
-                if matches!(e.network, crieur_core::Network::X | crieur_core::Network::Mastodon) {
-                    entry.thread = r.thread.clone();
-                }
-                // The link travels apart from the text only on Facebook and webhooks.
                 if matches!(
                     e.network,
-                    crieur_core::Network::Facebook | crieur_core::Network::Webhook
+                    crieur_core::Network::X
+                        | crieur_core::Network::Mastodon
+                        | crieur_core::Network::Bluesky
+                ) {
+                    entry.thread = r.thread.clone();
+                }
+                // The link travels apart from the text on Facebook, webhooks and Bluesky (its
+                // card).
+                if matches!(
+                    e.network,
+                    crieur_core::Network::Facebook
+                        | crieur_core::Network::Webhook
+                        | crieur_core::Network::Bluesky
                 ) {
                     entry.link = r.link.clone();
                 }

@@ -78,6 +78,9 @@ pub enum BuildError {
         /// The channel's name.
         channel: String,
     },
+    /// The Bluesky adapter refused its settings.
+    #[error(transparent)]
+    Bluesky(#[from] crieur_net_bluesky::BlueskyError),
 }
 
 /// Whether a token of a `network` channel that expires at `expires_at` deserves a warning at
@@ -247,6 +250,16 @@ fn build(
             }
             cfg.clock = clock;
             Ok(Arc::new(crieur_net_facebook::FacebookPublisher::new(cfg)?))
+        }
+        NetworkSettings::Bluesky(b) => {
+            let password = b.app_password.resolve(&config.dir)?;
+            let mut cfg = crieur_net_bluesky::BlueskyConfig::new(name, &b.handle, password);
+            if let Some(service) = &b.service {
+                cfg.service.clone_from(service);
+            }
+            cfg.vault = vault;
+            cfg.clock = clock;
+            Ok(Arc::new(crieur_net_bluesky::BlueskyPublisher::new(cfg)?))
         }
     }
 }

@@ -399,6 +399,7 @@ const OAUTH_KEYS: &[&str] = &[
 const LINKEDIN_KEYS: &[&str] = &["author", "linkedin_version"];
 const FACEBOOK_KEYS: &[&str] = &["page_id", "graph_version"];
 const WEBHOOK_KEYS: &[&str] = &["url", "secret", "allow_private"];
+const BLUESKY_KEYS: &[&str] = &["handle", "app_password", "service"];
 
 /// The keys a channel of `network` takes.
 pub(crate) fn channel_keys(network: Network) -> Vec<&'static str> {
@@ -408,6 +409,7 @@ pub(crate) fn channel_keys(network: Network) -> Vec<&'static str> {
         Network::Facebook => &[OAUTH_KEYS, FACEBOOK_KEYS],
         Network::Webhook => &[WEBHOOK_KEYS],
         Network::Mastodon => &[crate::mastodon::MASTODON_KEYS],
+        Network::Bluesky => &[BLUESKY_KEYS],
     };
     COMMON_KEYS.iter().chain(own.iter().flat_map(|k| k.iter())).copied().collect()
 }
@@ -437,6 +439,9 @@ struct RawChannel {
     metrics: Option<bool>,
     instance: Option<Spanned<String>>,
     visibility: Option<Spanned<String>>,
+    handle: Option<Spanned<String>>,
+    app_password: Option<Spanned<String>>,
+    service: Option<Spanned<String>>,
 }
 
 fn channels(
@@ -717,6 +722,27 @@ fn channel(
             oauth.access_token.clone(),
             errors,
         )?),
+        Network::Bluesky => {
+            let handle = match &raw.handle {
+                None => {
+                    missing("handle", "\"acme.bsky.social\"", errors);
+                    None
+                }
+                Some(h) => crate::bluesky::handle(src, h, &format!("{ctx} handle"), errors),
+            };
+            let app_password = match &raw.app_password {
+                None => {
+                    missing("app_password", "\"env:BSKY_APP_PASSWORD\"", errors);
+                    None
+                }
+                Some(s) => secret(src, s, "app_password", dir, errors),
+            };
+            NetworkSettings::Bluesky(BlueskySettings {
+                handle: handle.unwrap_or_default(),
+                app_password: app_password?,
+                service: url_key(&raw.service, "service", errors),
+            })
+        }
     };
     Some(ChannelConfig {
         channel: Channel {
@@ -786,6 +812,7 @@ pub(crate) struct RawMention {
     linkedin: Option<Spanned<String>>,
     facebook: Option<Spanned<String>>,
     mastodon: Option<Spanned<String>>,
+    bluesky: Option<Spanned<String>>,
 }
 
 fn mentions(
@@ -866,6 +893,9 @@ fn mentions(
                 mastodon: raw
                     .mastodon
                     .and_then(|v| crate::mastodon::account(src, &ctx, &v, errors)),
+                bluesky: raw.bluesky.and_then(|h| {
+                    crate::bluesky::handle(src, &h, &format!("{ctx} bluesky"), errors)
+                }),
                 location: src.loc(&span),
             },
         );

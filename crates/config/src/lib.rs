@@ -15,13 +15,14 @@
 //! ([`RULE_IDS`]) belong to the policy crate, which gives them their meaning: this crate parses
 //! into them and re-exports them.
 
+mod bluesky;
 mod compose;
 mod config;
 mod duration;
 mod error;
 mod http;
-mod metrics;
 mod mastodon;
+mod metrics;
 mod policy;
 mod posts;
 mod schema;

@@ -19,7 +19,17 @@ fn the_example_config_and_its_posts_load() {
     let config = load_config(&example_config()).unwrap();
     assert_eq!(config.timezone_name, "Europe/Paris");
     let names: Vec<&str> = config.channels.keys().map(String::as_str).collect();
-    assert_eq!(names, ["blog", "company-facebook", "company-linkedin", "company-x", "fediverse"]);
+    assert_eq!(
+        names,
+        [
+            "blog",
+            "company-bluesky",
+            "company-facebook",
+            "company-linkedin",
+            "company-x",
+            "fediverse"
+        ]
+    );
     let x = &config.channels["company-x"].channel;
     assert_eq!(x.timezone.iana_name(), Some("America/New_York"));
     assert_eq!(x.cadence.len(), 3);

@@ -91,6 +91,8 @@ pub enum NetworkSettings {
     Webhook(WebhookSettings),
     /// `network = "mastodon"`.
     Mastodon(MastodonSettings),
+    /// `network = "bluesky"`.
+    Bluesky(BlueskySettings),
 }
 
 impl NetworkSettings {
@@ -102,6 +104,7 @@ impl NetworkSettings {
             NetworkSettings::Facebook(_) => Network::Facebook,
             NetworkSettings::Webhook(_) => Network::Webhook,
             NetworkSettings::Mastodon(_) => Network::Mastodon,
+            NetworkSettings::Bluesky(_) => Network::Bluesky,
         }
     }
 }
@@ -207,6 +210,17 @@ impl Visibility {
             Self::Private => "private",
         }
     }
+}
+
+/// Bluesky channel keys.
+#[derive(Debug, Clone)]
+pub struct BlueskySettings {
+    /// `handle`: the account's handle, without `@` (`acme.bsky.social`).
+    pub handle: String,
+    /// `app_password`: an app password (never the account password), by reference.
+    pub app_password: SecretRef,
+    /// `service`: the account's PDS (default `https://bsky.social`).
+    pub service: Option<String>,
 }
 
 /// A reference to a secret; the value is only read when needed, and never logged.

@@ -17,12 +17,20 @@ pub enum Network {
     Webhook,
     /// An account on any Mastodon-compatible server, through its REST API.
     Mastodon,
+    /// Bluesky (AT Protocol), with an app password.
+    Bluesky,
 }
 
 impl Network {
     /// Every network, in a stable order.
-    pub const ALL: [Network; 5] =
-        [Network::X, Network::Facebook, Network::Linkedin, Network::Webhook, Network::Mastodon];
+    pub const ALL: [Network; 6] = [
+        Network::X,
+        Network::Facebook,
+        Network::Linkedin,
+        Network::Webhook,
+        Network::Mastodon,
+        Network::Bluesky,
+    ];
 
     /// The name used in config files, JSON output and the database.
     pub fn as_str(self) -> &'static str {
@@ -32,6 +40,7 @@ impl Network {
             Network::Linkedin => "linkedin",
             Network::Webhook => "webhook",
             Network::Mastodon => "mastodon",
+            Network::Bluesky => "bluesky",
         }
     }
 }
@@ -44,7 +53,7 @@ impl fmt::Display for Network {
 
 /// A network name that crieur does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown network {0:?}: use one of x, facebook, linkedin, webhook, mastodon")]
+#[error("unknown network {0:?}: use one of x, facebook, linkedin, webhook, mastodon, bluesky")]
 pub struct UnknownNetwork(pub String);
 
 impl FromStr for Network {

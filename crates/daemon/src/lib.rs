@@ -25,11 +25,11 @@
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
 
 pub mod doctor;
-pub mod http;
 pub mod findings;
+pub mod health;
+pub mod http;
 pub mod landing;
 pub mod metrics;
-pub mod health;
 pub mod monitor;
 pub mod plan;
 pub mod server_limits;

@@ -128,9 +128,10 @@ pub fn desired(
             continue;
         };
         let rendered = judge.render(post, channel);
-        // Only X and Mastodon have threads: elsewhere the follow-ups are not sent (a
+        // Only X, Mastodon and Bluesky have threads: elsewhere the follow-ups are not sent (a
         // per-network variant can carry its own text instead).
-        let thread = if matches!(channel.network, Network::X | Network::Mastodon) {
+        let thread = if matches!(channel.network, Network::X | Network::Mastodon | Network::Bluesky)
+        {
             &rendered.thread[..]
         } else {
             &[]

@@ -6,7 +6,7 @@ use crieur_core::{Channel, Diagnostic, Location, Network, Post, Severity};
 use serde::Serialize;
 
 use crate::effective::{Effective, effective, effective_for_network};
-use crate::length::Length;
+use crate::length::{BLUESKY_MAX_BYTES, Length};
 use crate::render::{
     HashtagUse, MentionReason, PartNotes, RenderContext, Rendered, UtmVars, render_parts,
 };
@@ -132,6 +132,18 @@ fn length_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
             ),
         );
     }
+    if *network == Network::Bluesky && text.len() > BLUESKY_MAX_BYTES {
+        out.push(
+            rule::LENGTH,
+            *index,
+            format!(
+                "{name} is {} bytes long in UTF-8, and Bluesky takes at most {BLUESKY_MAX_BYTES}: \
+                 shorten it by {} bytes",
+                text.len(),
+                text.len() - BLUESKY_MAX_BYTES
+            ),
+        );
+    }
     if *network == Network::X
         && let Some(c) = text.chars().find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}'))
     {
@@ -146,7 +158,9 @@ fn length_rule(out: &mut Out<'_, '_>, part: &Part<'_>) {
 /// `empty`: no text, unless it is a Facebook post whose link travels apart.
 fn empty_rule(out: &mut Out<'_, '_>, part: &Part<'_>, rendered: &Rendered) {
     let Part { index, name, network, text, .. } = part;
-    let link_apart = *index == 0 && *network == Network::Facebook && rendered.link.is_some();
+    let link_apart = *index == 0
+        && matches!(*network, Network::Facebook | Network::Bluesky)
+        && rendered.link.is_some();
     if text.trim().is_empty() && !link_apart {
         out.push(rule::EMPTY, *index, format!("{name} is empty on {network}: write some text"));
     }
@@ -533,6 +547,36 @@ mod tests {
             &mentions(),
         );
         assert!(d.diagnostics[0].message.contains("#Open-Source will be linked only as #Open"));
+    }
+
+    #[test]
+    fn bluesky_counts_300_graphemes_and_3000_bytes() {
+        assert!(!fires(&"é".repeat(300), Network::Bluesky, rule::LENGTH));
+        assert!(fires(&"a".repeat(301), Network::Bluesky, rule::LENGTH));
+        // 300 graphemes of 11 bytes each (a family emoji): within the graphemes, over the bytes.
+        let families = "👨‍👩‍👧".repeat(300);
+        assert_eq!(crate::bluesky_length(&families), 300);
+        let found =
+            check_one(&families, Network::Bluesky, None, &PolicyConfig::default(), &mentions());
+        assert!(found.diagnostics.iter().any(|d| d.message.contains("bytes long in UTF-8")));
+    }
+
+    #[test]
+    fn bluesky_takes_three_hashtags_and_mentions_by_handle() {
+        assert!(!fires("#One #Two #Three", Network::Bluesky, rule::HASHTAGS_MAX));
+        assert!(fires("#One #Two #Three #Four", Network::Bluesky, rule::HASHTAGS_MAX));
+        assert!(!fires("Hi @acme", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @bob", Network::Bluesky, rule::MENTIONS_UNRESOLVED), "no bluesky handle");
+        assert!(
+            fires("Hi @jack", Network::Bluesky, rule::MENTIONS_UNRESOLVED),
+            "not in [mentions]"
+        );
+        let r =
+            check_one("Hi @acme", Network::Bluesky, None, &PolicyConfig::default(), &mentions());
+        assert_eq!(r.text, "Hi @acme.bsky.social");
+        // A whole handle written in the text needs no entry.
+        assert!(!fires("Hi @friend.bsky.social!", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
+        assert!(fires("Hi @friend.", Network::Bluesky, rule::MENTIONS_UNRESOLVED));
     }
 
     #[test]

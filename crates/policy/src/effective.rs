@@ -15,6 +15,7 @@ pub fn default_max_hashtags(network: Network) -> Option<u32> {
         Network::X => Some(2),
         Network::Facebook => Some(3),
         Network::Linkedin | Network::Mastodon => Some(5),
+        Network::Bluesky => Some(3),
         Network::Webhook => None,
     }
 }
@@ -24,6 +25,7 @@ pub fn default_max_per_day(network: Network) -> u32 {
     match network {
         Network::X => 5,
         Network::Linkedin | Network::Facebook => 2,
+        Network::Bluesky => 5,
         Network::Webhook | Network::Mastodon => 3,
     }
 }

@@ -14,6 +14,8 @@ pub const FACEBOOK_MAX_LENGTH: u32 = 63206;
 pub const MASTODON_MAX_LENGTH: u32 = 500;
 /// Bluesky's limit, in graphemes.
 pub const BLUESKY_MAX_LENGTH: u32 = 300;
+/// Bluesky's second limit, in UTF-8 bytes.
+pub const BLUESKY_MAX_BYTES: usize = 3000;
 
 /// A text's length as its network counts it, and the limit (`None`: no limit, webhook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +40,7 @@ pub fn default_limit(network: Network) -> Option<u32> {
         Network::Linkedin => Some(LINKEDIN_MAX_LENGTH),
         Network::Facebook => Some(FACEBOOK_MAX_LENGTH),
         Network::Mastodon => Some(MASTODON_MAX_LENGTH),
+        Network::Bluesky => Some(BLUESKY_MAX_LENGTH),
         Network::Webhook => None,
     }
 }
@@ -54,6 +57,7 @@ pub fn measure(network: Network, text: &str, limit: Option<u32>) -> Length {
         Network::X => count_x(text, limit.unwrap_or(X_MAX_LENGTH)).weighted_length,
         Network::Linkedin | Network::Facebook | Network::Webhook => utf16_length(text),
         Network::Mastodon => mastodon_length(text),
+        Network::Bluesky => bluesky_length(text),
     };
     Length { used, limit }
 }

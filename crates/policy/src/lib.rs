@@ -86,8 +86,8 @@ pub use effective::{
     effective_for_network,
 };
 pub use length::{
-    BLUESKY_MAX_LENGTH, FACEBOOK_MAX_LENGTH, LINKEDIN_MAX_LENGTH, Length, MASTODON_MAX_LENGTH,
-    bluesky_length, default_limit, mastodon_length, measure, utf16_length,
+    BLUESKY_MAX_BYTES, BLUESKY_MAX_LENGTH, FACEBOOK_MAX_LENGTH, LINKEDIN_MAX_LENGTH, Length,
+    MASTODON_MAX_LENGTH, bluesky_length, default_limit, mastodon_length, measure, utf16_length,
 };
 pub use render::{
     HashtagUse, LINKEDIN_RESERVED, MentionIssue, MentionReason, PartNotes, RenderContext, Rendered,

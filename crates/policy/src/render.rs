@@ -229,7 +229,8 @@ fn render_one(
     let mut notes = PartNotes::default();
     let mut placed = false;
     let mut prose = String::new();
-    for tok in tokenize(text) {
+    let toks = tokenize(text);
+    for (i, tok) in toks.iter().cloned().enumerate() {
         match tok {
             Tok::Text(s) => {
                 plain(s, &mut out);
@@ -263,6 +264,17 @@ fn render_one(
                     problem,
                 });
             }
+            // A whole Bluesky handle written in the text (`@acme.bsky.social`) is sent as it is.
+            Tok::Mention { key }
+                if network == Network::Bluesky
+                    && lookup(key, mentions).is_none()
+                    && matches!(toks.get(i + 1), Some(Tok::Text(rest)) if continues_handle(rest)) =>
+            {
+                out.push('@');
+                out.push_str(key);
+                prose.push('@');
+                prose.push_str(key);
+            }
             Tok::Mention { key } => {
                 let (rendered, issue) = mention(key, network, mentions);
                 out.push_str(&rendered);
@@ -275,6 +287,20 @@ fn render_one(
     }
     notes.open = invites_reply(&prose);
     (out, notes, placed)
+}
+
+/// Whether `rest`, the text right after an `@key`, goes on with the labels of a domain name
+/// (`.bsky.social`), the last one starting with a letter.
+fn continues_handle(rest: &str) -> bool {
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .unwrap_or(rest.len());
+    let domain = rest[..end].trim_end_matches(['.', '-']);
+    domain.strip_prefix('.').is_some_and(|d| {
+        let labels: Vec<&str> = d.split('.').collect();
+        labels.iter().all(|l| !l.is_empty())
+            && labels.last().is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+    })
 }
 
 fn lookup<'m>(key: &str, mentions: &'m BTreeMap<String, Mention>) -> Option<&'m Mention> {
@@ -320,6 +346,12 @@ fn mention(
         },
         // A bare `@key` would mention whoever holds that name on the account's own server.
         (Network::Mastodon, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
+        (Network::Bluesky, Some(m)) => match m.bluesky.as_deref() {
+            Some(h) => (format!("@{}", h.strip_prefix('@').unwrap_or(h)), None),
+            None => (m.name.clone(), Some(MentionReason::MissingForNetwork)),
+        },
+        // A key holds no dot, so it is never a whole Bluesky handle by itself.
+        (Network::Bluesky, None) => (format!("@{key}"), Some(MentionReason::Unknown)),
         (Network::Webhook, Some(m)) => (m.name.clone(), None),
         (Network::Webhook, None) => (format!("@{key}"), None),
     }

@@ -60,7 +60,7 @@ rules! {
     HASHTAGS_INVALID = "hashtags.invalid", Error, ALL;
     /// Every mention can be expressed on the network (a webhook receives plain names).
     MENTIONS_UNRESOLVED = "mentions.unresolved", Error,
-        &[Network::X, Network::Facebook, Network::Linkedin, Network::Mastodon];
+        &[Network::X, Network::Facebook, Network::Linkedin, Network::Mastodon, Network::Bluesky];
     /// Posts of some categories carry a link.
     LINKS_REQUIRED = "links.required", Warning, ALL;
     /// The link carries no conflicting `utm_` parameter.

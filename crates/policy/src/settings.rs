@@ -22,6 +22,8 @@ pub struct Mention {
     pub facebook: Option<String>,
     /// `mastodon`: the account as `@user@domain`, with its leading `@`.
     pub mastodon: Option<String>,
+    /// `bluesky`: the Bluesky handle (`acme.bsky.social`), resolved to its DID when sent.
+    pub bluesky: Option<String>,
     /// Where the entry is written.
     pub location: Location,
 }

@@ -52,6 +52,7 @@ pub(crate) fn mentions() -> BTreeMap<String, Mention> {
             linkedin: Some("urn:li:organization:2414183".to_owned()),
             facebook: None,
             mastodon: Some("@acme@mastodon.social".to_owned()),
+            bluesky: Some("acme.bsky.social".to_owned()),
             location: Location::new("crieur.toml", 40, 1),
         },
     );
@@ -63,6 +64,7 @@ pub(crate) fn mentions() -> BTreeMap<String, Mention> {
             linkedin: None,
             facebook: Some("Bob M.".to_owned()),
             mastodon: None,
+            bluesky: None,
             location: Location::new("crieur.toml", 45, 1),
         },
     );
