@@ -380,7 +380,7 @@ pub(crate) fn is_channel_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length"];
+const COMMON_KEYS: &[&str] = &["network", "cadence", "timezone", "max_length", "keep_metadata"];
 const OAUTH_KEYS: &[&str] = &[
     "api_base",
     "token_url",
@@ -413,6 +413,7 @@ struct RawChannel {
     cadence: Option<Vec<Spanned<String>>>,
     timezone: Option<Spanned<String>>,
     max_length: Option<Spanned<u32>>,
+    keep_metadata: Option<bool>,
     api_base: Option<Spanned<String>>,
     token_url: Option<Spanned<String>>,
     authorize_url: Option<Spanned<String>>,
@@ -538,6 +539,7 @@ fn channel(
         None => default_tz.clone(),
     };
     let max_length = positive(src, raw.max_length.as_ref(), &ctx, "max_length", errors);
+    let keep_metadata = raw.keep_metadata.unwrap_or(false);
 
     let url_key = |v: &Option<Spanned<String>>, key: &str, errors: &mut Errors| {
         v.as_ref().and_then(|v| http_url(src, v, &format!("{ctx} {key}"), false, errors))
@@ -709,6 +711,7 @@ fn channel(
             location,
         },
         settings,
+        keep_metadata,
     })
 }
 

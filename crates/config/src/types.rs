@@ -68,6 +68,8 @@ pub struct ChannelConfig {
     pub channel: Channel,
     /// The network-specific keys.
     pub settings: NetworkSettings,
+    /// `keep_metadata = true`: media go out with their metadata (EXIF, XMP...) as they are.
+    pub keep_metadata: bool,
 }
 
 /// The keys that only one network takes.
