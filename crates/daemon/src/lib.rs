@@ -13,11 +13,14 @@
 //!   when a post file changes ([`watch`]) and every hour, reloads on SIGHUP (keeping the old
 //!   config when the new one is invalid), and stops on SIGTERM. Housekeeping runs on
 //!   tokio-cron-scheduler and never decides when a post goes out.
+//! - [`media`] reads each media file once for the plan (the policy judges its bytes) and gives
+//!   each delivery its media list; the dispatcher reads the files again when it sends.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
 //!
 //! The crate knows no concrete network: the caller supplies the publishers through
 //! [`supervisor::Adapters`], so the daemon depends only on the adapters' trait.
 
+pub mod media;
 pub mod monitor;
 pub mod plan;
 pub mod supervisor;
