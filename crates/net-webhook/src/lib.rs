@@ -19,7 +19,7 @@ mod guard;
 mod publisher;
 mod signing;
 
-pub use event::{EVENT_TYPE, event_body, markdown_to_html};
+pub use event::{EVENT_TYPE, MAX_MEDIA_BYTES, event_body, markdown_to_html, media_bytes};
 pub use guard::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
     forbidden_range,
