@@ -10,6 +10,7 @@ mod receiver;
 
 mod basics;
 mod crash;
+mod media;
 mod postgres;
 mod signals;
 mod time;
