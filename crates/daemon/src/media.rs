@@ -150,6 +150,110 @@ pub fn judge_attachments(
     crieur_policy::check_media(&[&entries], &read, eff, MediaMeta { post, channel })
 }
 
+/// The largest picture the preview page embeds as its own thumbnail (after metadata removal);
+/// a larger one is shown by name: crieur decodes no picture, so it does not downscale.
+pub const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
+
+/// One media entry as `preview` shows it (JSON: `{ path, type, alt, width, height, bytes }`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MediaView {
+    /// The path as written in the post file.
+    pub path: String,
+    /// The MIME type sniffed from the bytes; `null` when the file cannot be sent.
+    #[serde(rename = "type")]
+    pub content_type: Option<String>,
+    /// The alt text; `null` when missing.
+    pub alt: Option<String>,
+    /// Width in pixels as shown, when known.
+    pub width: Option<u32>,
+    /// Height in pixels as shown, when known.
+    pub height: Option<u32>,
+    /// The size of the bytes that would be sent, when the file can be sent.
+    pub bytes: Option<u64>,
+    /// A `data:` URI of the bytes that would be sent, for the HTML page: an image of at most
+    /// [`MAX_THUMBNAIL_BYTES`].
+    #[serde(skip)]
+    pub thumbnail: Option<String>,
+    /// Where the entry is written (`path:line:col`), to put its diagnostics beside it.
+    #[serde(skip)]
+    pub location: String,
+}
+
+impl MediaView {
+    /// The file name alone, for short listings.
+    pub fn file_name(&self) -> &str {
+        self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
+    }
+
+    /// Whether the entry has alt text.
+    pub fn has_alt(&self) -> bool {
+        self.alt.as_deref().is_some_and(|a| !a.trim().is_empty())
+    }
+}
+
+/// The media of `post` itself (not its thread items) as sent on `channel`, read through
+/// `catalog`.
+pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel) -> Vec<MediaView> {
+    use base64::Engine as _;
+    let keep = keep_metadata(config, post, &channel.name);
+    let parts = post.media_for(&channel.name, channel.network);
+    let entries = parts.first().copied().unwrap_or(&[]);
+    entries
+        .iter()
+        .map(|e| {
+            let read = catalog.get(e, keep).ok();
+            let thumbnail = read
+                .as_ref()
+                .filter(|m| m.kind.is_image() && m.bytes <= MAX_THUMBNAIL_BYTES)
+                .map(|m| {
+                    format!(
+                        "data:{};base64,{}",
+                        m.content_type,
+                        base64::engine::general_purpose::STANDARD.encode(&m.data)
+                    )
+                });
+            MediaView {
+                path: e.path.clone(),
+                content_type: read.as_ref().map(|m| m.content_type.to_owned()),
+                alt: e.alt.clone(),
+                width: read.as_ref().and_then(|m| m.width),
+                height: read.as_ref().and_then(|m| m.height),
+                bytes: read.as_ref().map(|m| m.bytes),
+                thumbnail,
+                location: e.location.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// One line about `views` for the table: `2 images: lyon-team.jpg (alt ✓), lyon-desk.png (alt ✓)`
+/// (`alt ✗` when missing, `unreadable` when the file cannot be sent); `None` without media.
+pub fn summary(views: &[MediaView]) -> Option<String> {
+    if views.is_empty() {
+        return None;
+    }
+    let n = views.len();
+    let of = |kind: &str| {
+        views.iter().all(|v| v.content_type.as_deref().is_some_and(|t| t.starts_with(kind)))
+    };
+    let noun = match (of("image/"), of("video/"), n) {
+        (true, _, 1) => "1 image".to_owned(),
+        (true, _, _) => format!("{n} images"),
+        (_, true, 1) => "1 video".to_owned(),
+        (_, true, _) => format!("{n} videos"),
+        _ => format!("{n} media"),
+    };
+    let items: Vec<String> = views
+        .iter()
+        .map(|v| {
+            let alt = if v.has_alt() { "alt ✓" } else { "alt ✗" };
+            let state = if v.content_type.is_some() { "" } else { ", unreadable" };
+            format!("{} ({alt}{state})", v.file_name())
+        })
+        .collect();
+    Some(format!("{noun}: {}", items.join(", ")))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -233,6 +337,34 @@ media = [
         let desired =
             crate::sync::desired(&config, &posts, &StatusReport::default(), ts(NOW)).unwrap();
         assert!(desired[0].media.iter().all(|m| m.keep_metadata), "the channel keeps metadata");
+    }
+
+    #[test]
+    fn the_preview_lists_each_entry_with_its_facts_and_a_thumbnail() {
+        let project = project();
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let catalog = Catalog::default();
+        let views = views(&config, &catalog, &posts[0], &config.channels["blog"].channel);
+        assert_eq!(views.len(), 4);
+        let dot = &views[0];
+        assert_eq!(dot.content_type.as_deref(), Some("image/gif"));
+        assert_eq!((dot.width, dot.height, dot.bytes), (Some(1), Some(1), Some(GIF.len() as u64)));
+        assert!(dot.thumbnail.as_deref().unwrap().starts_with("data:image/gif;base64,R0lGOD"));
+        let json = serde_json::to_value(dot).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"path": "media/dot.gif", "type": "image/gif", "alt": "A dot",
+                               "width": 1, "height": 1, "bytes": GIF.len()})
+        );
+        assert!(views[2].content_type.is_none() && views[2].thumbnail.is_none());
+        assert_eq!(
+            summary(&views).unwrap(),
+            "4 media: dot.gif (alt ✓), dot.gif (alt ✗), notes.jpg (alt ✓, unreadable), \
+             gone.png (alt ✓, unreadable)"
+        );
+        assert_eq!(summary(&views[..1]).unwrap(), "1 image: dot.gif (alt ✓)");
+        assert_eq!(summary(&[]), None);
     }
 
     #[test]
