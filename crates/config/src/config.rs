@@ -883,6 +883,14 @@ access_token = "env:X_ACCESS_TOKEN"
         parse_config(Path::new("c.toml"), text, &Env::default())
     }
 
+    #[test]
+    fn a_channel_may_keep_the_metadata_of_its_media() {
+        let c = parse(&format!("{BASE}keep_metadata = true\n")).unwrap();
+        assert!(c.channels["company-x"].keep_metadata);
+        let out = errors(&format!("{BASE}keep_metadata = \"yes\"\n"));
+        assert!(out.contains("c.toml:7:17: error:"), "{out}");
+    }
+
     /// The errors of `text`, one per line.
     fn errors(text: &str) -> String {
         parse(text).unwrap_err().to_string()
@@ -964,6 +972,7 @@ linkedin = "urn:li:organization:2414183"
         assert_eq!(x.channel.cadence.len(), 3);
         assert_eq!(x.channel.cadence[2].to_string(), "Sat 11:00");
         assert_eq!(x.channel.max_length, Some(25000));
+        assert!(!x.keep_metadata, "metadata removed by default");
         assert_eq!(x.channel.location.to_string(), "conf/crieur.toml:13:1");
         let NetworkSettings::X(xs) = &x.settings else { panic!("x settings") };
         assert_eq!(xs.oauth.client_id.as_deref(), Some("abc123"));
