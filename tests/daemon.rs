@@ -12,6 +12,7 @@ mod basics;
 mod bluesky;
 mod crash;
 mod mastodon;
+mod media;
 mod postgres;
 mod reload;
 mod report;

@@ -169,6 +169,38 @@ async fn every_filled_slot_is_visible_and_no_request_leaves_the_page() {
         assert_eq!(card["title"], "Calendar, 30 November – 6 December 2026", "{card}");
     }
 
+    // Each media entry of the JSON shows as a thumbnail, decoded by the browser, with its alt
+    // text as the `alt` attribute and on hover.
+    let script = r#"
+        return Array.from(document.querySelectorAll('article.slot.filled figure.media img')).map(img => ({
+            post: img.closest('article').dataset.post, channel: img.closest('article').dataset.channel,
+            alt: img.alt, title: img.title, data: img.src.startsWith('data:image/'),
+            loaded: img.complete && img.naturalWidth > 0, shown: img.getBoundingClientRect().width > 0 }));"#;
+    let thumbs = wd(
+        &client,
+        reqwest::Method::POST,
+        format!("{s}/execute/sync"),
+        json!({"script": script, "args": []}),
+    )
+    .await;
+    let thumbs = thumbs.as_array().unwrap();
+    let media: Vec<(&Value, &Value)> = filled
+        .iter()
+        .flat_map(|e| e["media"].as_array().unwrap().iter().map(move |m| (*e, m)))
+        .collect();
+    assert!(!media.is_empty(), "the example week has a post with a picture");
+    assert_eq!(thumbs.len(), media.len(), "{thumbs:?}");
+    for (thumb, (entry, m)) in thumbs.iter().zip(&media) {
+        assert_eq!((&thumb["post"], &thumb["channel"]), (&entry["post"], &entry["channel"]));
+        assert!(m["alt"].as_str().is_some_and(|a| !a.is_empty()), "{m}");
+        assert_eq!((&thumb["alt"], &thumb["title"]), (&m["alt"], &m["alt"]), "{thumb}");
+        assert_eq!(
+            (&thumb["data"], &thumb["loaded"], &thumb["shown"]),
+            (&json!(true), &json!(true), &json!(true)),
+            "{thumb}"
+        );
+    }
+
     let shot = wd(&client, reqwest::Method::GET, format!("{s}/screenshot"), Value::Null).await;
     let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
     // Cargo's scratch folder for integration tests, wherever the target folder is.

@@ -84,6 +84,7 @@ async fn a_sweep_of_10000_x_posts_takes_100_requests() {
             link: None,
             category: None,
             article: None,
+            media: Vec::new(),
         })
         .collect();
     store.sync(&desired, t0).await.unwrap();

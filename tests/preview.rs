@@ -41,7 +41,7 @@ fn json_snapshot_and_contract_keys() {
     assert!(!entries.is_empty());
     let mut previous: Option<(String, String)> = None;
     for e in entries {
-        for key in ["at", "channel", "network", "post", "text", "length", "diagnostics"] {
+        for key in ["at", "channel", "network", "post", "text", "length", "media", "diagnostics"] {
             assert!(e.get(key).is_some(), "entry key {key} missing in {e}");
         }
         let at = e["at"].as_str().unwrap();

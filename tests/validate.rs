@@ -68,3 +68,87 @@ fn check_agrees_with_the_x_counter_and_needs_no_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "too long is an error");
 }
+
+#[test]
+fn every_media_rule_is_reported_on_its_media_entry() {
+    let team: &[u8] = include_bytes!("fixtures/media/lyon-team.jpg");
+    // The same picture, grown past X's 5 MB by comment segments kept with `keep_metadata`.
+    let mut big = team[..2].to_vec();
+    for _ in 0..90 {
+        big.extend_from_slice(&[0xFF, 0xFE, 0xFF, 0xFF]);
+        big.extend(std::iter::repeat_n(b'c', 0xFFFD));
+    }
+    big.extend_from_slice(&team[2..]);
+    let long = "a".repeat(1_001);
+    let posts = format!(
+        r#"[[post]]
+id = "alts"
+channels = ["company-x"]
+text = "Alt texts"
+media = [
+  {{ path = "media/team.jpg" }},
+  {{ path = "media/team.jpg", alt = "{long}" }},
+]
+
+[[post]]
+id = "files"
+channels = ["company-x"]
+text = "Files"
+media = [
+  {{ path = "media/not-a-photo.jpg", alt = "Notes" }},
+  {{ path = "media/gone.png", alt = "Gone" }},
+]
+
+[[post]]
+id = "five"
+channels = ["company-x"]
+text = "Five"
+media = [
+  {{ path = "media/team.jpg", alt = "1" }}, {{ path = "media/team.jpg", alt = "2" }},
+  {{ path = "media/team.jpg", alt = "3" }}, {{ path = "media/team.jpg", alt = "4" }},
+  {{ path = "media/team.jpg", alt = "5" }},
+]
+
+[[post]]
+id = "big"
+channels = ["company-x"]
+text = "Big"
+keep_metadata = true
+media = [{{ path = "media/big.jpg", alt = "Big" }}]
+"#
+    );
+    let config = "timezone = \"Europe/Paris\"\n[queue]\nfiles = [\"posts/*.toml\"]\n\
+                  [channels.company-x]\nnetwork = \"x\"\naccess_token = \"env:X_TOKEN\"\n\
+                  cadence = [\"daily 09:00\"]\n";
+    let dir = common::project(&[("crieur.toml", config), ("posts/media.toml", &posts)]);
+    common::write(dir.path(), "posts/media/team.jpg", team);
+    common::write(dir.path(), "posts/media/big.jpg", &big);
+    common::write(dir.path(), "posts/media/not-a-photo.jpg", b"Hello, this is not a photo.\n");
+    let out = common::crieur()
+        .args(["validate", "--config"])
+        .arg(dir.path().join("crieur.toml"))
+        .args(["--now", common::NOW])
+        .env("X_TOKEN", "t")
+        .output()
+        .unwrap();
+    let stdout = common::stdout(&out).replace(&format!("{}/", dir.path().display()), "");
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", common::stderr(&out));
+    let file = "posts/media.toml";
+    for (place, rule) in [
+        ("6:3", "error[media.alt_missing]"),
+        ("7:3", "error[media.alt_length]"),
+        (
+            "15:3",
+            "error[media.unreadable]: media/not-a-photo.jpg: not an image or video crieur can send: the bytes look like text",
+        ),
+        ("16:3", "error[media.unreadable]: media/gone.png: the file is missing"),
+        ("26:3", "error[media.count]: the post has 5 media, x takes at most 4"),
+        (
+            "34:10",
+            "error[media.too_large]: media/big.jpg weighs 5.6 MB, over the 5.0 MB x takes for an image",
+        ),
+    ] {
+        let want = format!("{file}:{place}: {rule}");
+        assert!(stdout.lines().any(|l| l.starts_with(&want)), "expected `{want}` in:\n{stdout}");
+    }
+}

@@ -71,6 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
             post: None,
             text: None,
             length: None,
+            media: Vec::new(),
             diagnostics: Vec::new(),
             thread: Vec::new(),
             link: None,
@@ -82,6 +83,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
             let key = (i, e.channel.clone());
             entry.post = Some(post.id.clone());
             entry.source = Some(post.location.to_string());
+            if let Some(ch) = config.channels.get(&e.channel) {
+                entry.media =
+                    crieur_daemon::media::views(&config, &assessed.media, post, &ch.channel);
+            }
             if let Some(r) = assessed.rendered.get(&key) {
                 entry.text = Some(r.text.clone());
                 entry.length = Some(Length {
@@ -147,5 +152,6 @@ fn diag(d: &Diagnostic) -> Diag {
         message: d.message.clone(),
         post: None,
         channel: if d.post.is_none() { d.channel.clone() } else { None },
+        location: d.location.as_ref().map(ToString::to_string),
     }
 }

@@ -1,7 +1,8 @@
 //! The HTML calendar page: one self-contained file, a week grid with one column per day.
 //!
 //! Built with maud, so every text is escaped by construction. The page carries its CSS inline and
-//! a Content-Security-Policy that forbids every request, so opening it never leaves the machine.
+//! a Content-Security-Policy that forbids every request (pictures come inline as `data:` URIs), so
+//! opening it never leaves the machine.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,9 @@ h1{font-size:1.2rem;margin:0 0 .5rem}
 .diag.error{background:#fee2e2;color:#991b1b}
 .diag.warning{background:#fef3c7;color:#92400e}
 .window{margin-top:1rem}
+.media{display:flex;flex-wrap:wrap;gap:.3rem;align-items:flex-start;margin:.3rem 0 0;font-size:.75rem}
+.media img{max-width:6rem;max-height:4rem;border-radius:3px}
+.media figcaption{flex:1 1 6rem;color:#475569}
 "#;
 
 /// Renders `preview` as one HTML page with no external assets.
@@ -45,7 +49,7 @@ pub fn render(preview: &Preview) -> String {
         html lang="en" {
             head {
                 meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "crieur: " (range_in_words(&preview.from, &preview.to)) }
                 style { (PreEscaped(CSS)) }
@@ -98,10 +102,27 @@ fn slot(e: &Entry, colours: &BTreeMap<String, &'static str>, zone: &jiff::tz::Ti
                     }
                     @for item in &e.thread { pre.thread { (item) } }
                     @if let Some(link) = &e.link { div.post { "link: " (link) } }
-                    @for d in &e.diagnostics { (diag(d)) }
+                    @for m in &e.media { (media(m, &e.diagnostics)) }
+                    @for d in e.diagnostics.iter().filter(|d| !d.rule.starts_with("media.")) { (diag(d)) }
                 }
                 _ => { div.post { "free slot" } }
             }
+        }
+    }
+}
+
+/// One media entry: its thumbnail (alt text as `alt` and on hover), or its name, and the media
+/// findings placed on it beside.
+fn media(m: &crieur_daemon::media::MediaView, diags: &[Diag]) -> Markup {
+    let alt = m.alt.as_deref().unwrap_or("");
+    let mine = diags.iter().filter(|d| {
+        d.rule.starts_with("media.") && d.location.as_deref() == Some(m.location.as_str())
+    });
+    html! {
+        figure.media data-path=(m.path) {
+            @if let Some(src) = &m.thumbnail { img src=(src) alt=(alt) title=(alt); } @else { span.file title=(alt) { (m.file_name()) } }
+            figcaption { @if m.has_alt() { (alt) } @else { "no alt text" } }
+            @for d in mine { (diag(d)) }
         }
     }
 }

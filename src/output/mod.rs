@@ -40,6 +40,8 @@ pub struct Entry {
     pub text: Option<String>,
     /// Length as the network counts it; `null` when empty.
     pub length: Option<Length>,
+    /// The post's images and videos on this channel (`[]` when none).
+    pub media: Vec<crieur_daemon::media::MediaView>,
     /// The rule findings about this post on this channel.
     pub diagnostics: Vec<Diag>,
     /// The rendered follow-up items of a thread (published as replies right after the post).
@@ -79,6 +81,9 @@ pub struct Diag {
     /// The channel concerned (window-level diagnostics only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Where the finding is written, `path:line:col` (to put a media finding beside its entry).
+    #[serde(skip)]
+    pub location: Option<String>,
 }
 
 impl Diag {

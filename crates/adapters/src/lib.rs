@@ -271,6 +271,11 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_policy_and_the_webhook_adapter_agree_on_the_media_an_event_carries() {
+        assert_eq!(crieur_policy::WEBHOOK_MAX_MEDIA_BYTES, crieur_net_webhook::MAX_MEDIA_BYTES);
+    }
+
     fn config(dir: &std::path::Path, channel: &str) -> Config {
         let text = format!("timezone = \"Europe/Paris\"\n\n{channel}");
         std::fs::write(dir.join("crieur.toml"), text).unwrap();

@@ -386,7 +386,7 @@ pub(crate) fn is_channel_name(s: &str) -> bool {
 }
 
 pub(crate) const COMMON_KEYS: &[&str] =
-    &["network", "cadence", "timezone", "max_length", "metrics"];
+    &["network", "cadence", "timezone", "max_length", "metrics", "keep_metadata"];
 const OAUTH_KEYS: &[&str] = &[
     "api_base",
     "token_url",
@@ -422,6 +422,7 @@ struct RawChannel {
     cadence: Option<Vec<Spanned<String>>>,
     timezone: Option<Spanned<String>>,
     max_length: Option<Spanned<u32>>,
+    keep_metadata: Option<bool>,
     api_base: Option<Spanned<String>>,
     token_url: Option<Spanned<String>>,
     authorize_url: Option<Spanned<String>>,
@@ -553,6 +554,7 @@ fn channel(
         None => default_tz.clone(),
     };
     let max_length = positive(src, raw.max_length.as_ref(), &ctx, "max_length", errors);
+    let keep_metadata = raw.keep_metadata.unwrap_or(false);
 
     let url_key = |v: &Option<Spanned<String>>, key: &str, errors: &mut Errors| {
         v.as_ref().and_then(|v| http_url(src, v, &format!("{ctx} {key}"), false, errors))
@@ -755,6 +757,7 @@ fn channel(
         },
         settings,
         metrics: raw.metrics.unwrap_or(true),
+        keep_metadata,
     })
 }
 
@@ -934,6 +937,14 @@ access_token = "env:X_ACCESS_TOKEN"
         parse_config(Path::new("c.toml"), text, &Env::default())
     }
 
+    #[test]
+    fn a_channel_may_keep_the_metadata_of_its_media() {
+        let c = parse(&format!("{BASE}keep_metadata = true\n")).unwrap();
+        assert!(c.channels["company-x"].keep_metadata);
+        let out = errors(&format!("{BASE}keep_metadata = \"yes\"\n"));
+        assert!(out.contains("c.toml:7:17: error:"), "{out}");
+    }
+
     /// The errors of `text`, one per line.
     fn errors(text: &str) -> String {
         parse(text).unwrap_err().to_string()
@@ -1015,6 +1026,7 @@ linkedin = "urn:li:organization:2414183"
         assert_eq!(x.channel.cadence.len(), 3);
         assert_eq!(x.channel.cadence[2].to_string(), "Sat 11:00");
         assert_eq!(x.channel.max_length, Some(25000));
+        assert!(!x.keep_metadata, "metadata removed by default");
         assert_eq!(x.channel.location.to_string(), "conf/crieur.toml:13:1");
         let NetworkSettings::X(xs) = &x.settings else { panic!("x settings") };
         assert_eq!(xs.oauth.client_id.as_deref(), Some("abc123"));

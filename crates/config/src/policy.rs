@@ -485,7 +485,7 @@ max_hashtags = 1
 
     #[test]
     fn rule_ids_match_the_policy_table() {
-        assert_eq!(RULE_IDS.len(), 16);
+        assert_eq!(RULE_IDS.len(), 22);
         let unique: std::collections::BTreeSet<_> = RULE_IDS.iter().collect();
         assert_eq!(unique.len(), RULE_IDS.len());
         let rules = RULE_IDS.iter().map(|id| format!("\"{id}\" = \"error\"")).collect::<Vec<_>>();

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crieur_core::{Article, Location, Network, Post, PostTime, ThreadItem, Variant};
+use crieur_core::{Article, Location, MediaRef, Network, Post, PostTime, ThreadItem, Variant};
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -124,8 +124,19 @@ pub(crate) struct Reader {
     pub limit: usize,
 }
 
-pub(crate) const POST_KEYS: &[&str] =
-    &["id", "channels", "category", "campaign", "text", "link", "at", "priority", "thread"];
+pub(crate) const POST_KEYS: &[&str] = &[
+    "id",
+    "channels",
+    "category",
+    "campaign",
+    "text",
+    "link",
+    "at",
+    "priority",
+    "thread",
+    "media",
+    "keep_metadata",
+];
 pub(crate) const ARTICLE_KEYS: &[&str] = &["title", "slug", "tags"];
 
 #[derive(Deserialize)]
@@ -141,12 +152,23 @@ struct RawPost {
     title: Option<Spanned<String>>,
     slug: Option<Spanned<String>>,
     tags: Option<Vec<String>>,
+    media: Option<Vec<Spanned<RawMedia>>>,
+    keep_metadata: Option<bool>,
+}
+
+/// One `media = [{ path, alt }]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    path: Spanned<String>,
+    alt: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawThreadItem {
     text: Spanned<String>,
+    media: Option<Vec<Spanned<RawMedia>>>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +177,7 @@ pub(crate) struct RawVariant {
     text: Option<Spanned<String>>,
     link: Option<Spanned<String>>,
     thread: Option<Vec<RawThreadItem>>,
+    media: Option<Vec<Spanned<RawMedia>>>,
 }
 
 /// The text of a TOML string as a post: the newlines a multi-line string leaves at either end go.
@@ -317,7 +340,7 @@ impl Reader {
                     &key.span(),
                     format!(
                         "`{k}` names a network or channel, so it must be an override table \
-                         ([post.{k}]) with text, link or thread"
+                         ([post.{k}]) with text, link, thread or media"
                     ),
                 ));
             } else if is_target {
@@ -360,7 +383,8 @@ impl Reader {
         // The parts are checked apart, so one mistake does not hide the others.
         let thread = thread_raw.and_then(|(_, v)| {
             let ctx = format!("in {pctx} [[{prefix}thread]]");
-            src.de::<Vec<RawThreadItem>>(v, &ctx, errors).map(|items| thread_items(src, items))
+            src.de::<Vec<RawThreadItem>>(v, &ctx, errors)
+                .map(|items| thread_items(src, items, &pctx, errors))
         });
         let mut variants = BTreeMap::new();
         for (name, (_, value)) in taken_variants {
@@ -371,12 +395,15 @@ impl Reader {
                     .link
                     .as_ref()
                     .and_then(|l| http_url(src, l, &format!("{vctx}: link"), false, errors));
+                let thread = rv.thread.map(|items| thread_items(src, items, &vctx, errors));
+                let media = rv.media.map(|m| media_list(src, m, &vctx, errors));
                 variants.insert(
                     name,
                     Variant {
                         text: rv.text.map(|t| post_text(t.get_ref())),
                         link,
-                        thread: rv.thread.map(|items| thread_items(src, items)),
+                        thread,
+                        media,
                         location: src.loc(&vspan),
                     },
                 );
@@ -520,6 +547,7 @@ impl Reader {
             }
         };
 
+        let media = raw.media.map(|m| media_list(src, m, &pctx, errors)).unwrap_or_default();
         if let Some(id) = id {
             self.posts.push(Post {
                 id,
@@ -537,19 +565,57 @@ impl Reader {
                 variants,
                 thread: thread.unwrap_or_default(),
                 article,
+                media,
+                keep_metadata: raw.keep_metadata.unwrap_or(false),
             });
         }
     }
 }
 
-fn thread_items(src: &Src<'_>, items: Vec<RawThreadItem>) -> Vec<ThreadItem> {
+fn thread_items(
+    src: &Src<'_>,
+    items: Vec<RawThreadItem>,
+    pctx: &str,
+    errors: &mut Errors,
+) -> Vec<ThreadItem> {
     items
         .into_iter()
         .map(|i| ThreadItem {
             text: post_text(i.text.get_ref()),
             location: src.loc(&i.text.span()),
+            media: i.media.map(|m| media_list(src, m, pctx, errors)).unwrap_or_default(),
         })
         .collect()
+}
+
+/// A `media` list: each path checked and resolved against the post file's folder. Whether the
+/// file exists and what it holds is the policy's business (`media.unreadable`), so `validate`
+/// names every problem of a post at once.
+fn media_list(
+    src: &Src<'_>,
+    entries: Vec<Spanned<RawMedia>>,
+    pctx: &str,
+    errors: &mut Errors,
+) -> Vec<MediaRef> {
+    let dir = src.path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let location = src.loc(&entry.span());
+        let RawMedia { path, alt } = entry.into_inner();
+        let written = path.get_ref().trim();
+        if written.is_empty() {
+            errors.push(src.err(
+                &path.span(),
+                format!(
+                    "{pctx}: a media `path` is empty: write the file's path, relative to the post \
+                     file, like \"media/lyon-team.jpg\""
+                ),
+            ));
+            continue;
+        }
+        out.push(MediaRef { path: written.to_owned(), file: dir.join(written), alt, location });
+    }
+    out
 }
 
 /// The first line is exactly `+++`: the rest of the text after it.
@@ -734,6 +800,87 @@ at = "2026-12-01T09:00:00+01:00"
         assert_eq!((q.file_index, q.index_in_file, q.priority), (0, 1, 0));
         assert_eq!(q.at, Some(PostTime::Instant("2026-12-01T08:00:00Z".parse().unwrap())));
         assert!(q.variants.is_empty() && q.thread.is_empty());
+    }
+
+    #[test]
+    fn media_lists_on_posts_variants_threads_and_front_matter() {
+        let f = Fixture::new(&[
+            (
+                "posts/a.toml",
+                br#"[[post]]
+id = "photo"
+channels = ["company-x", "blog"]
+text = "Day one"
+keep_metadata = true
+media = [
+  { path = "media/lyon-team.jpg", alt = "Six people smiling" },
+  { path = "../shared/desk.png" },
+]
+
+[post.company-x]
+media = []
+
+[post.webhook]
+media = [{ path = "media/small.jpg", alt = "Small" }]
+
+[[post.thread]]
+text = "2/"
+media = [{ path = "media/map.png", alt = "A map" }]
+"#,
+            ),
+            (
+                "posts/b.md",
+                b"+++\nid = \"art\"\nchannels = [\"blog\"]\ntitle = \"T\"\nmedia = [{ path = \"cover.webp\", alt = \"Cover\" }]\n+++\nBody\n",
+            ),
+        ]);
+        let posts = f.posts().unwrap();
+        let p = &posts[0];
+        assert!(p.keep_metadata);
+        assert_eq!(p.media.len(), 2);
+        assert_eq!(p.media[0].path, "media/lyon-team.jpg");
+        assert_eq!(p.media[0].file, f.dir.path().join("posts/media/lyon-team.jpg"));
+        assert_eq!(p.media[0].alt.as_deref(), Some("Six people smiling"));
+        assert_eq!(p.media[0].file_name(), "lyon-team.jpg");
+        assert!(
+            p.media[0].location.to_string().ends_with("posts/a.toml:7:3"),
+            "{}",
+            p.media[0].location
+        );
+        assert_eq!(p.media[1].alt, None);
+        assert!(p.media[1].location.to_string().ends_with("posts/a.toml:8:3"));
+        // The channel's empty list wins over the post's; the network's list applies elsewhere.
+        let on_x = p.media_for("company-x", Network::X);
+        assert_eq!(on_x.len(), 2, "the post and its thread item");
+        assert!(on_x[0].is_empty());
+        assert_eq!(on_x[1][0].path, "media/map.png");
+        let on_blog = p.media_for("blog", Network::Webhook);
+        assert_eq!(on_blog[0][0].path, "media/small.jpg");
+        assert!(!posts[1].keep_metadata);
+        assert_eq!(posts[1].media[0].file, f.dir.path().join("posts/cover.webp"));
+        assert!(
+            posts[1].media[0].location.to_string().ends_with("posts/b.md:5:10"),
+            "{}",
+            posts[1].media[0].location
+        );
+    }
+
+    #[test]
+    fn media_mistakes_are_placed_on_the_entry() {
+        let out = one(
+            "posts/a.toml",
+            "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\nmedia = [{ path = \"a.jpg\", alt = \"A\", title = \"t\" }]\n[[post]]\nid = \"b\"\nchannels = [\"blog\"]\nmedia = [{ alt = \"no path\" }]\n[[post]]\nid = \"c\"\nchannels = [\"blog\"]\nmedia = [{ path = \" \" }]\n[[post]]\nid = \"d\"\nchannels = [\"blog\"]\nmedia = \"a.jpg\"\n",
+        )
+        .errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:4:39: error: in [[post]]: unknown key `title`; expected `path` or `alt`",
+        );
+        assert_has(&out, "D/posts/a.toml:8:10: error: in [[post]]: missing key `path`");
+        assert_has(&out, "D/posts/a.toml:12:19: error: post `c`: a media `path` is empty");
+        assert_has(
+            &out,
+            "D/posts/a.toml:16:9: error: in [[post]]: invalid type: string \"a.jpg\"; expected a sequence",
+        );
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct ChannelConfig {
     pub settings: NetworkSettings,
     /// `metrics` (default true): false stops engagement reads for this channel.
     pub metrics: bool,
+    /// `keep_metadata = true`: media go out with their metadata (EXIF, XMP...) as they are.
+    pub keep_metadata: bool,
 }
 
 /// The keys that only one network takes.

@@ -24,7 +24,7 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use diagnostic::{Diagnostic, Severity};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};
-pub use post::{Article, Channel, Post, PostTime, Slot, ThreadItem, Variant};
+pub use post::{Article, Channel, MediaRef, Post, PostTime, Slot, ThreadItem, Variant};
 pub use publisher::{
     Attachment, CredentialCheck, Delivery, Outcome, Publisher, Reconciled, RejectKind, TokenVault,
     Tokens, VaultError,

@@ -40,6 +40,10 @@ pub struct Post {
     pub thread: Vec<ThreadItem>,
     /// The article, for posts read from Markdown files.
     pub article: Option<Article>,
+    /// The images or videos sent with the post (`media = [{ path, alt }]`), in order.
+    pub media: Vec<MediaRef>,
+    /// `keep_metadata = true`: send the post's media with their metadata (EXIF, XMP...) as is.
+    pub keep_metadata: bool,
 }
 
 impl Post {
@@ -47,6 +51,39 @@ impl Post {
     /// network's, else none.
     pub fn variant_for(&self, channel: &str, network: Network) -> Option<&Variant> {
         self.variants.get(channel).or_else(|| self.variants.get(network.as_str()))
+    }
+
+    /// The media of each part sent on `channel` (of `network`): index 0 is the post itself (the
+    /// variant's list when the variant has one, even empty), then one list per thread item of
+    /// the thread that applies (the variant's, else the post's).
+    pub fn media_for(&self, channel: &str, network: Network) -> Vec<&[MediaRef]> {
+        let variant = self.variant_for(channel, network);
+        let own = variant.and_then(|v| v.media.as_deref()).unwrap_or(&self.media);
+        let thread = variant.and_then(|v| v.thread.as_deref()).unwrap_or(&self.thread);
+        std::iter::once(own).chain(thread.iter().map(|t| &t.media[..])).collect()
+    }
+}
+
+/// One entry of a `media = [{ path, alt }]` list: an image or video file sent with a post.
+///
+/// The file is not read here: `validate`, `preview` and the daemon read it when they need its
+/// bytes (its kind comes from the bytes, never from the name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    /// The path as written, relative to the post file.
+    pub path: String,
+    /// The path resolved against the post file's folder.
+    pub file: std::path::PathBuf,
+    /// The alternative text, when written (policy rule `media.alt_missing` refuses none).
+    pub alt: Option<String>,
+    /// Where the entry is written.
+    pub location: Location,
+}
+
+impl MediaRef {
+    /// The file name alone (`lyon-team.jpg`), for short listings.
+    pub fn file_name(&self) -> &str {
+        self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
     }
 }
 
@@ -59,6 +96,8 @@ pub struct Variant {
     pub link: Option<String>,
     /// Replaces the post's thread.
     pub thread: Option<Vec<ThreadItem>>,
+    /// Replaces the post's media (`Some(vec![])`: none on this network or channel).
+    pub media: Option<Vec<MediaRef>>,
     /// Where the override starts.
     pub location: Location,
 }
@@ -68,6 +107,8 @@ pub struct Variant {
 pub struct ThreadItem {
     /// The text of the reply.
     pub text: String,
+    /// The media sent with this reply.
+    pub media: Vec<MediaRef>,
     /// Where it is written.
     pub location: Location,
 }

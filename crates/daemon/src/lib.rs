@@ -17,6 +17,8 @@
 //! - [`http`] serves `[http] listen`: `/healthz` and Prometheus `/metrics`, read-only.
 //! - [`metrics`] takes engagement snapshots in a lane of its own, which the dispatcher never
 //!   waits for.
+//! - [`media`] reads each media file once for the plan (the policy judges its bytes) and gives
+//!   each delivery its media list; the dispatcher reads the files again when it sends.
 //! - [`monitor`] tells systemd how the daemon is doing (READY=1, WATCHDOG=1, STATUS=).
 //! - [`health`] remembers whether the files on disk are the ones the daemon runs on: a reload
 //!   that finds an invalid config or post file changes nothing and says so in STATUS=.
@@ -29,6 +31,7 @@ pub mod findings;
 pub mod health;
 pub mod http;
 pub mod landing;
+pub mod media;
 pub mod metrics;
 pub mod monitor;
 pub mod plan;

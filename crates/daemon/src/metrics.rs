@@ -316,6 +316,7 @@ mod tests {
                 link: None,
                 category: None,
                 article: None,
+                media: Vec::new(),
             })
             .collect();
         store.sync(&desired, ts(T0)).await.unwrap();

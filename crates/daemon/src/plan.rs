@@ -134,7 +134,16 @@ pub fn blocking(
         .map(|d| (d.rule, d.message))
         .collect()
     };
-    diagnostics.into_iter().next().map(|(rule, message)| format!("policy rule {rule}: {message}"))
+    let media =
+        crate::media::judge_attachments(&delivery.media, eff, &delivery.post, &delivery.channel)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| (d.rule, d.message));
+    diagnostics
+        .into_iter()
+        .chain(media)
+        .next()
+        .map(|(rule, message)| format!("policy rule {rule}: {message}"))
 }
 
 /// What the database says already happened, read without writing (empty when there is no
@@ -185,6 +194,8 @@ pub struct Assessment {
     pub text: HashMap<(usize, String), Vec<Diagnostic>>,
     /// Calendar-rule diagnostics (with a post: about that entry; without: about the window).
     pub calendar_rules: Vec<Diagnostic>,
+    /// Every media file read for the judgement, prepared as it would be sent.
+    pub media: crate::media::Catalog,
 }
 
 impl Assessment {
@@ -263,13 +274,16 @@ pub fn assess(
     }
     let mut rendered = HashMap::new();
     let mut text = HashMap::new();
+    let media = crate::media::Catalog::default();
     for (i, ch) in pairs {
         let key = (i, ch.name.clone());
         if rendered.contains_key(&key) {
             continue;
         }
         let r = judge.render(&posts[i], ch);
-        let diags = crieur_policy::check_post(&posts[i], ch, &r, &judge.effective(ch));
+        let eff = judge.effective(ch);
+        let mut diags = crieur_policy::check_post(&posts[i], ch, &r, &eff);
+        diags.extend(crate::media::judge(config, &media, &posts[i], ch, &eff));
         text.insert(key.clone(), shown(diags));
         rendered.insert(key, r);
     }
@@ -314,7 +328,7 @@ pub fn assess(
         &refs,
         &config.policy,
     ));
-    Ok(Assessment { calendar, rendered, text, calendar_rules })
+    Ok(Assessment { calendar, rendered, text, calendar_rules, media })
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@ pub fn desired(
                 link: if item == 0 { rendered.link.clone() } else { None },
                 category: post.category.clone(),
                 article: if item == 0 { post.article.clone() } else { None },
+                media: crate::media::for_delivery(config, post, channel, item as usize),
             });
         }
     }

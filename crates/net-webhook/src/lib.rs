@@ -19,7 +19,9 @@ mod guard;
 mod publisher;
 mod signing;
 
-pub use event::{EVENT_TYPE, PING_TYPE, event_body, markdown_to_html, ping_body};
+pub use event::{
+    EVENT_TYPE, MAX_MEDIA_BYTES, PING_TYPE, event_body, markdown_to_html, media_bytes, ping_body,
+};
 pub use guard::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
     forbidden_range,

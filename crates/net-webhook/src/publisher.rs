@@ -136,6 +136,7 @@ pub enum WebhookError {
 /// | other 4xx | `Rejected(Other)` |
 /// | other 5xx, other codes | `Unknown` |
 /// | URL refused by the SSRF guard | `Rejected(Other)`, no connection made |
+/// | media over [`MAX_MEDIA_BYTES`](crate::MAX_MEDIA_BYTES) in all | `Rejected(Invalid)`, no connection made |
 /// | DNS failure, connection refused, TLS failure, connect timeout | `Retry` |
 /// | timeout after connecting, connection reset | `Unknown` |
 ///
@@ -392,6 +393,17 @@ impl Publisher for WebhookPublisher {
         }
         if let Err(refused) = check_url(&self.url, self.allow_private) {
             return Outcome::Rejected { kind: RejectKind::Other, reason: refused.to_string() };
+        }
+        let media = crate::event::media_bytes(delivery);
+        if media > crate::event::MAX_MEDIA_BYTES {
+            return Outcome::Rejected {
+                kind: RejectKind::Invalid,
+                reason: format!(
+                    "the media weigh {media} bytes together, over the {} one webhook event \
+                     carries: send fewer or smaller files",
+                    crate::event::MAX_MEDIA_BYTES
+                ),
+            };
         }
         // Whole seconds: the body's `timestamp` and the header name the same instant.
         let now = self.clock.now();

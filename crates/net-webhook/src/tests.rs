@@ -301,7 +301,7 @@ async fn body_and_signature_are_exact() {
             r#""body_markdown":"Hello *world*.\n\n<aside>raw</aside>\n","#,
             r#""body_html":"<p>Hello <em>world</em>.</p>\n<aside>raw</aside>\n","#,
             r#""tags":["rust","tools"],"link":"https://example.com/rust?utm_source=blog","#,
-            r#""category":"engineering"}}"#
+            r#""category":"engineering","media":[]}}"#
         )
     );
     let ts = req.headers.get("webhook-timestamp").unwrap().to_str().unwrap();
@@ -566,4 +566,27 @@ fn debug_output_hides_the_secret() {
         assert!(!s.contains("pw@") && !s.contains("t1"), "{s}");
         assert!(s.contains("redacted"), "{s}");
     }
+}
+
+#[tokio::test]
+async fn media_over_the_events_limit_are_refused_before_any_request() {
+    let server = MockServer::start().await;
+    strict_mock().respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
+    let publisher = publisher_at(&server, Arc::new(ManualClock::new(now_secs())));
+    let big = crieur_core::Attachment {
+        path: "media/huge.png".into(),
+        alt: "Huge".into(),
+        content_type: "image/png".into(),
+        width: 1,
+        height: 1,
+        sha256: String::new(),
+        data: Arc::from(vec![0u8; usize::try_from(crate::MAX_MEDIA_BYTES).unwrap() + 1]),
+    };
+    let d = Delivery { media: vec![big], ..delivery() };
+    let outcome = publisher.publish(&d).await;
+    let Outcome::Rejected { kind: RejectKind::Invalid, reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("over the 20971520 one webhook event carries"), "{reason}");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }

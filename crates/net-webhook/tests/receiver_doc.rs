@@ -1,5 +1,6 @@
 //! The receiver sketch of RECEIVER.md works against the real publisher: it is extracted from the
-//! document, run with python3 on loopback, and sent the same delivery twice and a forged one.
+//! document, run with python3 on loopback, and sent the same delivery twice (with an image, whose
+//! sha256 the receiver checks), a forged one, and one whose image does not match its sha256.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crieur_core::{Article, Delivery, ManualClock, Network, Outcome, Publisher, RejectKind};
+use crieur_core::{
+    Article, Attachment, Delivery, ManualClock, Network, Outcome, Publisher, RejectKind,
+};
 use crieur_net_webhook::{WebhookConfig, WebhookPublisher};
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -87,7 +90,7 @@ async fn the_documented_receiver_verifies_and_deduplicates() {
         attempt: 1,
         attempt_started_at: Timestamp::now(),
         may_have_been_sent: false,
-        media: Vec::new(),
+        media: vec![attachment(b"GIF89a, a picture's bytes", None)],
     };
     let want = Outcome::Published {
         remote_id: "why-rust".into(),
@@ -104,4 +107,30 @@ async fn the_documented_receiver_verifies_and_deduplicates() {
         matches!(outcome, Outcome::Rejected { kind: RejectKind::Forbidden, .. }),
         "{outcome:?}"
     );
+    // Media whose bytes do not match their sha256 are refused.
+    let damaged = Delivery {
+        id: "why-rust/blog/1".into(),
+        media: vec![attachment(b"GIF89a, changed on the way", Some(b"GIF89a, the original"))],
+        ..delivery
+    };
+    let outcome = good.publish(&damaged).await;
+    let Outcome::Rejected { kind: RejectKind::Invalid, reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("does not match its sha256"), "{reason}");
+}
+
+/// An attachment of `data`, its sha256 computed over `hashed` (default: `data` itself).
+fn attachment(data: &[u8], hashed: Option<&[u8]>) -> Attachment {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(hashed.unwrap_or(data));
+    Attachment {
+        path: "media/cover.gif".into(),
+        alt: "The cover".into(),
+        content_type: "image/gif".into(),
+        width: 1,
+        height: 1,
+        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        data: Arc::from(data),
+    }
 }

@@ -10,7 +10,8 @@
 //!   the settings in force on one channel ([`Effective`]), over the built-in defaults.
 //! - [`check_text`] (or [`check_post`]) runs the text rules on one rendering; [`check_calendar`]
 //!   runs the calendar rules on the laid calendar and the publication history; [`check_one`]
-//!   serves `crieur check`.
+//!   serves `crieur check`; [`check_media`] runs the `media.*` rules on what the caller read
+//!   from each media file (the policy itself reads no file).
 //! - [`x::count_x`] is X's weighted length (twitter-text config v3), written here rather than
 //!   taken from the `twitter-text` crate, whose correct backend needs a C++ toolchain; it agrees
 //!   with twitter-text's conformance suite.
@@ -66,6 +67,7 @@ mod display;
 mod effective;
 mod emoji;
 mod length;
+mod media;
 mod render;
 mod rules;
 mod settings;
@@ -88,6 +90,10 @@ pub use effective::{
 pub use length::{
     BLUESKY_MAX_BYTES, BLUESKY_MAX_LENGTH, FACEBOOK_MAX_LENGTH, LINKEDIN_MAX_LENGTH, Length,
     MASTODON_MAX_LENGTH, bluesky_length, default_limit, mastodon_length, measure, utf16_length,
+};
+pub use media::{
+    LINKEDIN_MAX_PIXELS, MediaFile, MediaKind, MediaMeta, WEBHOOK_MAX_MEDIA_BYTES, check_media,
+    max_alt_length, max_file_bytes, max_media_count,
 };
 pub use render::{
     HashtagUse, LINKEDIN_RESERVED, MentionIssue, MentionReason, PartNotes, RenderContext, Rendered,

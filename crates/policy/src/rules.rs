@@ -77,6 +77,18 @@ rules! {
     REGULARITY_SILENCE = "regularity.silence", Warning, ALL;
     /// Each category reaches its share of posts.
     MIX_MIN_SHARE = "mix.min_share", Warning, ALL;
+    /// Every image or video has alt text.
+    MEDIA_ALT_MISSING = "media.alt_missing", Error, ALL;
+    /// Alt text fits what the network keeps.
+    MEDIA_ALT_LENGTH = "media.alt_length", Error, ALL;
+    /// Every media file can be read, and its bytes are an image or video crieur can send.
+    MEDIA_UNREADABLE = "media.unreadable", Error, ALL;
+    /// No more media on one post than the network takes.
+    MEDIA_COUNT = "media.count", Error, ALL;
+    /// No file over the network's limit.
+    MEDIA_TOO_LARGE = "media.too_large", Error, ALL;
+    /// No images and video together where the network forbids it.
+    MEDIA_MIXED = "media.mixed", Error, ALL;
     /// The post asks a question or invites a reply.
     ENGAGEMENT_OPEN_QUESTION = "engagement.open_question", Off, ALL;
 }

@@ -35,11 +35,17 @@ pub(crate) fn post(id: &str, text: &str) -> Post {
         variants: BTreeMap::new(),
         thread: Vec::new(),
         article: None,
+        media: Vec::new(),
+        keep_metadata: false,
     }
 }
 
 pub(crate) fn thread_item(text: &str, line: u32) -> ThreadItem {
-    ThreadItem { text: text.to_owned(), location: Location::new("posts/q.toml", line, 8) }
+    ThreadItem {
+        text: text.to_owned(),
+        location: Location::new("posts/q.toml", line, 8),
+        media: Vec::new(),
+    }
 }
 
 pub(crate) fn mentions() -> BTreeMap<String, Mention> {

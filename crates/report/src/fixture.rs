@@ -138,6 +138,7 @@ fn desired(post: &str, channel: &str, item: u32, due: &str) -> DesiredDelivery {
         link: None,
         category: None,
         article: None,
+        media: Vec::new(),
     }
 }
 

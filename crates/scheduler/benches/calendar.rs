@@ -108,6 +108,8 @@ fn posts(channels: &[Channel]) -> Vec<Post> {
                 variants: BTreeMap::new(),
                 thread: Vec::new(),
                 article: None,
+                media: Vec::new(),
+                keep_metadata: false,
             }
         })
         .collect()

@@ -393,6 +393,8 @@ mod tests {
             variants: BTreeMap::new(),
             thread: Vec::new(),
             article: None,
+            media: Vec::new(),
+            keep_metadata: false,
         }
     }
 

@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crieur_core::store::{Claimed, Completion, Lease, RetryPolicy, Store, StoreError};
+use crieur_core::store::{
+    Claimed, Completion, DeliveryMedia, Lease, RetryPolicy, Store, StoreError,
+};
 use crieur_core::{Clock, Delivery, Outcome, Publisher, RejectKind};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -460,10 +462,10 @@ impl Dispatcher {
         let claimed =
             s.store.claim_due(&s.settings.owner, now, s.settings.lease, s.settings.batch).await?;
         let n = claimed.len();
-        let mut by_channel: HashMap<String, Vec<Delivery>> = HashMap::new();
+        let mut by_channel: HashMap<String, Vec<(Delivery, Vec<DeliveryMedia>)>> = HashMap::new();
         for c in claimed {
             self.track(&c.delivery, c.lease_expires_at);
-            by_channel.entry(c.delivery.channel.clone()).or_default().push(c.delivery);
+            by_channel.entry(c.delivery.channel.clone()).or_default().push((c.delivery, c.media));
         }
         for (channel, deliveries) in by_channel {
             let this = self.clone();
@@ -472,16 +474,30 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Sends `deliveries` of one channel in order, one at a time.
-    async fn channel_worker(&self, channel: String, deliveries: Vec<Delivery>) {
+    /// Sends `deliveries` of one channel in order, one at a time, each with its media files read
+    /// just before (a file that cannot be sent rejects its delivery, naming it).
+    async fn channel_worker(
+        &self,
+        channel: String,
+        deliveries: Vec<(Delivery, Vec<DeliveryMedia>)>,
+    ) {
         let s = &self.shared;
         let lock = s.channel_locks.get(&channel).cloned();
         let _guard = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        for d in deliveries {
-            let outcome = self.send(&d).await;
+        for (mut d, media) in deliveries {
+            let outcome = match crate::media::attachments(&media).await {
+                Ok(attachments) => {
+                    d.media = attachments;
+                    self.send(&d).await
+                }
+                Err(reason) => {
+                    tracing::error!(post = %d.post, channel = %d.channel, %reason, "a media file cannot be sent; not sent");
+                    Outcome::Rejected { kind: RejectKind::Invalid, reason }
+                }
+            };
             self.after_send(&d, &outcome).await;
             let _ = s.done_tx.send(Done { delivery: d, outcome, reconciled: false });
         }
@@ -795,6 +811,8 @@ mod tests {
     struct Recorder {
         clock: Arc<dyn Clock>,
         sent: StdMutex<Vec<(String, Timestamp)>>,
+        /// The media each send carried.
+        media: StdMutex<Vec<Vec<crieur_core::Attachment>>>,
         answer: Outcome,
     }
 
@@ -805,6 +823,7 @@ mod tests {
         }
         async fn publish(&self, d: &Delivery) -> Outcome {
             self.sent.lock().unwrap().push((d.id.clone(), self.clock.now()));
+            self.media.lock().unwrap().push(d.media.clone());
             self.answer.clone()
         }
         async fn reconcile(&self, _: &Delivery) -> Reconciled {
@@ -824,6 +843,7 @@ mod tests {
             link: None,
             category: None,
             article: None,
+            media: Vec::new(),
         }
     }
 
@@ -841,8 +861,12 @@ mod tests {
         )
         .await
         .unwrap();
-        let recorder =
-            Arc::new(Recorder { clock: clock.clone(), sent: StdMutex::default(), answer });
+        let recorder = Arc::new(Recorder {
+            clock: clock.clone(),
+            sent: StdMutex::default(),
+            media: StdMutex::default(),
+            answer,
+        });
         let publishers: HashMap<String, Arc<dyn Publisher>> =
             HashMap::from([("blog".to_owned(), recorder.clone() as Arc<dyn Publisher>)]);
         let dispatcher = Dispatcher::new(
@@ -858,6 +882,39 @@ mod tests {
 
     async fn state_of(store: &Arc<dyn Store>, id: &str) -> State {
         store.status().await.unwrap().deliveries.iter().find(|r| r.id == id).unwrap().state
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn media_files_are_read_at_send_time_and_a_missing_one_rejects_its_delivery() {
+        let published = Outcome::Published { remote_id: "r".into(), url: None };
+        let (dir, store, recorder, dispatcher, base) = setup(published).await;
+        // A 1×1 GIF with a comment extension ("secret").
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00\x21\xfe\x06secret\x00\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b";
+        std::fs::write(dir.path().join("dot.gif"), gif).unwrap();
+        let entry = |name: &str| DeliveryMedia {
+            path: name.to_owned(),
+            file: dir.path().join(name),
+            alt: format!("alt of {name}"),
+            keep_metadata: false,
+        };
+        let mut with = desired("with", base);
+        with.media = vec![entry("dot.gif")];
+        let mut gone = desired("gone", base);
+        gone.media = vec![entry("dot.gif"), entry("gone.png")];
+        store.sync(&[with, gone], base).await.unwrap();
+        let report = dispatcher.run_once().await.unwrap();
+        assert_eq!((report.published, report.not_published), (1, 1));
+        let sent = recorder.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1, "the delivery with a missing file is not sent: {sent:?}");
+        let media = recorder.media.lock().unwrap().clone();
+        assert_eq!(media[0].len(), 1);
+        assert_eq!(media[0][0].alt, "alt of dot.gif");
+        assert!(!media[0][0].data.windows(6).any(|w| w == b"secret"), "metadata removed");
+        let rows = store.status().await.unwrap().deliveries;
+        let failed = rows.iter().find(|r| r.id == "gone:blog:0").unwrap();
+        assert_eq!(failed.state, State::Failed);
+        let error = failed.error.as_deref().unwrap();
+        assert!(error.contains("media gone.png: the file is missing"), "{error}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -965,6 +1022,7 @@ mod tests {
         let recorder = Arc::new(Recorder {
             clock: dyn_clock.clone(),
             sent: StdMutex::default(),
+            media: StdMutex::default(),
             answer: published,
         });
         let publishers: HashMap<String, Arc<dyn Publisher>> =

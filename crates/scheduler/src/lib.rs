@@ -13,12 +13,15 @@
 //!
 //! - [`dispatch`] is the daemon's loop: it claims due deliveries from the store, sends them through
 //!   each channel's [`Publisher`](crieur_core::Publisher), and records the outcomes.
+//! - [`media`] reads a delivery's media files when it is sent (metadata removed by
+//!   `crieur-media`), so adapters get [`Delivery::media`](crieur_core::Delivery::media) filled.
 //!
 //! Slots and calendar are pure: no I/O, no clock (the caller passes `now`), no async. Only
 //! [`dispatch`] talks to the store and the network, through traits.
 
 pub mod calendar;
 pub mod dispatch;
+pub mod media;
 pub mod slots;
 
 pub use calendar::{

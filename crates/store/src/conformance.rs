@@ -65,6 +65,7 @@ fn desired(post: &str, channel: &str, item: u32, due: Timestamp, text: &str) -> 
         link: Some("https://example.com/a?utm_source=x".into()),
         category: Some("hr".into()),
         article: None,
+        media: Vec::new(),
     }
 }
 
@@ -200,10 +201,37 @@ conformance!(
     read_only_open_reads_but_never_writes,
     throughput_of_batched_claims_and_completions,
     snapshots_are_due_at_their_offsets_and_never_touch_deliveries,
+    media_lists_are_kept_and_claimed_with_their_delivery,
 );
 
 // ---------------------------------------------------------------------------------------------
 // The cases.
+
+async fn media_lists_are_kept_and_claimed_with_their_delivery(h: Harness) {
+    let photo = |path: &str, alt: &str, keep: bool| crate::DeliveryMedia {
+        path: path.into(),
+        file: format!("/srv/posts/{path}").into(),
+        alt: alt.into(),
+        keep_metadata: keep,
+    };
+    let mut with = desired("a", "blog", 0, at(10), "two photos");
+    with.media =
+        vec![photo("media/team.jpg", "Six people", false), photo("desk.png", "A desk", true)];
+    let without = desired("b", "blog", 0, at(10), "text only");
+    h.store.sync(&[with.clone(), without.clone()], t0()).await.unwrap();
+    // Changing the media (here, one alt text) is an edit; the same list again is not.
+    let mut edited = with.clone();
+    edited.media[1].alt = "A desk by a window".into();
+    let r = h.store.sync(&[edited.clone(), without.clone()], at(1)).await.unwrap();
+    assert_eq!(r.updated, 1, "{r:?}");
+    assert!(h.store.sync(&[edited.clone(), without.clone()], at(2)).await.unwrap().is_noop());
+    let mut claimed = h.store.claim_due("me", at(10), LEASE, 10).await.unwrap();
+    claimed.sort_by(|a, b| a.delivery.post.cmp(&b.delivery.post));
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].media, edited.media);
+    assert!(claimed[0].delivery.media.is_empty(), "the dispatcher reads the files, not the store");
+    assert!(claimed[1].media.is_empty());
+}
 
 async fn sync_is_idempotent(h: Harness) {
     let set = vec![

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Applied, Claimed, DesiredDelivery, RetryPolicy, State, StoreError};
+use crate::{Applied, Claimed, DeliveryMedia, DesiredDelivery, RetryPolicy, State, StoreError};
 
 /// The most rows one claim, completion batch or heartbeat handles, whatever the caller asks:
 /// bounds the memory of one call.
@@ -121,11 +121,32 @@ pub(crate) fn parse_payload(
     ))
 }
 
+/// The `media` column: a JSON array, or NULL for a delivery without media.
+fn media_json(d: &DesiredDelivery) -> Result<Option<String>, StoreError> {
+    if d.media.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&d.media)
+        .map(Some)
+        .map_err(|e| StoreError::Invalid(format!("delivery {}: media: {e}", d.id)))
+}
+
+/// Reads a `media` column back.
+pub(crate) fn parse_media(id: &str, json: Option<&str>) -> Result<Vec<DeliveryMedia>, StoreError> {
+    json.map_or(Ok(Vec::new()), |j| {
+        serde_json::from_str(j)
+            .map_err(|e| StoreError::Corrupt(format!("media of delivery {id}: {e}")))
+    })
+}
+
 /// SHA-256 over every field that reaches the network, each length-prefixed so no two contents
-/// share a hash by shifting bytes between fields.
-fn content_hash(d: &DesiredDelivery, payload: &str) -> String {
+/// share a hash by shifting bytes between fields. The media list counts only when there is one,
+/// so a text post keeps the hash it had before media existed.
+fn content_hash(d: &DesiredDelivery, payload: &str, media: Option<&str>) -> String {
     let mut h = Sha256::new();
-    for part in [d.network.as_str(), &d.text, d.link.as_deref().unwrap_or("\u{0}none"), payload] {
+    let link = d.link.as_deref().unwrap_or("\u{0}none");
+    let parts = [d.network.as_str(), &d.text, link, payload];
+    for part in parts.into_iter().chain(media) {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -144,6 +165,7 @@ pub(crate) struct SyncRow<'a> {
     text: &'a str,
     link: Option<&'a str>,
     payload: String,
+    media: Option<String>,
     content_hash: String,
 }
 
@@ -219,7 +241,8 @@ pub(crate) fn plan_sync(
     let mut edited_in_flight = Vec::new();
     for d in desired {
         let payload = payload_json(d)?;
-        let hash = content_hash(d, &payload);
+        let media = media_json(d)?;
+        let hash = content_hash(d, &payload, media.as_deref());
         let row = SyncRow {
             id: &d.id,
             post: &d.post,
@@ -230,6 +253,7 @@ pub(crate) fn plan_sync(
             text: &d.text,
             link: d.link.as_deref(),
             payload,
+            media,
             content_hash: hash,
         };
         let Some(e) = by_id.remove(&d.id) else {
@@ -540,6 +564,7 @@ pub(crate) struct RawClaim {
     pub text: String,
     pub link: Option<String>,
     pub payload: String,
+    pub media: Option<String>,
     pub attempt: i64,
     pub due_at: i64,
     pub attempt_started_at: Option<i64>,
@@ -552,6 +577,7 @@ pub(crate) struct RawClaim {
 impl RawClaim {
     pub(crate) fn into_claimed(self, reconciling: bool) -> Result<Claimed, StoreError> {
         let (category, article) = parse_payload(&self.id, &self.payload)?;
+        let media = parse_media(&self.id, self.media.as_deref())?;
         let started = self
             .maybe_sent_since
             .or(self.attempt_started_at)
@@ -564,6 +590,7 @@ impl RawClaim {
             due_at: ts(self.due_at)?,
             lease_expires_at: ts(lease_expires_at)?,
             reconciling,
+            media,
             delivery: Delivery {
                 network: network(&self.network)?,
                 item: count(self.item, "thread item")?,
@@ -784,12 +811,13 @@ mod tests {
             link: Some("c".into()),
             category: None,
             article: None,
+            media: Vec::new(),
         };
         let moved = DesiredDelivery { text: "a".into(), link: Some("bc".into()), ..base.clone() };
         let p = payload_json(&base).unwrap();
-        assert_ne!(content_hash(&base, &p), content_hash(&moved, &p));
+        assert_ne!(content_hash(&base, &p, None), content_hash(&moved, &p, None));
         let nolink = DesiredDelivery { link: None, ..base.clone() };
-        assert_ne!(content_hash(&base, &p), content_hash(&nolink, &p));
-        assert_eq!(content_hash(&base, &p), content_hash(&base.clone(), &p));
+        assert_ne!(content_hash(&base, &p, None), content_hash(&nolink, &p, None));
+        assert_eq!(content_hash(&base, &p, None), content_hash(&base.clone(), &p, None));
     }
 }

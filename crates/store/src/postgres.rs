@@ -71,23 +71,25 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
          WHERE state IN ('queued', 'retrying', 'failed') OR id IN ({IDS})"
     ),
     sync_insert: "INSERT INTO deliveries (id, post, channel, item, network, state, due_at, text,
-            link, payload, content_hash, created_at, updated_at)
+            link, payload, media, content_hash, created_at, updated_at)
         SELECT u.id, u.post, u.channel, u.item, u.network, 'queued', u.due_at, u.text,
-            u.link, u.payload, u.content_hash, $2, $2
+            u.link, u.payload, u.media, u.content_hash, $2, $2
         FROM jsonb_to_recordset($1::jsonb) AS u(id text, post text, channel text,
             item bigint, network text, due_at bigint, text text, link text,
-            payload text, content_hash text)
+            payload text, media text, content_hash text)
         ON CONFLICT (id) DO NOTHING"
         .into(),
     sync_update: format!(
         "UPDATE deliveries AS d SET network = u.network, due_at = u.due_at, text = u.text,
-             link = u.link, payload = u.payload, content_hash = u.content_hash, updated_at = $2
+             link = u.link, payload = u.payload, media = u.media, content_hash = u.content_hash,
+             updated_at = $2
          FROM {CONTENT_ROWS}
          WHERE d.id = u.id AND d.state IN ('queued', 'retrying', 'failed')"
     ),
     sync_revive: format!(
         "UPDATE deliveries AS d SET state = 'queued', network = u.network, due_at = u.due_at,
-             text = u.text, link = u.link, payload = u.payload, content_hash = u.content_hash,
+             text = u.text, link = u.link, payload = u.payload, media = u.media,
+             content_hash = u.content_hash,
              error = NULL, cancelled_by = NULL, not_before = NULL, retries_from = d.attempt,
              updated_at = $2
          FROM {CONTENT_ROWS}
@@ -134,7 +136,7 @@ const IDS: &str = "SELECT jsonb_array_elements_text($1::jsonb)";
 
 /// The content columns of `sync`'s JSON rows `$1`, as the table `u`.
 const CONTENT_ROWS: &str = "jsonb_to_recordset($1::jsonb) AS u(id text, network text,
-    due_at bigint, text text, link text, payload text, content_hash text)";
+    due_at bigint, text text, link text, payload text, media text, content_hash text)";
 
 /// A claim: the `candidates` are chosen and locked in a materialized CTE (`SKIP LOCKED`: rows
 /// another instance is claiming are passed over), then updated with `set` in the same
@@ -144,7 +146,7 @@ fn claim(set: &str, candidates: &str) -> String {
         "WITH due AS MATERIALIZED ({candidates} FOR UPDATE OF d SKIP LOCKED)
          UPDATE deliveries AS d SET {set}
          FROM due WHERE d.id = due.id
-         RETURNING d.id, d.post, d.channel, d.item, d.network, d.text, d.link, d.payload,
+         RETURNING d.id, d.post, d.channel, d.item, d.network, d.text, d.link, d.payload, d.media,
              d.attempt, d.due_at, d.attempt_started_at, d.maybe_sent_since, d.first_unknown_at,
              d.lease_expires_at,
              (SELECT p.remote_id FROM deliveries p

@@ -32,6 +32,7 @@ where
         text: get(row, "text")?,
         link: get(row, "link")?,
         payload: get(row, "payload")?,
+        media: get(row, "media")?,
         attempt: get(row, "attempt")?,
         due_at: get(row, "due_at")?,
         attempt_started_at: get(row, "attempt_started_at")?,

@@ -151,21 +151,24 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
         WHERE state IN ('queued', 'retrying', 'failed') OR id IN (SELECT value FROM json_each($1))"
         .into(),
     sync_insert: "INSERT INTO deliveries (id, post, channel, item, network, state, due_at, text,
-            link, payload, content_hash, created_at, updated_at)
+            link, payload, media, content_hash, created_at, updated_at)
         SELECT value ->> 'id', value ->> 'post', value ->> 'channel', value ->> 'item',
             value ->> 'network', 'queued', value ->> 'due_at', value ->> 'text',
-            value ->> 'link', value ->> 'payload', value ->> 'content_hash', $2, $2
+            value ->> 'link', value ->> 'payload', value ->> 'media', value ->> 'content_hash',
+            $2, $2
         FROM json_each($1)"
         .into(),
     sync_update: format!(
         "UPDATE deliveries SET network = u.network, due_at = u.due_at, text = u.text,
-             link = u.link, payload = u.payload, content_hash = u.content_hash, updated_at = $2
+             link = u.link, payload = u.payload, media = u.media, content_hash = u.content_hash,
+             updated_at = $2
          FROM ({CONTENT_ROWS}) AS u
          WHERE deliveries.id = u.id AND deliveries.state IN ('queued', 'retrying', 'failed')"
     ),
     sync_revive: format!(
         "UPDATE deliveries SET state = 'queued', network = u.network, due_at = u.due_at,
-             text = u.text, link = u.link, payload = u.payload, content_hash = u.content_hash,
+             text = u.text, link = u.link, payload = u.payload, media = u.media,
+             content_hash = u.content_hash,
              error = NULL, cancelled_by = NULL, not_before = NULL, retries_from = attempt,
              updated_at = $2
          FROM ({CONTENT_ROWS}) AS u
@@ -222,14 +225,15 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
 /// The content columns of `sync`'s JSON rows `$1`, as a table.
 const CONTENT_ROWS: &str = "SELECT value ->> 'id' AS id, value ->> 'network' AS network,
         value ->> 'due_at' AS due_at, value ->> 'text' AS text, value ->> 'link' AS link,
-        value ->> 'payload' AS payload, value ->> 'content_hash' AS content_hash
+        value ->> 'payload' AS payload, value ->> 'media' AS media,
+        value ->> 'content_hash' AS content_hash
     FROM json_each($1)";
 
 /// A claim: the `candidates` (ids) are updated with `set` in one statement that returns them.
 fn claim(set: &str, candidates: &str) -> String {
     format!(
         "UPDATE deliveries SET {set} WHERE id IN ({candidates})
-         RETURNING id, post, channel, item, network, text, link, payload, attempt, due_at,
+         RETURNING id, post, channel, item, network, text, link, payload, media, attempt, due_at,
              attempt_started_at, maybe_sent_since, first_unknown_at, lease_expires_at"
     )
 }

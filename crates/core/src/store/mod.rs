@@ -15,8 +15,9 @@ use crate::{Outcome, Reconciled, TokenVault};
 pub use error::StoreError;
 pub use limits::ServerLimits;
 pub use model::{
-    Applied, Backend, ChannelStatus, Claimed, Completion, DesiredDelivery, HistoryEntry, Lease,
-    Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow, SyncReport,
+    Applied, Backend, ChannelStatus, Claimed, Completion, DeliveryMedia, DesiredDelivery,
+    HistoryEntry, Lease, Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow,
+    SyncReport,
 };
 
 /// The durable store of deliveries and tokens. Object-safe: the daemon holds an

@@ -106,6 +106,26 @@ pub struct DesiredDelivery {
     pub category: Option<String>,
     /// The article, for blog posts.
     pub article: Option<Article>,
+    /// The images or videos to send with it, in order (empty for a text post).
+    pub media: Vec<DeliveryMedia>,
+}
+
+/// One image or video of a delivery, as the store keeps it: where to read it when sending.
+///
+/// The store keeps the file's place, not its bytes: the dispatcher reads the file when it sends
+/// (removing its metadata unless `keep_metadata`) and fills [`Delivery::media`]. A file gone or
+/// changed into something crieur cannot send by then is a rejection that names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryMedia {
+    /// The path as written in the post file (for logs and the webhook event).
+    pub path: String,
+    /// The path resolved against the post file's folder: where the file is read.
+    pub file: std::path::PathBuf,
+    /// The alternative text.
+    pub alt: String,
+    /// Send the file with its metadata (EXIF, XMP...) as it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_metadata: bool,
 }
 
 /// What [`Store::sync`](super::Store::sync) changed.
@@ -149,6 +169,8 @@ pub struct Claimed {
     /// True for a claim of [`Store::unknown_to_reconcile`](super::Store::unknown_to_reconcile):
     /// do not send, call the adapter's `reconcile`.
     pub reconciling: bool,
+    /// The media to read and attach before sending ([`Delivery::media`] is empty until then).
+    pub media: Vec<DeliveryMedia>,
 }
 
 /// A lease held on one delivery: its id and the attempt number it was claimed with.
