@@ -12,6 +12,7 @@
 mod cadence;
 mod clock;
 mod diagnostic;
+mod ledger;
 mod location;
 mod network;
 mod post;
@@ -21,6 +22,7 @@ pub mod store;
 pub use cadence::{Cadence, CadenceError, DaySet};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use diagnostic::{Diagnostic, Severity};
+pub use ledger::{LedgerError, MediaLedger, MemoryLedger, UploadedMedia};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};
 pub use post::{Article, Channel, Post, PostTime, Slot, ThreadItem, Variant};
