@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
+    Clock, Delivery, MediaLedger, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::XRateLimits;
 use crate::matching::same_post;
+use crate::media::XMediaSettings;
 
 /// X's public API root.
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
@@ -55,8 +56,13 @@ pub struct XPublisherConfig {
     pub auth: XAuth,
     /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
     pub http: HttpLimits,
-    /// Where "now" comes from (rate-limit holds).
+    /// Where "now" comes from (rate-limit holds, media expiry).
     pub clock: Arc<dyn Clock>,
+    /// Where uploaded media ids are recorded, so a retry reuses those still valid; `None`
+    /// uploads every attachment on every attempt.
+    pub ledger: Option<Arc<dyn MediaLedger>>,
+    /// How media are uploaded (chunk size, processing wait).
+    pub media: XMediaSettings,
 }
 
 impl std::fmt::Debug for XPublisherConfig {
@@ -66,6 +72,8 @@ impl std::fmt::Debug for XPublisherConfig {
             .field("api_base", &self.api_base)
             .field("auth", &self.auth)
             .field("http", &self.http)
+            .field("ledger", &self.ledger.is_some())
+            .field("media", &self.media)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +88,8 @@ impl XPublisherConfig {
             auth,
             http: HttpLimits::default(),
             clock: Arc::new(SystemClock),
+            ledger: None,
+            media: XMediaSettings::default(),
         }
     }
 }
@@ -133,12 +143,14 @@ pub enum XError {
 /// before the attempt (`GET /2/users/{id}/tweets`, the latest 100), compared by text with
 /// links, entities and whitespace normalized (see [`same_post`]).
 pub struct XPublisher {
-    channel: String,
+    pub(crate) channel: String,
     api_base: Url,
     auth: XAuth,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
-    hold: Mutex<Option<Timestamp>>,
+    pub(crate) http: HttpClient,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hold: Mutex<Option<Timestamp>>,
+    pub(crate) ledger: Option<Arc<dyn MediaLedger>>,
+    pub(crate) media: XMediaSettings,
     user_id: Mutex<Option<String>>,
 }
 
@@ -154,7 +166,7 @@ impl std::fmt::Debug for XPublisher {
 }
 
 /// What came back from a request sent with the channel's token.
-enum Sent {
+pub(crate) enum Sent {
     Answer(Response),
     Failed(SendError),
     Auth(Outcome),
@@ -193,6 +205,8 @@ impl XPublisher {
             clock: config.clock,
             hold: Mutex::new(None),
             user_id: Mutex::new(None),
+            ledger: config.ledger,
+            media: config.media,
         })
     }
 
@@ -201,7 +215,7 @@ impl XPublisher {
         &self.channel
     }
 
-    fn url(&self, path: &str) -> Result<Url, String> {
+    pub(crate) fn url(&self, path: &str) -> Result<Url, String> {
         self.api_base.join(path).map_err(|e| format!("cannot build the URL for {path}: {e}"))
     }
 
@@ -222,7 +236,11 @@ impl XPublisher {
 
     /// Sends the request that `build` makes with the token; after a 401, refreshes once and
     /// sends again (X refused the first one, so nothing was created).
-    async fn send_authorized(&self, log_id: &str, build: impl Fn() -> RequestBuilder) -> Sent {
+    pub(crate) async fn send_authorized(
+        &self,
+        log_id: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Sent {
         let mut token = match self.token().await {
             Ok(token) => token,
             Err(e) => return Sent::Auth(self.auth_outcome(&e)),
@@ -488,7 +506,7 @@ fn outcome_reason(outcome: &Outcome) -> &str {
 
 /// X's explanation: `detail`, else `title`, else the first `errors[].message`, else the start of
 /// the body.
-fn problem_detail(response: &Response) -> String {
+pub(crate) fn problem_detail(response: &Response) -> String {
     let answer = response.json::<Value>();
     let text = answer.as_ref().and_then(|v| {
         v.get("detail")
@@ -545,6 +563,12 @@ impl Publisher for XPublisher {
                         "thread item {item} has no previous post to reply to; nothing was sent"
                     ),
                 };
+            }
+        }
+        if !delivery.media.is_empty() {
+            match self.media_ids(delivery).await {
+                Ok(ids) => body["media"] = json!({ "media_ids": ids }),
+                Err(outcome) => return outcome,
             }
         }
         let body = match serde_json::to_vec(&body) {
