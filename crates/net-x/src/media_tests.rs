@@ -314,9 +314,13 @@ async fn two_images_are_uploaded_in_chunks_with_alt_text_and_attached_to_the_pos
     let b = attachment("lyon-desk.png", "A desk by a window over the Rhône", 900, "image/png");
     let outcome = env.publisher().publish(&delivery(0, None, vec![a.clone(), b.clone()])).await;
     assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
-    let s = env.state();
-    let ids = s.posts[0]["media"]["media_ids"].as_array().unwrap().clone();
+    let ids = {
+        let s = env.state();
+        s.posts[0]["media"]["media_ids"].as_array().unwrap().clone()
+    };
     assert_eq!(ids.len(), 2);
+    let order = env.requests().await;
+    let s = env.state();
     let first = &s.sessions[ids[0].as_str().unwrap()];
     assert_eq!(first.segments.len(), 3, "2,500 bytes in chunks of 1,000");
     let bytes: Vec<u8> = first.segments.values().flatten().copied().collect();
@@ -326,7 +330,6 @@ async fn two_images_are_uploaded_in_chunks_with_alt_text_and_attached_to_the_pos
     assert_eq!(second.alt.as_deref(), Some(b.alt.as_str()));
     assert_eq!(second.media_type, "image/png");
     drop(s);
-    let order = env.requests().await;
     let id = ids[0].as_str().unwrap();
     assert_eq!(
         order[..6],
@@ -453,11 +456,12 @@ async fn an_expired_media_id_is_uploaded_again() {
     env.clock.advance(SignedDuration::from_hours(2));
     let outcome = p.publish(&delivery(0, None, vec![a.clone()])).await;
     assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
-    let s = env.state();
-    assert_eq!(s.initializes, 2);
-    let posted = s.posts[0]["media"]["media_ids"][0].as_str().unwrap().to_owned();
+    let (initializes, posted) = {
+        let s = env.state();
+        (s.initializes, s.posts[0]["media"]["media_ids"][0].as_str().unwrap().to_owned())
+    };
+    assert_eq!(initializes, 2);
     assert_ne!(posted, old[0]);
-    drop(s);
     let fresh = env.ledger.lookup("company-x", &ledger_key(&a)).await.unwrap().unwrap();
     assert_eq!(fresh.remote_id, posted);
 }
