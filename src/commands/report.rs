@@ -91,7 +91,8 @@ async fn refresh(config: &crieur_config::Config, now: jiff::Timestamp) -> anyhow
     let store = crieur_store::open(&config.storage.url, opts).await?;
     let clock: Arc<dyn crieur_core::Clock> = Arc::new(crieur_core::OffsetClock::starting_at(now));
     let vault: Arc<dyn crieur_core::TokenVault> = store.clone();
-    let publishers = crieur_adapters::publishers(config, Some(vault), clock.clone())?;
+    let ledger: Arc<dyn crieur_core::MediaLedger> = store.clone();
+    let publishers = crieur_adapters::publishers(config, Some(vault), Some(ledger), clock.clone())?;
     let lane = crieur_daemon::metrics::MetricsLane::new(store.clone(), config, &publishers, clock);
     let done = lane.sweep().await;
     let (n, reads, failed) = (done.snapshots, done.reads, done.failed);

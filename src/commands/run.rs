@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use crieur_config::Config;
-use crieur_core::{Clock, Network, OffsetClock, Publisher, SystemClock, TokenVault};
+use crieur_core::{Clock, MediaLedger, Network, OffsetClock, Publisher, SystemClock, TokenVault};
 use crieur_daemon::{BoxError, Ended, RunOptions, TokenWarning};
 
 use crate::Outcome;
@@ -61,9 +61,10 @@ impl crieur_daemon::Adapters for Wired {
         &self,
         config: &Config,
         vault: Arc<dyn TokenVault>,
+        ledger: Arc<dyn MediaLedger>,
         clock: Arc<dyn Clock>,
     ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError> {
-        Ok(crieur_adapters::publishers(config, Some(vault), clock)?)
+        Ok(crieur_adapters::publishers(config, Some(vault), Some(ledger), clock)?)
     }
 
     fn token_warning(

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crieur_config::{Config, NetworkSettings, OAuthSettings, SecretError, SecretRef};
-use crieur_core::{Clock, Network, Publisher, TokenVault};
+use crieur_core::{Clock, MediaLedger, Network, Publisher, TokenVault};
 use crieur_net_http::HttpClient;
 use crieur_net_oauth::{TokenManager, TokenManagerConfig};
 use secrecy::SecretString;
@@ -98,6 +98,8 @@ pub fn token_warning(
 }
 
 /// Builds the publisher of every channel of `config`. Secrets are resolved here (and only here).
+/// `ledger` (the store) is where the X, LinkedIn and Facebook publishers record the media they
+/// upload, so a retry reuses it; `None` uploads again on every attempt.
 ///
 /// # Errors
 /// When a secret cannot be read or a channel's settings are refused by its adapter (for example a
@@ -105,12 +107,15 @@ pub fn token_warning(
 pub fn publishers(
     config: &Config,
     vault: Option<Arc<dyn TokenVault>>,
+    ledger: Option<Arc<dyn MediaLedger>>,
     clock: Arc<dyn Clock>,
 ) -> Result<HashMap<String, Arc<dyn Publisher>>, Error> {
     let mut out: HashMap<String, Arc<dyn Publisher>> = HashMap::new();
     for (name, channel) in &config.channels {
-        let publisher = build(config, name, &channel.settings, vault.clone(), clock.clone())
-            .map_err(|source| Error { channel: name.clone(), source })?;
+        let ledger = ledger.clone();
+        let publisher =
+            build(config, name, &channel.settings, vault.clone(), ledger, clock.clone())
+                .map_err(|source| Error { channel: name.clone(), source })?;
         out.insert(name.clone(), publisher);
     }
     Ok(out)
@@ -146,6 +151,7 @@ fn build(
     name: &str,
     settings: &NetworkSettings,
     vault: Option<Arc<dyn TokenVault>>,
+    ledger: Option<Arc<dyn MediaLedger>>,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn Publisher>, BuildError> {
     let missing_token = || BuildError::NoToken { channel: name.to_owned() };
@@ -196,6 +202,7 @@ fn build(
                 cfg.api_base.clone_from(base);
             }
             cfg.clock = clock;
+            cfg.ledger = ledger;
             Ok(Arc::new(crieur_net_x::XPublisher::new(cfg)?))
         }
         NetworkSettings::Linkedin(l) => {
@@ -229,6 +236,7 @@ fn build(
                 cfg.linkedin_version.clone_from(v);
             }
             cfg.clock = clock;
+            cfg.ledger = ledger;
             Ok(Arc::new(crieur_net_linkedin::LinkedinPublisher::new(cfg)?))
         }
         NetworkSettings::Facebook(f) => {
@@ -249,6 +257,7 @@ fn build(
                 cfg.graph_version.clone_from(v);
             }
             cfg.clock = clock;
+            cfg.ledger = ledger;
             Ok(Arc::new(crieur_net_facebook::FacebookPublisher::new(cfg)?))
         }
         NetworkSettings::Bluesky(b) => {
@@ -290,7 +299,8 @@ mod tests {
             "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
              secret = \"file:missing\"\ncadence = [\"Mon 08:00\"]\n",
         );
-        let err = publishers(&config, None, Arc::new(crieur_core::SystemClock)).err().unwrap();
+        let err =
+            publishers(&config, None, None, Arc::new(crieur_core::SystemClock)).err().unwrap();
         assert_eq!(err.to_string(), "channel blog");
         assert!(matches!(err.source, BuildError::Secret(_)), "{err:?}");
         assert!(err.source().is_some(), "the cause is kept in the chain");
@@ -311,7 +321,7 @@ mod tests {
             "[channels.blog]\nnetwork = \"webhook\"\nurl = \"https://blog.example.com/hook\"\n\
              secret = \"file:secret\"\ncadence = [\"Mon 08:00\"]\n",
         );
-        let built = publishers(&config, None, Arc::new(crieur_core::SystemClock)).unwrap();
+        let built = publishers(&config, None, None, Arc::new(crieur_core::SystemClock)).unwrap();
         assert_eq!(built["blog"].network(), Network::Webhook);
     }
 

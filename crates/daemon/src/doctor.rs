@@ -271,8 +271,10 @@ async fn channel(
     let label = format!("channel {name}");
     let mut one = config.clone();
     one.channels.retain(|n, _| n == name);
+    // A credential check uploads nothing: a ledger of its own is enough.
+    let ledger = Arc::new(crieur_core::MemoryLedger::new());
     let publisher: Arc<dyn Publisher> =
-        match adapters.publishers(&one, vault, options.clock.clone()) {
+        match adapters.publishers(&one, vault, ledger, options.clock.clone()) {
             Ok(mut built) => match built.remove(name) {
                 Some(p) => p,
                 None => return Check::new(label, Status::Fail, "no publisher was built"),
@@ -411,6 +413,7 @@ mod tests {
                 &self,
                 _: &Config,
                 _: Arc<dyn TokenVault>,
+                _: Arc<dyn crieur_core::MediaLedger>,
                 _: Arc<dyn Clock>,
             ) -> Result<std::collections::HashMap<String, Arc<dyn Publisher>>, crate::BoxError>
             {

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crieur_config::Config;
-use crieur_core::{Clock, Delivery, Network, Publisher, TokenVault};
+use crieur_core::{Clock, Delivery, MediaLedger, Network, Publisher, TokenVault};
 use crieur_scheduler::dispatch::{ClockStepped, DispatchSettings, Dispatcher, Gate};
 use crieur_store::{Key, OpenOptions, State, StatusReport, Store};
 use jiff::Timestamp;
@@ -37,7 +37,8 @@ use crate::{AdapterError, BoxError, Error};
 /// What the daemon needs from the concrete network adapters, supplied by the caller so that this
 /// crate knows none of them.
 pub trait Adapters: Send + Sync {
-    /// The publisher of every channel of `config`, by channel name.
+    /// The publisher of every channel of `config`, by channel name. `vault` keeps the OAuth
+    /// tokens; `ledger` records the media the adapters upload (both are the store).
     ///
     /// # Errors
     /// When a secret cannot be read or a channel's settings are refused by its adapter; the
@@ -46,6 +47,7 @@ pub trait Adapters: Send + Sync {
         &self,
         config: &Config,
         vault: Arc<dyn TokenVault>,
+        ledger: Arc<dyn MediaLedger>,
         clock: Arc<dyn Clock>,
     ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError>;
 
@@ -157,7 +159,8 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Err(e) => tracing::warn!(error = %e, "cannot read the saved server limits"),
         }
         let vault: Arc<dyn TokenVault> = store.clone();
-        let publishers = match adapters.publishers(&config, vault, clock.clone()) {
+        let ledger: Arc<dyn MediaLedger> = store.clone();
+        let publishers = match adapters.publishers(&config, vault, ledger, clock.clone()) {
             Ok(publishers) => publishers,
             Err(e) => {
                 let Some(old) = previous.take() else {

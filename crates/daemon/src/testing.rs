@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crieur_config::Config;
-use crieur_core::{Clock, Network, Publisher, TokenVault};
+use crieur_core::{Clock, MediaLedger, Network, Publisher, TokenVault};
 use jiff::Timestamp;
 
 use crate::supervisor::{Adapters, TokenWarning};
@@ -99,6 +99,7 @@ impl Adapters for NoAdapters {
         &self,
         _: &Config,
         _: Arc<dyn TokenVault>,
+        _: Arc<dyn MediaLedger>,
         _: Arc<dyn Clock>,
     ) -> Result<HashMap<String, Arc<dyn Publisher>>, BoxError> {
         Ok(HashMap::new())

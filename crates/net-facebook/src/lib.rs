@@ -20,6 +20,13 @@
 //!   (which does not expire) is read and saved.
 //! - Thread items are refused (`Rejected(Invalid)`, nothing sent): Pages have no threads, and
 //!   comments would need a further permission.
+//! - Photos ([`crieur_core::Delivery::media`]): each is uploaded to `/{page-id}/photos` with
+//!   `published=false` and its alt text in `alt_text_custom`, then the feed post names them in
+//!   `attached_media`. One photo takes the same path as several (rather than a `/photos` post with
+//!   a caption): the upload stays apart from the post, so the upload ledger
+//!   ([`crieur_core::MediaLedger`]) spares a retry the upload, and reconciliation keeps reading
+//!   the feed. An unpublished photo belongs to the post it is attached to, so the ledger key is
+//!   the digest of the bytes and the delivery id: another post uploads its own copy.
 //! - The text is sent as rendered: mentions arrive as plain names (apps cannot tag Pages or
 //!   people in general), hashtags as plain `#tag`.
 //!
@@ -34,6 +41,7 @@
 
 mod auth;
 mod graph;
+mod media;
 mod pace;
 mod publisher;
 mod usage;
@@ -44,6 +52,7 @@ pub use auth::{
 pub use graph::{
     GraphError, RATE_LIMIT_CODES, Refusal, is_rate_limit, refusal_outcome, token_subcode_meaning,
 };
+pub use media::MAX_PHOTOS;
 pub use pace::{
     HIGH_PERCENT, PAUSE_HIGH, PAUSE_SLOW, PAUSE_THROTTLED, SLOW_DOWN_PERCENT, THROTTLED_PERCENT,
 };
@@ -55,5 +64,7 @@ pub use publisher::{
 };
 pub use usage::FacebookUsage;
 
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;

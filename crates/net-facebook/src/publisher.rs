@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crieur_core::{
-    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
-    SystemClock, TokenVault,
+    Clock, CredentialCheck, Delivery, MediaLedger, Network, Outcome, Publisher, Reconciled,
+    RejectKind, SystemClock, TokenVault,
 };
 use crieur_net_http::reqwest::header::AUTHORIZATION;
 use crieur_net_http::reqwest::{Method, Url};
@@ -75,6 +75,9 @@ pub struct FacebookPublisherConfig {
     pub clock: Arc<dyn Clock>,
     /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
     pub http: HttpLimits,
+    /// Where uploaded photo ids are recorded, so a retry of the same post reuses them; `None`
+    /// uploads every photo on every attempt.
+    pub ledger: Option<Arc<dyn MediaLedger>>,
 }
 
 impl std::fmt::Debug for FacebookPublisherConfig {
@@ -102,6 +105,7 @@ impl FacebookPublisherConfig {
             token,
             clock: Arc::new(SystemClock),
             http: HttpLimits::default(),
+            ledger: None,
         }
     }
 }
@@ -252,15 +256,17 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Option<Url> {
 /// Pacing: every answer's usage headers are kept, and [`Publisher::hold_until`] turns the last
 /// reading into a pause between posts (the table in the crate docs).
 pub struct FacebookPublisher {
-    channel: String,
+    pub(crate) channel: String,
     page_id: String,
     api_base: String,
     graph_version: String,
     feed_url: Url,
+    pub(crate) photos_url: Url,
     published_posts_url: Url,
     token: PageToken,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
+    pub(crate) http: HttpClient,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ledger: Option<Arc<dyn MediaLedger>>,
     pacer: Pacer,
 }
 
@@ -312,6 +318,8 @@ impl FacebookPublisher {
         };
         let feed_url = endpoint(&api_base, &format!("{graph_version}/{page_id}/feed"))
             .ok_or_else(|| bad_base("the feed endpoint cannot be built from it"))?;
+        let photos_url = endpoint(&api_base, &format!("{graph_version}/{page_id}/photos"))
+            .ok_or_else(|| bad_base("the photos endpoint cannot be built from it"))?;
         let published_posts_url =
             endpoint(&api_base, &format!("{graph_version}/{page_id}/published_posts"))
                 .ok_or_else(|| bad_base("the published_posts endpoint cannot be built from it"))?;
@@ -325,10 +333,12 @@ impl FacebookPublisher {
             api_base,
             graph_version,
             feed_url,
+            photos_url,
             published_posts_url,
             token: config.token,
             http,
             clock: config.clock,
+            ledger: config.ledger,
             pacer: Pacer::default(),
         })
     }
@@ -344,7 +354,7 @@ impl FacebookPublisher {
     }
 
     /// What to do when Facebook refuses the token, by where it comes from.
-    fn token_remedy(&self) -> String {
+    pub(crate) fn token_remedy(&self) -> String {
         match &self.token {
             PageToken::Static(_) => format!(
                 "put a new Page token where the access_token of channel {} points (or remove \
@@ -390,7 +400,7 @@ impl FacebookPublisher {
     }
 
     /// Keeps the usage headers of an answer for pacing.
-    fn note_usage(
+    pub(crate) fn note_usage(
         &self,
         response: &Response,
         now: Timestamp,
@@ -412,7 +422,13 @@ impl FacebookPublisher {
     }
 
     /// Logs a Graph refusal: channel, delivery, status, code, subcode, fbtrace_id.
-    fn log_refusal(&self, delivery: &str, what: &str, status: u16, error: Option<&GraphError>) {
+    pub(crate) fn log_refusal(
+        &self,
+        delivery: &str,
+        what: &str,
+        status: u16,
+        error: Option<&GraphError>,
+    ) {
         tracing::warn!(
             channel = %self.channel,
             delivery,
@@ -547,15 +563,23 @@ impl Publisher for FacebookPublisher {
                 return Outcome::Retry { reason, not_before: None };
             }
         };
+        let attached = match self.attached_media(delivery, &auth).await {
+            Ok(attached) => attached,
+            Err(outcome) => return outcome,
+        };
         let mut form: Vec<(&str, &str)> = vec![("message", delivery.text.as_str())];
         if let Some(link) = delivery.link.as_deref().filter(|l| !l.is_empty()) {
             form.push(("link", link));
+        }
+        if let Some(attached) = attached.as_deref() {
+            form.push(("attached_media", attached));
         }
         tracing::debug!(
             channel = %self.channel,
             delivery = %delivery.id,
             attempt = delivery.attempt,
-            with_link = form.len() == 2,
+            with_link = delivery.link.is_some(),
+            photos = delivery.media.len(),
             "posting to the Facebook Page"
         );
         let request = self
@@ -707,7 +731,7 @@ impl Publisher for FacebookPublisher {
 }
 
 /// The answer to the POST's status and body as a Graph error object, for refusals.
-fn graph_error(response: &Response) -> Option<GraphError> {
+pub(crate) fn graph_error(response: &Response) -> Option<GraphError> {
     if response.status.is_success() {
         None
     } else {

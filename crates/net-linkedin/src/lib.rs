@@ -18,9 +18,15 @@
 //!   refreshes once after a 401 when LinkedIn gave a refresh token. [`authorize`] runs
 //!   `crieur auth` (three-legged flow on a loopback redirect) and stores what it got. No token
 //!   ever reaches a log, an error or `Debug`.
+//! - Images ([`crieur_core::Delivery::media`]): `initializeUpload` then a `PUT` of the bytes for
+//!   each, recorded by URN in the channel's [`crieur_core::MediaLedger`] (LinkedIn gives no expiry,
+//!   so a retry reuses them all); the post carries `content.media` for one image and
+//!   `content.multiImage` for 2 to 20, each with its `altText`. A 401 on an upload is final for
+//!   the attempt (`Unauthorized`): the token was checked and refreshed before it.
 
 mod auth;
 mod expiry;
+mod media;
 mod publisher;
 mod tokens;
 mod urn;
@@ -30,6 +36,7 @@ pub use auth::{
     scopes_for,
 };
 pub use expiry::{EXPIRY_THRESHOLDS_DAYS, ExpiryWarning, expiry_warning};
+pub use media::MAX_IMAGES;
 pub use publisher::{
     DEFAULT_API_BASE, DEFAULT_LINKEDIN_VERSION, LinkedinError, LinkedinPublisher,
     LinkedinPublisherConfig, RESTLI_PROTOCOL_VERSION,
@@ -37,6 +44,8 @@ pub use publisher::{
 pub use tokens::LinkedinTokens;
 pub use urn::{Author, InvalidAuthor};
 
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod oauth_tests;
 #[cfg(test)]

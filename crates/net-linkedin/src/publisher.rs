@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
-    SystemClock,
+    Clock, CredentialCheck, Delivery, MediaLedger, Network, Outcome, Publisher, Reconciled,
+    RejectKind, SystemClock,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
@@ -56,6 +56,9 @@ pub struct LinkedinPublisherConfig {
     pub clock: Arc<dyn Clock>,
     /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
     pub http: HttpLimits,
+    /// Where uploaded image URNs are recorded, so a retry reuses them; `None` uploads every
+    /// image on every attempt.
+    pub ledger: Option<Arc<dyn MediaLedger>>,
 }
 
 impl std::fmt::Debug for LinkedinPublisherConfig {
@@ -87,6 +90,7 @@ impl LinkedinPublisherConfig {
             tokens,
             clock: Arc::new(SystemClock),
             http: HttpLimits::default(),
+            ledger: None,
         }
     }
 }
@@ -169,6 +173,9 @@ struct PostBody<'a> {
     commentary: &'a str,
     visibility: &'static str,
     distribution: Distribution,
+    /// The images (`media` for one, `multiImage` for 2 to 20); absent for a text post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<serde_json::Value>,
     #[serde(rename = "lifecycleState")]
     lifecycle_state: &'static str,
     #[serde(rename = "isReshareDisabledByAuthor")]
@@ -298,13 +305,14 @@ pub(crate) fn next_midnight_utc(now: Timestamp) -> Option<Timestamp> {
 /// text (for example long after the first attempt); the dispatcher reconciles soon after an
 /// `Unknown`, within the window LinkedIn checks.
 pub struct LinkedinPublisher {
-    channel: String,
-    author: Author,
-    endpoint: Url,
-    version: String,
+    pub(crate) channel: String,
+    pub(crate) author: Author,
+    pub(crate) endpoint: Url,
+    pub(crate) version: String,
     tokens: LinkedinTokens,
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
+    pub(crate) http: HttpClient,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ledger: Option<Arc<dyn MediaLedger>>,
     hold: Mutex<Option<Timestamp>>,
     /// The smallest expiry threshold already logged (`u32::MAX`: none yet).
     warned: AtomicU32,
@@ -366,6 +374,7 @@ impl LinkedinPublisher {
             tokens: config.tokens,
             http,
             clock: config.clock,
+            ledger: config.ledger,
             hold: Mutex::new(None),
             warned: AtomicU32::new(u32::MAX),
         })
@@ -408,14 +417,14 @@ impl LinkedinPublisher {
         }
     }
 
-    fn set_hold(&self, until: Option<Timestamp>) {
+    pub(crate) fn set_hold(&self, until: Option<Timestamp>) {
         if let Some(until) = until {
             let mut hold = self.hold.lock().unwrap_or_else(|e| e.into_inner());
             *hold = Some(hold.map_or(until, |h| h.max(until)));
         }
     }
 
-    fn auth_hint(&self) -> String {
+    pub(crate) fn auth_hint(&self) -> String {
         match self.tokens {
             LinkedinTokens::Static { .. } => format!(
                 "run `crieur auth {}` or set a new access_token in the channel",
@@ -713,6 +722,10 @@ impl Publisher for LinkedinPublisher {
             Err(outcome) => return outcome,
         };
         let mut refreshed = Refreshed::No;
+        let content = match self.media_content(delivery, &access).await {
+            Ok(content) => content,
+            Err(outcome) => return outcome,
+        };
         let body = PostBody {
             author: self.author.to_string(),
             commentary: &delivery.text,
@@ -722,6 +735,7 @@ impl Publisher for LinkedinPublisher {
                 target_entities: [],
                 third_party_distribution_channels: [],
             },
+            content,
             lifecycle_state: "PUBLISHED",
             is_reshare_disabled_by_author: false,
         };
@@ -954,6 +968,7 @@ mod unit {
                 target_entities: [],
                 third_party_distribution_channels: [],
             },
+            content: None,
             lifecycle_state: "PUBLISHED",
             is_reshare_disabled_by_author: false,
         };

@@ -15,9 +15,10 @@ use secrecy::SecretString;
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://x.com/i/oauth2/authorize";
 /// X's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.x.com/2/oauth2/token";
-/// The scopes crieur asks for: read and write posts, read the user (reconciliation), and
-/// `offline.access` for a refresh token.
-pub const SCOPES: [&str; 4] = ["tweet.read", "tweet.write", "users.read", "offline.access"];
+/// The scopes crieur asks for: read and write posts, read the user (reconciliation), upload
+/// media (`media.write`), and `offline.access` for a refresh token.
+pub const SCOPES: [&str; 5] =
+    ["tweet.read", "tweet.write", "users.read", "media.write", "offline.access"];
 
 /// What `crieur auth CHANNEL` needs for an X channel. `Debug` never shows the secret.
 #[derive(Clone)]

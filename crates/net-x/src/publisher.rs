@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
-    SystemClock,
+    Clock, CredentialCheck, Delivery, MediaLedger, Network, Outcome, Publisher, Reconciled,
+    RejectKind, SystemClock,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::XRateLimits;
 use crate::matching::same_post;
+use crate::media::XMediaSettings;
 
 /// X's public API root.
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
@@ -56,8 +57,13 @@ pub struct XPublisherConfig {
     pub auth: XAuth,
     /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
     pub http: HttpLimits,
-    /// Where "now" comes from (rate-limit holds).
+    /// Where "now" comes from (rate-limit holds, media expiry).
     pub clock: Arc<dyn Clock>,
+    /// Where uploaded media ids are recorded, so a retry reuses those still valid; `None`
+    /// uploads every attachment on every attempt.
+    pub ledger: Option<Arc<dyn MediaLedger>>,
+    /// How media are uploaded (chunk size, processing wait).
+    pub media: XMediaSettings,
 }
 
 impl std::fmt::Debug for XPublisherConfig {
@@ -67,6 +73,8 @@ impl std::fmt::Debug for XPublisherConfig {
             .field("api_base", &self.api_base)
             .field("auth", &self.auth)
             .field("http", &self.http)
+            .field("ledger", &self.ledger.is_some())
+            .field("media", &self.media)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +89,8 @@ impl XPublisherConfig {
             auth,
             http: HttpLimits::default(),
             clock: Arc::new(SystemClock),
+            ledger: None,
+            media: XMediaSettings::default(),
         }
     }
 }
@@ -134,12 +144,14 @@ pub enum XError {
 /// before the attempt (`GET /2/users/{id}/tweets`, the latest 100), compared by text with
 /// links, entities and whitespace normalized (see [`same_post`]).
 pub struct XPublisher {
-    channel: String,
+    pub(crate) channel: String,
     api_base: Url,
     auth: XAuth,
     pub(crate) http: HttpClient,
-    clock: Arc<dyn Clock>,
-    hold: Mutex<Option<Timestamp>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hold: Mutex<Option<Timestamp>>,
+    pub(crate) ledger: Option<Arc<dyn MediaLedger>>,
+    pub(crate) media: XMediaSettings,
     user_id: Mutex<Option<String>>,
 }
 
@@ -194,6 +206,8 @@ impl XPublisher {
             clock: config.clock,
             hold: Mutex::new(None),
             user_id: Mutex::new(None),
+            ledger: config.ledger,
+            media: config.media,
         })
     }
 
@@ -223,7 +237,11 @@ impl XPublisher {
 
     /// Sends the request that `build` makes with the token; after a 401, refreshes once and
     /// sends again (X refused the first one, so nothing was created).
-    async fn send_authorized(&self, log_id: &str, build: impl Fn() -> RequestBuilder) -> Sent {
+    pub(crate) async fn send_authorized(
+        &self,
+        log_id: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Sent {
         self.send_with_token(log_id, build, true).await
     }
 
@@ -559,6 +577,12 @@ impl Publisher for XPublisher {
                         "thread item {item} has no previous post to reply to; nothing was sent"
                     ),
                 };
+            }
+        }
+        if !delivery.media.is_empty() {
+            match self.media_ids(delivery).await {
+                Ok(ids) => body["media"] = json!({ "media_ids": ids }),
+                Err(outcome) => return outcome,
             }
         }
         let body = match serde_json::to_vec(&body) {

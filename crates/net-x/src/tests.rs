@@ -550,7 +550,7 @@ async fn authorize_with_pkce_saves_tokens() {
         assert_eq!(url.as_str().split('?').next().unwrap(), DEFAULT_AUTHORIZE_URL);
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["scope"], "tweet.read tweet.write users.read offline.access");
+        assert_eq!(q["scope"], "tweet.read tweet.write users.read media.write offline.access");
         assert_eq!(q["client_id"], "cid");
         *challenge.lock().unwrap() = Some(q["code_challenge"].clone());
         let cb = format!("{}?state={}&code=x-code", q["redirect_uri"], q["state"]);

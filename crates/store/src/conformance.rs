@@ -10,7 +10,10 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use crieur_core::{ManualClock, Network, Outcome, Reconciled, RejectKind, TokenVault, Tokens};
+use crieur_core::{
+    ManualClock, MediaLedger, Network, Outcome, Reconciled, RejectKind, TokenVault, Tokens,
+    UploadedMedia,
+};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Connection;
 
@@ -193,6 +196,7 @@ conformance!(
     resolve_only_unknown_or_failed,
     concurrent_claimers_never_share_a_row,
     token_vault_round_trip_and_refresh_lock,
+    media_ledger_records_and_replaces_uploads,
     wrong_or_missing_key_fails_cleanly,
     revoked_and_held_channels_wait,
     server_limits_are_kept_per_channel,
@@ -777,6 +781,49 @@ async fn token_vault_round_trip_and_refresh_lock(h: Harness) {
         );
         other.close().await;
     }
+}
+
+async fn media_ledger_records_and_replaces_uploads(h: Harness) {
+    let ledger: Arc<dyn MediaLedger> = h.store.clone();
+    assert_eq!(ledger.lookup("company-x", "abc123").await.unwrap(), None);
+    let first = UploadedMedia {
+        remote_id: "1880028106020515840".into(),
+        expires_at: Some(at(24 * 60)),
+        uploaded_at: at(0),
+    };
+    ledger.record("company-x", "abc123", &first).await.unwrap();
+    assert_eq!(ledger.lookup("company-x", "abc123").await.unwrap(), Some(first.clone()));
+    assert_eq!(ledger.lookup("company-li", "abc123").await.unwrap(), None, "per channel");
+    assert_eq!(ledger.lookup("company-x", "abc124").await.unwrap(), None, "per key");
+    // A second upload of the same bytes (the first expired) replaces the record.
+    let again = UploadedMedia {
+        remote_id: "1880028106020515999".into(),
+        expires_at: Some(at(48 * 60)),
+        uploaded_at: at(25 * 60),
+    };
+    ledger.record("company-x", "abc123", &again).await.unwrap();
+    assert_eq!(ledger.lookup("company-x", "abc123").await.unwrap(), Some(again.clone()));
+    // No expiry is kept as none.
+    let urn = UploadedMedia {
+        remote_id: "urn:li:image:C4E10AQ".into(),
+        expires_at: None,
+        uploaded_at: at(1),
+    };
+    ledger.record("company-li", "abc123", &urn).await.unwrap();
+    assert_eq!(ledger.lookup("company-li", "abc123").await.unwrap(), Some(urn));
+    // Durable: another instance (PostgreSQL) or a read-only open (SQLite) reads the same row,
+    // and a read-only store refuses to record.
+    let other = match h.backend {
+        Backend::Postgres => h.another(OpenOptions { migrate: false, ..h.opts() }).await.unwrap(),
+        Backend::Sqlite => h.another(OpenOptions::read_only()).await.unwrap(),
+    };
+    assert_eq!(other.lookup("company-x", "abc123").await.unwrap(), Some(again.clone()));
+    if h.backend == Backend::Sqlite {
+        let err = other.record("company-x", "zzz", &again).await.unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("read-only"), "{chain}");
+    }
+    other.close().await;
 }
 
 async fn wrong_or_missing_key_fails_cleanly(h: Harness) {

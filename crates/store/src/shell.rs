@@ -17,7 +17,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use crieur_core::{Clock, Reconciled, TokenVault, Tokens, VaultError};
+use crieur_core::{
+    Clock, LedgerError, MediaLedger, Reconciled, TokenVault, Tokens, UploadedMedia, VaultError,
+};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
@@ -259,6 +261,13 @@ pub(crate) mod common {
          ON CONFLICT (channel) DO UPDATE SET until_at = excluded.until_at,
              reason = excluded.reason, updated_at = excluded.updated_at";
     pub const RELEASE: &str = "DELETE FROM channel_holds WHERE channel = $1";
+    pub const LOOKUP_MEDIA: &str = "SELECT remote_id, expires_at, uploaded_at FROM media_uploads
+         WHERE channel = $1 AND media_key = $2";
+    pub const RECORD_MEDIA: &str =
+        "INSERT INTO media_uploads (channel, media_key, remote_id, expires_at, uploaded_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (channel, media_key) DO UPDATE SET remote_id = excluded.remote_id,
+             expires_at = excluded.expires_at, uploaded_at = excluded.uploaded_at";
     pub const REVOKED: &str = "SELECT revoked_reason FROM tokens WHERE channel = $1";
     pub const LOAD_TOKENS: &str = "SELECT nonce, ciphertext FROM tokens WHERE channel = $1";
     pub const SAVE_TOKENS: &str =
@@ -984,6 +993,60 @@ where
         self.writable("unlocking a token refresh")?;
         let unlock = sqlx::query(common::UNLOCK_REFRESH).bind(channel).bind(owner);
         self.run(unlock, "unlocking a token refresh").await?;
+        Ok(())
+    }
+}
+
+/// The upload ledger: one row per (channel, key) in `media_uploads`, replaced by each record.
+/// Lookups work on a read-only store; records need a read-write one.
+#[async_trait]
+impl<D> MediaLedger for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'p> &'p Pool<D::Db>: Executor<'p, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'a> &'a str: Encode<'a, D::Db> + Type<D::Db> + ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Encode<'r, D::Db> + Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> i64: Encode<'r, D::Db> + Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> bool: Encode<'r, D::Db> + Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> Vec<u8>: Encode<'r, D::Db> + Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> Option<i64>: Encode<'r, D::Db>,
+    for<'a> Option<&'a str>: Encode<'a, D::Db>,
+{
+    async fn lookup(&self, channel: &str, key: &str) -> Result<Option<UploadedMedia>, LedgerError> {
+        let read = || db("reading the media upload ledger");
+        let row = sqlx::query(common::LOOKUP_MEDIA)
+            .bind(channel)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read())?;
+        let Some(row) = row else { return Ok(None) };
+        let remote_id: String = row.try_get("remote_id").map_err(read())?;
+        let expires_at: Option<i64> = row.try_get("expires_at").map_err(read())?;
+        let uploaded_at: i64 = row.try_get("uploaded_at").map_err(read())?;
+        Ok(Some(UploadedMedia {
+            remote_id,
+            expires_at: expires_at.map(machine::ts).transpose()?,
+            uploaded_at: machine::ts(uploaded_at)?,
+        }))
+    }
+
+    async fn record(
+        &self,
+        channel: &str,
+        key: &str,
+        media: &UploadedMedia,
+    ) -> Result<(), LedgerError> {
+        self.writable("recording an upload")?;
+        let record = sqlx::query(common::RECORD_MEDIA)
+            .bind(channel)
+            .bind(key)
+            .bind(media.remote_id.as_str())
+            .bind(media.expires_at.map(ms))
+            .bind(ms(media.uploaded_at));
+        self.run(record, "recording an upload").await?;
         Ok(())
     }
 }

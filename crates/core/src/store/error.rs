@@ -148,6 +148,13 @@ impl From<StoreError> for crate::VaultError {
     }
 }
 
+/// A ledger error keeps the store's error, with its causes, as its source.
+impl From<StoreError> for crate::LedgerError {
+    fn from(e: StoreError) -> Self {
+        crate::LedgerError(Box::new(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::engagement::{Snapshot, SnapshotDue};
-use crate::{Outcome, Reconciled, TokenVault};
+use crate::{MediaLedger, Outcome, Reconciled, TokenVault};
 
 pub use error::StoreError;
 pub use limits::ServerLimits;
@@ -38,8 +38,11 @@ pub use model::{
 /// without one); `mark_revoked` holds the channel's deliveries until tokens are saved again;
 /// `try_lock_refresh` is one upsert on `refresh_locks` that succeeds when the row is free,
 /// lapsed or already ours (shared by every instance on PostgreSQL).
+///
+/// The [`MediaLedger`] half: one row per (channel, key) in `media_uploads`, upserted by
+/// `record` in one statement; `lookup` reads it (also on a read-only store).
 #[async_trait]
-pub trait Store: TokenVault + std::fmt::Debug {
+pub trait Store: TokenVault + MediaLedger + std::fmt::Debug {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
