@@ -8,7 +8,6 @@
 
 mod commands;
 mod logging;
-mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

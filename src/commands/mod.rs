@@ -83,5 +83,5 @@ pub fn read_known(config: &Config, now: jiff::Timestamp) -> Known {
 
 /// RFC 3339 with the zone's offset (`2026-03-23T09:15:00+01:00`), as the JSON outputs write it.
 pub fn rfc3339(at: &jiff::Zoned) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    crieur_daemon::plan::rfc3339(at)
 }

@@ -35,6 +35,7 @@ pub mod media;
 pub mod metrics;
 pub mod monitor;
 pub mod plan;
+pub mod preview;
 pub mod server_limits;
 pub mod supervisor;
 pub mod sync;

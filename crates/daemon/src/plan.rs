@@ -378,3 +378,9 @@ mod tests {
         assert_eq!(deduped, all);
     }
 }
+
+/// An instant as RFC 3339 with its zone's offset, to the second (`2026-12-01T09:15:00+01:00`):
+/// the shape of every time in the JSON outputs.
+pub fn rfc3339(at: &jiff::Zoned) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}

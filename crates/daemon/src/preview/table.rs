@@ -49,7 +49,7 @@ pub fn render(preview: &Preview) -> String {
         let first_line = e.text.as_deref().and_then(|t| t.lines().find(|l| !l.trim().is_empty()));
         let text = clip(first_line.unwrap_or(""), room);
         let _ = writeln!(out, "{}", format!("{head}{text:<room$} {marker}").trim_end());
-        if let Some(line) = crieur_daemon::media::summary(&e.media) {
+        if let Some(line) = crate::media::summary(&e.media) {
             let _ = writeln!(out, "{}", clip(&format!("      {line}"), WIDTH));
         }
         for d in &e.diagnostics {

@@ -113,7 +113,7 @@ fn slot(e: &Entry, colours: &BTreeMap<String, &'static str>, zone: &jiff::tz::Ti
 
 /// One media entry: its thumbnail (alt text as `alt` and on hover), or its name, and the media
 /// findings placed on it beside.
-fn media(m: &crieur_daemon::media::MediaView, diags: &[Diag]) -> Markup {
+fn media(m: &crate::media::MediaView, diags: &[Diag]) -> Markup {
     let alt = m.alt.as_deref().unwrap_or("");
     let mine = diags.iter().filter(|d| {
         d.rule.starts_with("media.") && d.location.as_deref() == Some(m.location.as_str())

@@ -1,13 +1,18 @@
 //! What `preview` shows, and the four ways it shows it.
 //!
-//! The model ([`Preview`]) is built once from the calendar and the policy; each format is a pure
-//! function of it, so the table, the JSON, the HTML page and the ICS file can never disagree.
+//! The model ([`Preview`]) is built once from the assessed plan ([`build`]); each format is a pure
+//! function of it, so the table, the JSON, the HTML page and the ICS file can never disagree, and
+//! whoever serves the calendar (the command, an HTTP feed) shows the same thing.
 
 pub mod html;
 pub mod ics;
 pub mod table;
 
+use crieur_config::Config;
+use crieur_core::{Diagnostic, Post};
 use serde::Serialize;
+
+use crate::plan::{self, Assessment};
 
 /// The dry-run calendar of a window, in the JSON shape of `crieur preview --format json`.
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +46,7 @@ pub struct Entry {
     /// Length as the network counts it; `null` when empty.
     pub length: Option<Length>,
     /// The post's images and videos on this channel (`[]` when none).
-    pub media: Vec<crieur_daemon::media::MediaView>,
+    pub media: Vec<crate::media::MediaView>,
     /// The rule findings about this post on this channel.
     pub diagnostics: Vec<Diag>,
     /// The rendered follow-up items of a thread (published as replies right after the post).
@@ -117,5 +122,104 @@ impl Entry {
                 (self.at.get(..10).unwrap_or("").to_owned(), self.local_time().to_owned(), None)
             }
         }
+    }
+}
+
+/// The preview of the window `from`..`to` from an assessed plan, limited to `channels` when that
+/// is not empty (the caller checked that each exists).
+pub fn build(
+    config: &Config,
+    posts: &[Post],
+    assessed: &Assessment,
+    from: &jiff::Zoned,
+    to: &jiff::Zoned,
+    channels: &[String],
+) -> Preview {
+    let wanted =
+        |channel: &str| channels.is_empty() || channels.iter().any(|c| c == channel);
+    let mut entries = Vec::new();
+    for e in assessed.calendar.entries.iter().filter(|e| wanted(&e.channel)) {
+        let mut entry = Entry {
+            at: plan::rfc3339(&e.at),
+            channel: e.channel.clone(),
+            network: e.network.to_string(),
+            post: None,
+            text: None,
+            length: None,
+            media: Vec::new(),
+            diagnostics: Vec::new(),
+            thread: Vec::new(),
+            link: None,
+            fixed: e.fixed,
+            source: None,
+        };
+        if let Some(i) = e.post {
+            let post = &posts[i];
+            let key = (i, e.channel.clone());
+            entry.post = Some(post.id.clone());
+            entry.source = Some(post.location.to_string());
+            if let Some(ch) = config.channels.get(&e.channel) {
+                entry.media =
+                    crate::media::views(&config, &assessed.media, post, &ch.channel);
+            }
+            if let Some(r) = assessed.rendered.get(&key) {
+                entry.text = Some(r.text.clone());
+                entry.length = Some(Length {
+                    used: u64::from(r.length.used),
+                    limit: r.length.limit.map(u64::from),
+                });
+                if matches!(
+                    e.network,
+                    crieur_core::Network::X
+                        | crieur_core::Network::Mastodon
+                        | crieur_core::Network::Bluesky
+                ) {
+                    entry.thread = r.thread.clone();
+                }
+                // The link travels apart from the text on Facebook, webhooks and Bluesky (its
+                // card).
+                if matches!(
+                    e.network,
+                    crieur_core::Network::Facebook
+                        | crieur_core::Network::Webhook
+                        | crieur_core::Network::Bluesky
+                ) {
+                    entry.link = r.link.clone();
+                }
+            }
+            let mut diags: Vec<&Diagnostic> =
+                assessed.text.get(&key).into_iter().flatten().collect();
+            diags.extend(assessed.calendar_rules.iter().filter(|d| {
+                d.post.as_deref() == Some(post.id.as_str())
+                    && d.channel.as_deref() == Some(e.channel.as_str())
+            }));
+            entry.diagnostics = diags.into_iter().map(diag).collect();
+        }
+        entries.push(entry);
+    }
+    let window = assessed
+        .calendar_rules
+        .iter()
+        .filter(|d| d.post.is_none())
+        .filter(|d| d.channel.as_deref().is_none_or(wanted))
+        .map(diag)
+        .collect();
+    Preview {
+        from: plan::rfc3339(&from),
+        to: plan::rfc3339(&to),
+        entries,
+        diagnostics: window,
+        zone: config.timezone.clone(),
+    }
+}
+
+fn diag(d: &Diagnostic) -> Diag {
+    Diag {
+        rule: d.rule.clone(),
+        severity: d.severity.to_string(),
+        message: d.message.clone(),
+        post: None,
+        channel: if d.post.is_none() { d.channel.clone() } else { None },
+        location: d.location.as_ref().map(ToString::to_string),
     }
 }
