@@ -1,8 +1,8 @@
 //! `crieur preview`: the dry-run calendar of the coming week. Sends nothing, writes nothing.
 
-use clap::ValueEnum;
 use crate::Outcome;
 use crate::commands::Context;
+use clap::ValueEnum;
 use crieur_daemon::{plan, preview};
 
 /// Output format of `preview`.

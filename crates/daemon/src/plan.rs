@@ -331,6 +331,12 @@ pub fn assess(
     Ok(Assessment { calendar, rendered, text, calendar_rules, media })
 }
 
+/// An instant as RFC 3339 with its zone's offset, to the second (`2026-12-01T09:15:00+01:00`):
+/// the shape of every time in the JSON outputs.
+pub fn rfc3339(at: &jiff::Zoned) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -377,10 +383,4 @@ mod tests {
         deduped.dedup();
         assert_eq!(deduped, all);
     }
-}
-
-/// An instant as RFC 3339 with its zone's offset, to the second (`2026-12-01T09:15:00+01:00`):
-/// the shape of every time in the JSON outputs.
-pub fn rfc3339(at: &jiff::Zoned) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }

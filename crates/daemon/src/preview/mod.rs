@@ -135,8 +135,7 @@ pub fn build(
     to: &jiff::Zoned,
     channels: &[String],
 ) -> Preview {
-    let wanted =
-        |channel: &str| channels.is_empty() || channels.iter().any(|c| c == channel);
+    let wanted = |channel: &str| channels.is_empty() || channels.iter().any(|c| c == channel);
     let mut entries = Vec::new();
     for e in assessed.calendar.entries.iter().filter(|e| wanted(&e.channel)) {
         let mut entry = Entry {
@@ -159,8 +158,7 @@ pub fn build(
             entry.post = Some(post.id.clone());
             entry.source = Some(post.location.to_string());
             if let Some(ch) = config.channels.get(&e.channel) {
-                entry.media =
-                    crate::media::views(&config, &assessed.media, post, &ch.channel);
+                entry.media = crate::media::views(config, &assessed.media, post, &ch.channel);
             }
             if let Some(r) = assessed.rendered.get(&key) {
                 entry.text = Some(r.text.clone());
@@ -205,8 +203,8 @@ pub fn build(
         .map(diag)
         .collect();
     Preview {
-        from: plan::rfc3339(&from),
-        to: plan::rfc3339(&to),
+        from: plan::rfc3339(from),
+        to: plan::rfc3339(to),
         entries,
         diagnostics: window,
         zone: config.timezone.clone(),
