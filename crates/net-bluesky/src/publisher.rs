@@ -204,14 +204,7 @@ impl BlueskyPublisher {
             url: config.service.clone(),
             reason,
         };
-        let mut service = Url::parse(config.service.trim()).map_err(|e| bad(e.to_string()))?;
-        if !matches!(service.scheme(), "http" | "https") || service.cannot_be_a_base() {
-            return Err(bad("http or https expected".into()));
-        }
-        if !service.path().ends_with('/') {
-            let path = format!("{}/", service.path());
-            service.set_path(&path);
-        }
+        let service = crieur_net_http::api_base(&config.service).map_err(bad)?;
         let http = HttpClient::builder()
             .limits(config.http)
             .build()

@@ -25,12 +25,14 @@
 //! bounds to 100 header lines and a read buffer of about 400 KiB (8 KiB + 100 x 4 KiB); a larger
 //! head fails the request (a [`SendError`] of fate [`SendFate::MaybeSent`]).
 
+mod base;
 mod client;
 mod ratelimit;
 mod secret;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use base::api_base;
 pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
     HttpClient, HttpClientBuilder, HttpLimits, Response, SendError, SendFate, USER_AGENT,

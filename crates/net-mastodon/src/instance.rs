@@ -1,7 +1,7 @@
 //! The server's own limits: `GET /api/v2/instance`.
 
 use crieur_core::store::ServerLimits;
-use crieur_net_http::reqwest::{Method, Url};
+use crieur_net_http::reqwest::Method;
 use crieur_net_http::{HttpClient, SendError};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -32,14 +32,7 @@ pub async fn read_server_limits(
     now: Timestamp,
 ) -> Result<ServerLimits, LimitsError> {
     let bad = || LimitsError::Instance(instance.to_owned());
-    let mut base = Url::parse(instance.trim()).map_err(|_| bad())?;
-    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-        return Err(bad());
-    }
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
+    let base = crieur_net_http::api_base(instance).map_err(|_| bad())?;
     let url = base.join("api/v2/instance").map_err(|_| bad())?;
     let r = http
         .send("server-limits", http.request(Method::GET, url))

@@ -188,14 +188,7 @@ impl MastodonPublisher {
             url: config.instance.clone(),
             reason,
         };
-        let mut base = Url::parse(config.instance.trim()).map_err(|e| bad(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(bad("http or https expected".into()));
-        }
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
+        let base = crieur_net_http::api_base(&config.instance).map_err(bad)?;
         let http = HttpClient::builder()
             .limits(config.http)
             .build()

@@ -186,14 +186,7 @@ impl XPublisher {
             url: config.api_base.clone(),
             reason,
         };
-        let mut api_base = Url::parse(config.api_base.trim()).map_err(|e| bad(e.to_string()))?;
-        if !matches!(api_base.scheme(), "http" | "https") || api_base.cannot_be_a_base() {
-            return Err(bad("http or https expected".into()));
-        }
-        if !api_base.path().ends_with('/') {
-            let path = format!("{}/", api_base.path());
-            api_base.set_path(&path);
-        }
+        let api_base = crieur_net_http::api_base(&config.api_base).map_err(bad)?;
         let http = HttpClient::builder()
             .limits(config.http)
             .build()
