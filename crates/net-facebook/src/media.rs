@@ -10,7 +10,8 @@ use crieur_core::{Attachment, Delivery, Outcome, RejectKind, UploadedMedia};
 use crieur_net_http::reqwest::Method;
 use crieur_net_http::reqwest::header::{AUTHORIZATION, HeaderValue};
 use crieur_net_http::reqwest::multipart::{Form, Part};
-use crieur_net_http::{error_chain, retry_after};
+use crieur_net_http::retry_after;
+use crieur_net_http::{UploadKey, upload_once};
 use serde_json::{Value, json};
 
 use crate::graph::{Refusal, refusal_outcome};
@@ -57,32 +58,15 @@ impl FacebookPublisher {
         a: &Attachment,
     ) -> Result<String, Outcome> {
         let key = format!("{}/{}", a.sha256, d.id);
-        if let Some(ledger) = &self.ledger {
-            match ledger.lookup(&self.channel, &key).await {
-                Ok(Some(m)) if m.usable_at(self.clock.now(), jiff::SignedDuration::ZERO) => {
-                    tracing::debug!(channel = %self.channel, delivery = %d.id, media = %a.path, photo = %m.remote_id, "reusing the photo uploaded earlier");
-                    return Ok(m.remote_id);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Outcome::Retry {
-                        reason: format!(
-                            "channel {}: nothing was sent: {}",
-                            self.channel,
-                            error_chain(&e)
-                        ),
-                        not_before: None,
-                    });
-                }
-            }
-        }
-        let uploaded = self.upload(d, auth, a).await?;
-        if let Some(ledger) = &self.ledger
-            && let Err(e) = ledger.record(&self.channel, &key, &uploaded).await
-        {
-            tracing::warn!(channel = %self.channel, delivery = %d.id, media = %a.path, error = %error_chain(&e), "could not record the upload");
-        }
-        Ok(uploaded.remote_id)
+        let at = UploadKey { channel: &self.channel, key: &key, delivery: &d.id, path: &a.path };
+        upload_once(
+            self.ledger.as_deref(),
+            at,
+            self.clock.now(),
+            jiff::SignedDuration::ZERO,
+            || self.upload(d, auth, a),
+        )
+        .await
     }
 
     async fn upload(

@@ -31,6 +31,7 @@ mod ratelimit;
 mod secret;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod upload;
 
 pub use base::api_base;
 pub use client::{
@@ -40,6 +41,7 @@ pub use client::{
 };
 pub use ratelimit::{RateWindow, header_epoch, header_u64, json_header, retry_after};
 pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};
+pub use upload::{UploadKey, upload_once};
 
 /// The reqwest version these types come from, re-exported so adapters name the same types
 /// (`Url`, `Method`, `StatusCode`, `header`, `dns`) without a version mismatch.

@@ -9,7 +9,8 @@
 use crieur_core::{Attachment, Delivery, Outcome, RejectKind, UploadedMedia};
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
-use crieur_net_http::{Response, bearer_header, error_chain, retry_after};
+use crieur_net_http::{Response, bearer_header, retry_after};
+use crieur_net_http::{UploadKey, upload_once};
 use serde_json::{Value, json};
 
 use crate::publisher::{LinkedinPublisher, RESTLI_PROTOCOL_VERSION};
@@ -56,32 +57,16 @@ impl LinkedinPublisher {
         access: &Access,
         a: &Attachment,
     ) -> Result<String, Outcome> {
-        if let Some(ledger) = &self.ledger {
-            match ledger.lookup(&self.channel, &a.sha256).await {
-                Ok(Some(m)) if m.usable_at(self.clock.now(), jiff::SignedDuration::ZERO) => {
-                    tracing::debug!(channel = %self.channel, delivery = %d.id, media = %a.path, image = %m.remote_id, "reusing the image uploaded earlier");
-                    return Ok(m.remote_id);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Outcome::Retry {
-                        reason: format!(
-                            "channel {}: nothing was sent: {}",
-                            self.channel,
-                            error_chain(&e)
-                        ),
-                        not_before: None,
-                    });
-                }
-            }
-        }
-        let uploaded = self.upload(d, access, a).await?;
-        if let Some(ledger) = &self.ledger
-            && let Err(e) = ledger.record(&self.channel, &a.sha256, &uploaded).await
-        {
-            tracing::warn!(channel = %self.channel, delivery = %d.id, media = %a.path, error = %error_chain(&e), "could not record the upload");
-        }
-        Ok(uploaded.remote_id)
+        let at =
+            UploadKey { channel: &self.channel, key: &a.sha256, delivery: &d.id, path: &a.path };
+        upload_once(
+            self.ledger.as_deref(),
+            at,
+            self.clock.now(),
+            jiff::SignedDuration::ZERO,
+            || self.upload(d, access, a),
+        )
+        .await
     }
 
     async fn upload(

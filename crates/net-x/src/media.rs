@@ -6,6 +6,7 @@
 //! fixes: bytes X refuses (`Rejected`), and a token without `media.write` (`Unauthorized`, which
 //! holds the channel until `crieur auth` is run again).
 
+use crieur_net_http::{UploadKey, upload_once};
 use std::time::Duration;
 
 use crieur_core::{Attachment, Delivery, Outcome, RejectKind, UploadedMedia};
@@ -92,36 +93,12 @@ impl XPublisher {
 
     async fn media_id(&self, delivery: &Delivery, a: &Attachment) -> Result<String, Outcome> {
         let key = ledger_key(a);
-        if let Some(ledger) = &self.ledger {
-            match ledger.lookup(&self.channel, &key).await {
-                Ok(Some(m)) if m.usable_at(self.clock.now(), EXPIRY_MARGIN) => {
-                    tracing::debug!(channel = %self.channel, delivery = %delivery.id, media = %a.path, media_id = %m.remote_id, "reusing the media uploaded earlier");
-                    return Ok(m.remote_id);
-                }
-                Ok(Some(m)) => {
-                    tracing::info!(channel = %self.channel, delivery = %delivery.id, media = %a.path, media_id = %m.remote_id, "the media uploaded earlier expired; uploading it again");
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(Outcome::Retry {
-                        reason: format!(
-                            "channel {}: nothing was sent: {}",
-                            self.channel,
-                            error_chain(&e)
-                        ),
-                        not_before: None,
-                    });
-                }
-            }
-        }
-        let uploaded = self.upload(delivery, a).await?;
-        if let Some(ledger) = &self.ledger
-            && let Err(e) = ledger.record(&self.channel, &key, &uploaded).await
-        {
-            // The upload worked; only its reuse after a crash is lost. Post anyway.
-            tracing::warn!(channel = %self.channel, delivery = %delivery.id, media = %a.path, error = %error_chain(&e), "could not record the upload");
-        }
-        Ok(uploaded.remote_id)
+        let at =
+            UploadKey { channel: &self.channel, key: &key, delivery: &delivery.id, path: &a.path };
+        upload_once(self.ledger.as_deref(), at, self.clock.now(), EXPIRY_MARGIN, || {
+            self.upload(delivery, a)
+        })
+        .await
     }
 
     /// Uploads one attachment: initialize, append, finalize, wait for processing, alt text.
