@@ -389,3 +389,116 @@ async fn the_upload_mocks_refuse_what_the_networks_refuse() {
     assert_eq!(status(feed(&[&described]).send().await.unwrap()), 400, "already attached");
     refusals(13);
 }
+
+/// A small MP4 as a phone writes it: `ftyp`, `moov` (a 320x240 track, `udta` with the `©xyz`
+/// position), then `payload` bytes of `mdat`.
+fn phone_mp4(payload: usize) -> Vec<u8> {
+    fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(8 + payload.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(payload);
+        out
+    }
+    let matrix: Vec<u8> = [0x10000u32, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect();
+    let mut tkhd = vec![0u8; 4 + 20 + 8 + 8];
+    tkhd.extend_from_slice(&matrix);
+    tkhd.extend_from_slice(&(320u32 << 16).to_be_bytes());
+    tkhd.extend_from_slice(&(240u32 << 16).to_be_bytes());
+    let mut mvhd = vec![0u8; 4 + 8];
+    mvhd.extend_from_slice(&[0, 0, 0x03, 0xe8, 0, 0, 0x27, 0x10, 0, 1, 0, 0, 1, 0]);
+    mvhd.extend_from_slice(&[0; 10]);
+    mvhd.extend_from_slice(&matrix);
+    mvhd.extend_from_slice(&[0; 24]);
+    mvhd.extend_from_slice(&2u32.to_be_bytes());
+    let xyz = mp4_box(b"\xa9xyz", b"\x00\x12\x15\xc7+45.7601+004.8400/");
+    let moov = [
+        mp4_box(b"mvhd", &mvhd),
+        mp4_box(b"trak", &mp4_box(b"tkhd", &tkhd)),
+        mp4_box(b"udta", &xyz),
+    ]
+    .concat();
+    let mut state: u32 = 0x2545_F491;
+    let data: Vec<u8> = (0..payload)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    [
+        mp4_box(b"ftyp", b"isom\0\0\x02\0isomiso2avc1mp41"),
+        mp4_box(b"moov", &moov),
+        mp4_box(b"mdat", &data),
+    ]
+    .concat()
+}
+
+/// An MP4 goes to X in 4 MiB `append` segments as `tweet_video`, is polled until X has processed
+/// it, gets its alt text, and is posted once; its `udta` position is blanked in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
+    const ALT: &str = "Thirty seconds of the Lyon office on its first morning";
+    let video = phone_mp4(9 * 1024 * 1024 + 12_345);
+    assert!(contains(&video, b"+45.7601"));
+    let net = Networks::start().await;
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("v")));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    std::fs::write(project.path().join("posts/media/first-morning.mp4"), &video).unwrap();
+    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
+        .unwrap();
+    project.write(
+        "posts/video.toml",
+        &format!(
+            "[[post]]\nid = \"first-morning\"\nchannels = [\"v-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+             media = [{{ path = \"media/first-morning.mp4\", alt = \"{ALT}\" }}]\n"
+        ),
+    );
+    let validate = project.run(&["validate"]).await;
+    assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stdout));
+
+    let mut daemon = project.spawn(&[]);
+    daemon.ready(Duration::from_secs(10)).await;
+    let rows = wait_status(&project, Duration::from_secs(40), |rows| {
+        rows.get("first-morning@v-x").is_some_and(|r| r["state"] == "published")
+    })
+    .await;
+    assert_eq!(rows["first-morning@v-x"]["state"], "published", "{}", daemon.log());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    net.assert_clean();
+    let s = net.state();
+    assert_eq!(s.x_posts.len(), 1, "one post");
+    assert_eq!(s.count("x initialize"), 1);
+    let id = &s.x_posts[0].media_ids[0];
+    assert_eq!(s.x_posts[0].media_ids.len(), 1);
+    let m = &s.x_media[id];
+    assert_eq!((m.media_type.as_str(), m.category.as_str()), ("video/mp4", "tweet_video"));
+    assert_eq!(m.total_bytes, video.len());
+    let sizes: Vec<usize> = m.segments.values().map(Vec::len).collect();
+    let chunk = 4 * 1024 * 1024;
+    assert_eq!(sizes, [chunk, chunk, video.len() - 2 * chunk], "segments 0, 1, 2 in order");
+    assert!(m.status_polls >= 1 && m.processed, "posted only once X had processed it");
+    assert_eq!(m.alt.as_deref(), Some(ALT));
+    let sent = m.bytes();
+    assert_eq!(sent.len(), video.len(), "blanked in place: no offset moves");
+    assert!(!contains(&sent, b"+45.7601") && !contains(&sent, b"udta"), "the position is gone");
+    let differ = sent.iter().zip(&video).filter(|(a, b)| a != b).count();
+    assert!(differ > 0 && differ <= 40, "only the udta box changed ({differ} bytes)");
+    // Each step in order: initialize, the segments, finalize, status, metadata, then the post.
+    let steps: Vec<&str> = s.log.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(
+        steps.iter().filter(|s| **s != "status").copied().collect::<Vec<_>>(),
+        ["initialize", "append", "append", "append", "finalize", "metadata", "post"],
+        "{:#?}",
+        s.log
+    );
+    drop(s);
+    drop(daemon);
+}
