@@ -502,3 +502,59 @@ async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
     drop(s);
     drop(daemon);
 }
+
+/// `validate` applies the video rules of policy.md per network, each finding on its `media`
+/// entry: X takes one video alone (no second one, no image beside it), Facebook no video from
+/// crieur.
+#[tokio::test]
+async fn validate_places_the_video_rules_on_their_media_entries() {
+    let net = Networks::start().await;
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("v")));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    std::fs::write(project.path().join("posts/media/clip.mp4"), phone_mp4(4096)).unwrap();
+    std::fs::write(project.path().join("posts/media/team.jpg"), TEAM).unwrap();
+    project.write(
+        "posts/video.toml",
+        "[[post]]\nid = \"mixed\"\nchannels = [\"v-x\"]\ntext = \"Mixed\"\nmedia = [\n  \
+         { path = \"media/clip.mp4\", alt = \"A clip\" },\n  \
+         { path = \"media/team.jpg\", alt = \"A team\" },\n]\n\n\
+         [[post]]\nid = \"two-clips\"\nchannels = [\"v-x\"]\ntext = \"Two\"\nmedia = [\n  \
+         { path = \"media/clip.mp4\", alt = \"A clip\" },\n  \
+         { path = \"media/clip.mp4\", alt = \"The same clip\" },\n]\n\n\
+         [[post]]\nid = \"clip-on-facebook\"\nchannels = [\"v-fb\"]\ntext = \"Clip\"\n\
+         media = [{ path = \"media/clip.mp4\", alt = \"A clip\" }]\n\n\
+         [[post]]\nid = \"clip-alone\"\nchannels = [\"v-x\"]\ntext = \"Alone\"\n\
+         media = [{ path = \"media/clip.mp4\", alt = \"A clip\" }]\n",
+    );
+    let out = project.run(&["validate", "--format", "json"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut found: Vec<(String, String, u64, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("media.")))
+        .map(|f| {
+            assert!(f["path"].as_str().unwrap().ends_with("posts/video.toml"), "{f}");
+            (
+                f["post"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    let want = [
+        ("clip-on-facebook", "media.unreadable", 23, 10),
+        ("mixed", "media.mixed", 6, 3),
+        ("two-clips", "media.count", 15, 3),
+    ]
+    .map(|(p, r, l, c)| (p.to_owned(), r.to_owned(), l, c));
+    assert_eq!(found, want, "{text}");
+}
