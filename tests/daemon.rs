@@ -7,12 +7,14 @@
 
 mod harness;
 mod receiver;
+mod uploads;
 
 mod basics;
 mod bluesky;
 mod crash;
 mod mastodon;
 mod media;
+mod media_networks;
 mod postgres;
 mod reload;
 mod report;

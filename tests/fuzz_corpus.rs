@@ -13,7 +13,7 @@ mod harness;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 10] = [
+const TARGETS: [(&str, Target); 12] = [
     ("config", harness::config),
     ("front_matter", harness::front_matter),
     ("cadence", harness::cadence),
@@ -24,6 +24,8 @@ const TARGETS: [(&str, Target); 10] = [
     ("facebook_response", |d| drop(harness::facebook_response(d))),
     ("webhook_response", |d| drop(harness::webhook_response(d))),
     ("rate_limit_headers", harness::rate_limit_headers),
+    ("media_sniff", harness::media_sniff),
+    ("media_strip", harness::media_strip),
 ];
 
 fn corpus_files(target: &str) -> Vec<PathBuf> {
@@ -96,4 +98,37 @@ fn recorded_answers_decode_to_the_outcomes_the_adapters_give() {
         Some(Answered::Outcome(Outcome::Rejected { kind: RejectKind::Gone, .. }))
     ));
     assert_eq!(harness::webhook_response(b"not a status line\n\n"), None);
+}
+
+#[test]
+fn the_media_seeds_are_read_as_the_kinds_they_are_and_lose_their_metadata() {
+    use crieur_media::Kind;
+    let seed = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/media_strip").join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    // The seeds reach each format's stripper, not only the refusal of unknown bytes.
+    for (name, kind, secret) in [
+        ("seed-lyon-team.jpg", Kind::Jpeg, &b"Exif\0\0"[..]),
+        ("seed-orientation-6.jpg", Kind::Jpeg, b"Phone\0"),
+        ("seed-lyon-desk.png", Kind::Png, b"eXIf"),
+        ("seed-itxt-ztxt.png", Kind::Png, b"iTXt"),
+        ("seed-comment.gif", Kind::Gif, b"secret"),
+        ("seed-animated-xmp.gif", Kind::Gif, b"xmpmeta"),
+        ("seed-exif-xmp.webp", Kind::WebP, b"GPSLatitude"),
+        ("seed-udta-meta.mp4", Kind::Mp4, b"+45.7601"),
+    ] {
+        let data = seed(name);
+        assert!(data.windows(secret.len()).any(|w| w == secret), "{name} lost its metadata");
+        let stripped = crieur_media::strip(&data, false)
+            .unwrap_or_else(|e| panic!("{name} is not stripped: {e}"));
+        assert_eq!(stripped.kind, kind, "{name}");
+        assert!(!stripped.removed.is_empty(), "{name}: nothing removed");
+        let left = stripped.bytes.windows(secret.len()).any(|w| w == secret);
+        assert!(!left, "{name} still holds {:?}", String::from_utf8_lossy(secret));
+    }
+    assert_eq!(crieur_media::sniff(&seed("seed-orientation-6.jpg")).orientation, Some(6));
+    for name in ["seed-text.txt", "seed-not-a-photo.jpg"] {
+        assert!(crieur_media::strip(&seed(name), false).is_err(), "{name} is refused");
+    }
 }

@@ -162,3 +162,60 @@ rl = [
 ]
 for n, d in rl:
     put("rate_limit_headers", n, d)
+
+# media_sniff and media_strip: the test pictures, and small files of every kind built here byte
+# by byte (with the metadata blocks a phone or an editor writes), cut short, or not media at all.
+import struct, zlib
+
+def box(kind, payload):
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+def riff_chunk(kind, payload):
+    pad = b"\0" if len(payload) % 2 else b""
+    return kind + struct.pack("<I", len(payload)) + payload + pad
+
+def png_chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+team = read("tests/fixtures/media/lyon-team.jpg")
+desk = read("tests/fixtures/media/lyon-desk.png")
+gif = (b"GIF89a\x01\x00\x01\x00\x00\x00\x00"
+       b"\x21\xfe\x06secret\x00"
+       b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b")
+animated = (b"GIF89a\x02\x00\x02\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
+            b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+            b"\x21\xff\x0bXMP DataXMP\x0c<x:xmpmeta/>\x00"
+            + (b"\x21\xf9\x04\x00\x0a\x00\x00\x00\x2c\x00\x00\x00\x00\x02\x00\x02\x00\x00\x02\x02\x84\x51\x00") * 2
+            + b"\x3b")
+vp8l = riff_chunk(b"VP8L", b"\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00")
+vp8x = riff_chunk(b"VP8X", bytes([0x0c, 0, 0, 0]) + (0).to_bytes(3, "little") + (0).to_bytes(3, "little"))
+webp_body = b"WEBP" + vp8x + vp8l + riff_chunk(b"EXIF", team[10:10 + 0xb0 - 8]) + riff_chunk(b"XMP ", b"<x:xmpmeta exif:GPSLatitude='45,45.602N'/>")
+webp = b"RIFF" + struct.pack("<I", len(webp_body)) + webp_body
+tkhd = bytes(4) + bytes(8) + struct.pack(">I", 1) + bytes(4) + struct.pack(">I", 1000) + bytes(8) + bytes(8) \
+    + struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000) + struct.pack(">II", 320 << 16, 240 << 16)
+mvhd = bytes(4) + bytes(8) + struct.pack(">II", 1000, 1000) + struct.pack(">IH", 0x10000, 0x100) + bytes(10) \
+    + struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000) + bytes(24) + struct.pack(">I", 2)
+udta = box(b"udta", box(b"\xa9xyz", struct.pack(">HH", 14, 0x15c7) + b"+45.7601+004.8400/"))
+mp4 = box(b"ftyp", b"isom\0\0\x02\0isomiso2avc1mp41") \
+    + box(b"moov", box(b"mvhd", mvhd) + box(b"trak", box(b"tkhd", tkhd)) + udta + box(b"meta", bytes(4) + box(b"hdlr", bytes(24)))) \
+    + box(b"mdat", bytes(64))
+upright = team.replace(b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x01", b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06", 1)
+png_text = desk[:33] + png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta/>") + png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"Jeanne")) + desk[33:]
+media = [
+    ("lyon-team.jpg", team),
+    ("lyon-desk.png", desk),
+    ("not-a-photo.jpg", read("crates/media/tests/data/not-a-photo.jpg")),
+    ("comment.gif", gif),
+    ("animated-xmp.gif", animated),
+    ("exif-xmp.webp", webp),
+    ("udta-meta.mp4", mp4),
+    ("orientation-6.jpg", upright),
+    ("itxt-ztxt.png", png_text),
+    ("cut.jpg", team[: len(team) // 2]),
+    ("cut.png", desk[:60]),
+    ("cut.mp4", mp4[:40]),
+    ("text.txt", "Hello, this is not a photo.\n"),
+]
+for n, d in media:
+    put("media_sniff", n, d)
+    put("media_strip", n, d)

@@ -468,3 +468,37 @@ pub fn rate_limit_headers(data: &[u8]) {
         assert!(at > now(), "regain_at {at} not after now");
     }
 }
+
+/// `media_sniff`: the bytes are a media file as a post names it (any bytes at all), read by
+/// `crieur_media::sniff` for its kind, size and shape.
+pub fn media_sniff(data: &[u8]) {
+    let sniffed = crieur_media::sniff(data);
+    assert_eq!(sniffed.bytes, data.len() as u64, "the size is not the input's");
+    if let Some(o) = sniffed.orientation {
+        assert!((1..=8).contains(&o), "orientation {o} out of 1..=8");
+    }
+    if sniffed.kind == crieur_media::Kind::Unknown {
+        assert!(!sniffed.animated, "an unknown kind is said to be animated");
+    }
+}
+
+/// `media_strip`: the bytes are a media file about to be uploaded, run through
+/// `crieur_media::strip` (metadata removed, and kept) and `Media::prepare`. What it accepts keeps
+/// its kind and strips again to the same bytes (nothing it writes is metadata it would remove).
+pub fn media_strip(data: &[u8]) {
+    if let Ok(kept) = crieur_media::strip(data, true) {
+        assert_eq!(kept.bytes, data, "keep_metadata changed the bytes");
+        assert!(kept.removed.is_empty(), "keep_metadata removed something");
+    }
+    let Ok(stripped) = crieur_media::strip(data, false) else {
+        return;
+    };
+    assert_eq!(stripped.kind, crieur_media::sniff(data).kind, "strip read another kind");
+    let again = crieur_media::strip(&stripped.bytes, false).expect("stripped bytes strip again");
+    assert_eq!(again.bytes, stripped.bytes, "stripping twice changes the bytes");
+    assert_eq!(again.kind, stripped.kind, "the stripped bytes read as another kind");
+    let prepared =
+        crieur_media::Media::prepare(data, false).expect("prepare takes what strip takes");
+    assert_eq!(prepared.data, stripped.bytes, "prepare sends other bytes than strip gives");
+    assert_eq!(prepared.bytes, prepared.data.len() as u64);
+}
