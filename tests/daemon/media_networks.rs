@@ -558,3 +558,56 @@ async fn validate_places_the_video_rules_on_their_media_entries() {
     .map(|(p, r, l, c)| (p.to_owned(), r.to_owned(), l, c));
     assert_eq!(found, want, "{text}");
 }
+
+/// A token granted before crieur asked for `media.write` gets 403 on the first upload: nothing is
+/// posted, the delivery waits (it does not fail), and the channel is held with a reason that says
+/// to run `crieur auth` again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_again() {
+    let net = Networks::start().await;
+    net.state().x_no_media_scope = true;
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("m")));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
+    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
+        .unwrap();
+    project.write(
+        "posts/photo.toml",
+        &format!(
+            "[[post]]\nid = \"scope\"\nchannels = [\"m-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+             media = [{{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }}]\n"
+        ),
+    );
+    let mut daemon = project.spawn(&[]);
+    daemon.ready(Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let hold = loop {
+        let status = project.status().await;
+        let channel = status["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == "m-x")
+            .cloned()
+            .unwrap();
+        if let Some(reason) = channel["hold_reason"].as_str() {
+            break reason.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no hold: {status:#}\n{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(hold.contains("media.write") && hold.contains("crieur auth m-x"), "{hold}");
+    let rows = project.states().await;
+    let state = rows["scope@m-x"]["state"].as_str().unwrap().to_owned();
+    assert!(state == "retrying" || state == "queued", "the post waits: {:#}", rows["scope@m-x"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = net.state();
+    assert!(s.x_posts.is_empty(), "nothing posted");
+    assert_eq!(s.log, ["x forbidden 2/media/upload/initialize"], "one refused upload, then held");
+    drop(s);
+    drop(daemon);
+}

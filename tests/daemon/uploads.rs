@@ -118,6 +118,8 @@ pub struct State {
     pub x_lifetimes: VecDeque<u64>,
     /// Finalize answers `processing_info` (pending, `check_after_secs` 1) for every upload.
     pub x_processing: bool,
+    /// The token was granted without `media.write`: every media request is answered 403.
+    pub x_no_media_scope: bool,
     pub li_images: HashMap<String, LiImage>,
     /// Upload URL path -> image URN.
     pub li_upload_urls: HashMap<String, String>,
@@ -296,6 +298,14 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
     if req.bearer() != Some(X_TOKEN) {
         s.violations.push(format!("x: {} /{path} without the user's token", req.method));
         return Reply::Answer(problem(401, "Unauthorized"));
+    }
+    if s.x_no_media_scope && path.starts_with("2/media/") {
+        s.log.push(format!("x forbidden {path}"));
+        return Reply::Answer(Response::json(
+            403,
+            &json!({"title": "Forbidden", "type": "about:blank", "status": 403,
+                    "detail": "You are not permitted to perform this action."}),
+        ));
     }
     let parts: Vec<&str> = path.split('/').collect();
     let body = || serde_json::from_slice::<Value>(&req.body).ok().filter(|_| is_json(req));
