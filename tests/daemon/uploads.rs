@@ -72,6 +72,8 @@ pub struct XPost {
     pub id: String,
     pub text: String,
     pub media_ids: Vec<String>,
+    /// The post it replies to (a thread item).
+    pub reply_to: Option<String>,
     pub at: Timestamp,
 }
 
@@ -499,6 +501,14 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
                     return x_refuse(s, 400, "a media id is listed twice");
                 }
             }
+            let reply_to = b
+                .pointer("/reply/in_reply_to_tweet_id")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            if let Some(parent) = &reply_to
+                && !s.x_posts.iter().any(|p| &p.id == parent)
+            {
+                return x_refuse(s, 403, &format!("reply to {parent}, which does not exist"));
+            }
             if s.hold_posts {
                 s.held += 1;
                 return Reply::Hold;
@@ -508,6 +518,7 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
                 id: id.clone(),
                 text: text.clone(),
                 media_ids: ids,
+                reply_to,
                 at: Timestamp::now(),
             });
             Reply::Answer(Response::json(
