@@ -1,8 +1,10 @@
-//! Images on X, LinkedIn and Facebook through the real binary, against the strict mocks of
+//! Media on X, LinkedIn and Facebook through the real binary, against the strict mocks of
 //! `uploads.rs`: one post with two pictures (a phone's JPEG with its GPS position in EXIF, a
 //! PNG with text chunks) goes out once per network, each picture uploaded without its metadata
 //! and with its alt text as that network takes it; after a crash between the uploads and the
-//! post, the restart posts once and uploads again only the X media id that expired.
+//! post, the restart posts once and uploads again only the X media id that expired. Also: an MP4
+//! on X (chunked, processed), the video rules of `validate`, an X token without `media.write`,
+//! and an X thread whose items carry their own pictures.
 
 use std::time::{Duration, Instant};
 
@@ -557,4 +559,106 @@ async fn validate_places_the_video_rules_on_their_media_entries() {
     ]
     .map(|(p, r, l, c)| (p.to_owned(), r.to_owned(), l, c));
     assert_eq!(found, want, "{text}");
+}
+
+/// A token granted before crieur asked for `media.write` gets 403 on the first upload: nothing is
+/// posted, the delivery waits (it does not fail), and the channel is held with a reason that says
+/// to run `crieur auth` again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_again() {
+    let net = Networks::start().await;
+    net.state().x_no_media_scope = true;
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("m")));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
+    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
+        .unwrap();
+    project.write(
+        "posts/photo.toml",
+        &format!(
+            "[[post]]\nid = \"scope\"\nchannels = [\"m-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+             media = [{{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }}]\n"
+        ),
+    );
+    let mut daemon = project.spawn(&[]);
+    daemon.ready(Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let hold = loop {
+        let status = project.status().await;
+        let channel = status["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == "m-x")
+            .cloned()
+            .unwrap();
+        if let Some(reason) = channel["hold_reason"].as_str() {
+            break reason.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no hold: {status:#}\n{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(hold.contains("media.write") && hold.contains("crieur auth m-x"), "{hold}");
+    let rows = project.states().await;
+    let state = rows["scope@m-x"]["state"].as_str().unwrap().to_owned();
+    assert!(state == "retrying" || state == "queued", "the post waits: {:#}", rows["scope@m-x"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = net.state();
+    assert!(s.x_posts.is_empty(), "nothing posted");
+    assert_eq!(s.log, ["x forbidden 2/media/upload/initialize"], "one refused upload, then held");
+    drop(s);
+    drop(daemon);
+}
+
+/// A thread on X carries each item's own media: the post its picture, the reply (to the post X
+/// created) its own, each uploaded once with its alt text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_item_of_an_x_thread_carries_its_own_pictures() {
+    let net = Networks::start().await;
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("t")));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
+    std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
+    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
+        .unwrap();
+    project.write(
+        "posts/thread.toml",
+        &format!(
+            "[[post]]\nid = \"thread\"\nchannels = [\"t-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+             media = [{{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }}]\n\n\
+             [[post.thread]]\ntext = \"2/ And the desk by the window.\"\n\
+             media = [{{ path = \"media/lyon-desk.png\", alt = \"{DESK_ALT}\" }}]\n"
+        ),
+    );
+    let mut daemon = project.spawn(&[]);
+    daemon.ready(Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while net.state().x_posts.len() < 2 {
+        assert!(Instant::now() < deadline, "{:#?}\n{}", net.state().log, daemon.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    net.assert_clean();
+    let s = net.state();
+    assert_eq!(s.x_posts.len(), 2);
+    let (post, reply) = (&s.x_posts[0], &s.x_posts[1]);
+    assert_eq!((post.reply_to.as_deref(), reply.reply_to.as_deref()), (None, Some(&*post.id)));
+    assert_eq!(reply.text, "2/ And the desk by the window.");
+    assert_eq!((post.media_ids.len(), reply.media_ids.len()), (1, 1));
+    let (first, second) = (&s.x_media[&post.media_ids[0]], &s.x_media[&reply.media_ids[0]]);
+    assert_eq!((first.media_type.as_str(), first.alt.as_deref()), ("image/jpeg", Some(TEAM_ALT)));
+    assert_eq!((second.media_type.as_str(), second.alt.as_deref()), ("image/png", Some(DESK_ALT)));
+    assert_clean_picture("the post's picture", &first.bytes(), true);
+    assert_clean_picture("the reply's picture", &second.bytes(), false);
+    assert_eq!(s.count("x initialize"), 2, "each picture uploaded once");
+    drop(s);
+    drop(daemon);
 }

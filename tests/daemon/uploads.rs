@@ -72,6 +72,8 @@ pub struct XPost {
     pub id: String,
     pub text: String,
     pub media_ids: Vec<String>,
+    /// The post it replies to (a thread item).
+    pub reply_to: Option<String>,
     pub at: Timestamp,
 }
 
@@ -118,6 +120,8 @@ pub struct State {
     pub x_lifetimes: VecDeque<u64>,
     /// Finalize answers `processing_info` (pending, `check_after_secs` 1) for every upload.
     pub x_processing: bool,
+    /// The token was granted without `media.write`: every media request is answered 403.
+    pub x_no_media_scope: bool,
     pub li_images: HashMap<String, LiImage>,
     /// Upload URL path -> image URN.
     pub li_upload_urls: HashMap<String, String>,
@@ -296,6 +300,14 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
     if req.bearer() != Some(X_TOKEN) {
         s.violations.push(format!("x: {} /{path} without the user's token", req.method));
         return Reply::Answer(problem(401, "Unauthorized"));
+    }
+    if s.x_no_media_scope && path.starts_with("2/media/") {
+        s.log.push(format!("x forbidden {path}"));
+        return Reply::Answer(Response::json(
+            403,
+            &json!({"title": "Forbidden", "type": "about:blank", "status": 403,
+                    "detail": "You are not permitted to perform this action."}),
+        ));
     }
     let parts: Vec<&str> = path.split('/').collect();
     let body = || serde_json::from_slice::<Value>(&req.body).ok().filter(|_| is_json(req));
@@ -489,6 +501,14 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
                     return x_refuse(s, 400, "a media id is listed twice");
                 }
             }
+            let reply_to = b
+                .pointer("/reply/in_reply_to_tweet_id")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            if let Some(parent) = &reply_to
+                && !s.x_posts.iter().any(|p| &p.id == parent)
+            {
+                return x_refuse(s, 403, &format!("reply to {parent}, which does not exist"));
+            }
             if s.hold_posts {
                 s.held += 1;
                 return Reply::Hold;
@@ -498,6 +518,7 @@ fn x(s: &mut State, req: &Request, path: &str) -> Reply {
                 id: id.clone(),
                 text: text.clone(),
                 media_ids: ids,
+                reply_to,
                 at: Timestamp::now(),
             });
             Reply::Answer(Response::json(
