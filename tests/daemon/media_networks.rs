@@ -506,8 +506,8 @@ async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
 }
 
 /// `validate` applies the video rules of policy.md per network, each finding on its `media`
-/// entry: X takes one video alone (no second one, no image beside it), Facebook no video from
-/// crieur.
+/// entry: X takes one video alone (no second one, no image beside it), Facebook and LinkedIn no
+/// video from crieur.
 #[tokio::test]
 async fn validate_places_the_video_rules_on_their_media_entries() {
     let net = Networks::start().await;
@@ -530,6 +530,8 @@ async fn validate_places_the_video_rules_on_their_media_entries() {
          [[post]]\nid = \"clip-on-facebook\"\nchannels = [\"v-fb\"]\ntext = \"Clip\"\n\
          media = [{ path = \"media/clip.mp4\", alt = \"A clip\" }]\n\n\
          [[post]]\nid = \"clip-alone\"\nchannels = [\"v-x\"]\ntext = \"Alone\"\n\
+         media = [{ path = \"media/clip.mp4\", alt = \"A clip\" }]\n\n\
+         [[post]]\nid = \"clip-on-linkedin\"\nchannels = [\"v-li\"]\ntext = \"Clip\"\n\
          media = [{ path = \"media/clip.mp4\", alt = \"A clip\" }]\n",
     );
     let out = project.run(&["validate", "--format", "json"]).await;
@@ -554,6 +556,7 @@ async fn validate_places_the_video_rules_on_their_media_entries() {
     found.sort();
     let want = [
         ("clip-on-facebook", "media.unreadable", 23, 10),
+        ("clip-on-linkedin", "media.unreadable", 35, 10),
         ("mixed", "media.mixed", 6, 3),
         ("two-clips", "media.count", 15, 3),
     ]

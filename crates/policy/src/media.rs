@@ -52,6 +52,16 @@ pub fn max_alt_length(network: Network) -> Option<usize> {
     }
 }
 
+/// Whether crieur sends a video to `network`: X (chunked upload), Mastodon and webhooks do;
+/// LinkedIn's multi-part video upload, Facebook's video endpoint and Bluesky's video service are
+/// not built, so `validate` refuses a video there rather than the publish failing.
+pub fn sends_video(network: Network) -> bool {
+    match network {
+        Network::X | Network::Mastodon | Network::Webhook => true,
+        Network::Linkedin | Network::Facebook | Network::Bluesky => false,
+    }
+}
+
 /// The most media `network` takes on one post.
 pub fn max_media_count(network: Network) -> usize {
     match network {
@@ -132,14 +142,15 @@ pub fn check_media(
             alt_rules(&mut out, entry, network);
             match read(entry) {
                 Ok(file) => {
-                    if network == Network::Facebook && file.kind == MediaKind::Video {
+                    if file.kind == MediaKind::Video && !sends_video(network) {
                         out.push(
                             rule::MEDIA_UNREADABLE,
                             entry,
                             format!(
-                                "{} is a video, and crieur sends only images to Facebook: use an \
-                                 image, or give [post.facebook] its own media",
-                                entry.path
+                                "{} is a video, and crieur sends only images to {network}: use \
+                                 an image, or give [post.{}] its own media",
+                                entry.path,
+                                network.as_str()
                             ),
                         );
                         continue;
@@ -426,7 +437,11 @@ mod tests {
             ("w.mp4", file(MediaKind::Video, 1000, 1, 1)),
         ]
         .into();
-        assert_eq!(run(Network::Linkedin, &[&video], &videos), [("media.count".to_owned(), 1)]);
+        // crieur sends no video to LinkedIn: each is refused where it is written.
+        assert_eq!(
+            run(Network::Linkedin, &[&video], &videos),
+            [("media.unreadable".to_owned(), 1), ("media.unreadable".to_owned(), 2)]
+        );
     }
 
     #[test]
