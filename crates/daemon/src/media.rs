@@ -150,10 +150,6 @@ pub fn judge_attachments(
     crieur_policy::check_media(&[&entries], &read, eff, MediaMeta { post, channel })
 }
 
-/// The largest picture the preview page embeds as its own thumbnail (after metadata removal);
-/// a larger one is shown by name: crieur decodes no picture, so it does not downscale.
-pub const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
-
 /// One media entry as `preview` shows it (JSON: `{ path, type, alt, width, height, bytes }`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MediaView {
@@ -170,8 +166,8 @@ pub struct MediaView {
     pub height: Option<u32>,
     /// The size of the bytes that would be sent, when the file can be sent.
     pub bytes: Option<u64>,
-    /// A `data:` URI of the bytes that would be sent, for the HTML page: an image of at most
-    /// [`MAX_THUMBNAIL_BYTES`].
+    /// A `data:` URI of a small thumbnail of the picture that would be sent, for the HTML page
+    /// (see [`crate::preview::thumbnail`]); `None` for a video or a picture that cannot be decoded.
     #[serde(skip)]
     pub thumbnail: Option<String>,
     /// Where the entry is written (`path:line:col`), to put its diagnostics beside it.
@@ -194,7 +190,6 @@ impl MediaView {
 /// The media of `post` itself (not its thread items) as sent on `channel`, read through
 /// `catalog`.
 pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel) -> Vec<MediaView> {
-    use base64::Engine as _;
     let keep = keep_metadata(config, post, &channel.name);
     let parts = post.media_for(&channel.name, channel.network);
     let entries = parts.first().copied().unwrap_or(&[]);
@@ -204,14 +199,8 @@ pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel)
             let read = catalog.get(e, keep).ok();
             let thumbnail = read
                 .as_ref()
-                .filter(|m| m.kind.is_image() && m.bytes <= MAX_THUMBNAIL_BYTES)
-                .map(|m| {
-                    format!(
-                        "data:{};base64,{}",
-                        m.content_type,
-                        base64::engine::general_purpose::STANDARD.encode(&m.data)
-                    )
-                });
+                .filter(|m| m.kind.is_image())
+                .and_then(|m| crate::preview::thumbnail::data_uri(m.content_type, &m.data));
             MediaView {
                 path: e.path.clone(),
                 content_type: read.as_ref().map(|m| m.content_type.to_owned()),
