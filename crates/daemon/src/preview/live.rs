@@ -124,7 +124,10 @@ pub fn build(
             post: Some(row.post.clone()),
             text,
             length: None,
-            media: Vec::new(),
+            media: by_id
+                .get(row.post.as_str())
+                .map(|p| crate::media::views(config, &assessed.media, p, &channel.channel))
+                .unwrap_or_default(),
             diagnostics: Vec::new(),
             thread: Vec::new(),
             link: None,
