@@ -176,3 +176,96 @@ pub fn window(config: &Config, now: Timestamp, weeks: i64) -> Result<(Zoned, Zon
     let to = plan::start_of(config, monday.checked_add(jiff::Span::new().weeks(weeks))?)?;
     Ok((from, to))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crieur_core::Network;
+    use crieur_store::{ChannelStatus, HistoryEntry};
+
+    use super::*;
+    use crate::testing::{NOW, POSTS, Project, ts};
+
+    fn row(post: &str, state: State, due: &str, url: Option<&str>) -> StatusRow {
+        StatusRow {
+            id: crate::sync::delivery_id(post, "blog", 0),
+            post: post.into(),
+            channel: "blog".into(),
+            item: 0,
+            network: Network::Webhook,
+            state,
+            reconciling: false,
+            due_at: ts(due),
+            not_before: None,
+            published_at: url.map(|_| ts(due) + jiff::SignedDuration::from_millis(3)),
+            remote_id: url.map(|_| "r1".into()),
+            url: url.map(Into::into),
+            attempts: u32::from(url.is_some()),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn what_went_out_takes_back_its_slot_and_a_held_channel_says_so() {
+        let project = Project::new(POSTS);
+        let config = project.config();
+        let posts = crieur_config::load_posts(&config).unwrap();
+        let (from, to) = window(&config, ts(NOW), 2).unwrap();
+        assert_eq!(
+            (from.date().to_string(), to.date().to_string()),
+            ("2026-03-16".into(), "2026-03-30".into())
+        );
+        let url = "https://blog.example.com/old";
+        let mut known = Known::default();
+        known.status.deliveries = vec![
+            row("old", State::Published, "2026-03-16T07:00:00Z", Some(url)),
+            row("hello", State::Queued, "2026-03-23T07:00:00Z", None),
+        ];
+        known.status.channels = vec![ChannelStatus {
+            channel: "blog".into(),
+            token_expires_at: None,
+            has_tokens: false,
+            revoked: None,
+            hold: Some((ts("2026-03-25T00:00:00Z"), "the endpoint is gone".into())),
+        }];
+        known.history = vec![HistoryEntry {
+            post: "old".into(),
+            channel: "blog".into(),
+            item: 0,
+            network: Network::Webhook,
+            published_at: ts("2026-03-16T07:00:00Z"),
+            text: "Old news".into(),
+            remote_id: Some("r1".into()),
+            url: Some(url.into()),
+        }];
+        let preview = build(&config, &posts, &known, &from, &to, ts(NOW)).unwrap();
+        let shown: Vec<(&str, Option<&str>, Option<&str>)> = preview
+            .entries
+            .iter()
+            .map(|e| {
+                (e.at.as_str(), e.post.as_deref(), e.status.as_ref().map(|s| s.state.as_str()))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("2026-03-16T08:00:00+01:00", Some("old"), Some("published")),
+                ("2026-03-23T08:00:00+01:00", Some("hello"), Some("held")),
+            ],
+            "the empty slot of 16 March gives way to what went out there"
+        );
+        let old = preview.entries[0].status.as_ref().unwrap();
+        assert_eq!(old.url.as_deref(), Some(url));
+        assert_eq!(preview.entries[0].text.as_deref(), Some("Old news"));
+        let held = preview.entries[1].status.as_ref().unwrap();
+        assert!(held.reason.as_deref().unwrap().starts_with("the endpoint is gone"), "{held:?}");
+
+        // Without the hold, and without the row: queued, then planned.
+        known.status.channels.clear();
+        let preview = build(&config, &posts, &known, &from, &to, ts(NOW)).unwrap();
+        assert_eq!(preview.entries[1].status.as_ref().unwrap().state, "queued");
+        known.status.deliveries.truncate(1);
+        let preview = build(&config, &posts, &known, &from, &to, ts(NOW)).unwrap();
+        assert_eq!(preview.entries[1].status.as_ref().unwrap().state, "planned");
+    }
+}
