@@ -166,10 +166,10 @@ pub struct MediaView {
     pub height: Option<u32>,
     /// The size of the bytes that would be sent, when the file can be sent.
     pub bytes: Option<u64>,
-    /// A `data:` URI of a small thumbnail of the picture that would be sent, for the HTML page
-    /// (see [`crate::preview::thumbnail`]); `None` for a video or a picture that cannot be decoded.
+    /// The picture as it would be sent (an image the preview page shows as a thumbnail); `None`
+    /// for a video or a file that cannot be sent.
     #[serde(skip)]
-    pub thumbnail: Option<String>,
+    pub picture: Option<Arc<Media>>,
     /// Where the entry is written (`path:line:col`), to put its diagnostics beside it.
     #[serde(skip)]
     pub location: String,
@@ -179,6 +179,13 @@ impl MediaView {
     /// The file name alone, for short listings.
     pub fn file_name(&self) -> &str {
         self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
+    }
+
+    /// A `data:` URI of a small thumbnail of the picture (see [`crate::preview::thumbnail`]), made
+    /// on demand: only the HTML page pays for decoding.
+    pub fn thumbnail(&self) -> Option<String> {
+        let m = self.picture.as_ref()?;
+        crate::preview::thumbnail::data_uri(m.content_type, &m.data)
     }
 
     /// Whether the entry has alt text.
@@ -197,10 +204,7 @@ pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel)
         .iter()
         .map(|e| {
             let read = catalog.get(e, keep).ok();
-            let thumbnail = read
-                .as_ref()
-                .filter(|m| m.kind.is_image())
-                .and_then(|m| crate::preview::thumbnail::data_uri(m.content_type, &m.data));
+            let picture = read.as_ref().filter(|m| m.kind.is_image()).cloned();
             MediaView {
                 path: e.path.clone(),
                 content_type: read.as_ref().map(|m| m.content_type.to_owned()),
@@ -208,7 +212,7 @@ pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel)
                 width: read.as_ref().and_then(|m| m.width),
                 height: read.as_ref().and_then(|m| m.height),
                 bytes: read.as_ref().map(|m| m.bytes),
-                thumbnail,
+                picture,
                 location: e.location.to_string(),
             }
         })
@@ -339,14 +343,14 @@ media = [
         let dot = &views[0];
         assert_eq!(dot.content_type.as_deref(), Some("image/gif"));
         assert_eq!((dot.width, dot.height, dot.bytes), (Some(1), Some(1), Some(GIF.len() as u64)));
-        assert!(dot.thumbnail.as_deref().unwrap().starts_with("data:image/gif;base64,R0lGOD"));
+        assert!(dot.thumbnail().unwrap().starts_with("data:image/gif;base64,R0lGOD"));
         let json = serde_json::to_value(dot).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"path": "media/dot.gif", "type": "image/gif", "alt": "A dot",
                                "width": 1, "height": 1, "bytes": GIF.len()})
         );
-        assert!(views[2].content_type.is_none() && views[2].thumbnail.is_none());
+        assert!(views[2].content_type.is_none() && views[2].thumbnail().is_none());
         assert_eq!(
             summary(&views).unwrap(),
             "4 media: dot.gif (alt ✓), dot.gif (alt ✗), notes.jpg (alt ✓, unreadable), \

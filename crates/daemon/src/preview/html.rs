@@ -282,7 +282,7 @@ fn media(m: &crate::media::MediaView, diags: &[Diag]) -> Markup {
     });
     html! {
         figure.media data-path=(m.path) {
-            @if let Some(src) = &m.thumbnail { img src=(src) alt=(alt) title=(alt); } @else { span.file title=(alt) { (m.file_name()) } }
+            @if let Some(src) = m.thumbnail() { img src=(src) alt=(alt) title=(alt); } @else { span.file title=(alt) { (m.file_name()) } }
             figcaption { @if m.has_alt() { (alt) } @else { "no alt text" } }
             @for d in mine { (diag(d)) }
         }
