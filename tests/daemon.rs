@@ -6,7 +6,7 @@
 //! (or the daemon's clock is moved with the hidden `--now`), so each test takes seconds.
 
 mod harness;
-mod receiver;
+pub(crate) mod receiver;
 mod uploads;
 
 mod basics;

@@ -10,6 +10,7 @@
 //! - [`daemon`] starts the real `crieur run` with a `NOTIFY_SOCKET` of its own (READY=1 is
 //!   timestamped) and reads its memory and CPU time from `/proc`;
 //! - [`db`] creates and drops scratch PostgreSQL databases and counts published deliveries;
+//! - [`scrape`] turns the daemon's `[http]` endpoint on and scrapes its `/metrics` every second;
 //! - [`stats`] turns arrivals into latencies, duplicates and medians with their spread.
 //!
 //! Everything talks to loopback addresses only, and every wait is bounded in time.
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod db;
 pub mod project;
 pub mod receiver;
+pub mod scrape;
 pub mod stats;
 
 use std::path::PathBuf;

@@ -4,7 +4,8 @@
 //! `capacity` (the receiver's own ceiling), `latency` (posts spread over a window: due-to-request
 //! latency, beside a tokio-cron-scheduler baseline firing the same instants), `throughput` (many
 //! posts due at one instant: durable deliveries per second), `idle` (a daemon holding 10,000
-//! queued posts: READY time, RSS, CPU) and `validate` (wall time and peak RSS of
+//! queued posts: READY time, RSS, CPU), `scraped` (the latency run with the HTTP endpoint on and
+//! `/metrics` scraped every second, beside the same run without) and `validate` (wall time and peak RSS of
 //! `crieur validate`). Daemon scenarios run on SQLite, and on PostgreSQL with 1 and 3 instances.
 //! Prints one Markdown table of medians with their spread; exits 1 when anything failed, any
 //! delivery was duplicated or lost, or the receiver refused a request.
@@ -78,6 +79,9 @@ enum Scenario {
     Idle,
     /// `crieur validate` on 10,000 posts, 10 channels, 4 weeks: wall time and peak RSS.
     Validate,
+    /// The latency run with the HTTP endpoint on and `/metrics` scraped every second, beside the
+    /// same run without the endpoint.
+    Scraped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,6 +129,10 @@ struct Bench {
     rows: Vec<Row>,
     problems: Vec<String>,
     scratch_n: usize,
+    /// Set by the `scraped` scenario: daemons get the endpoint, scraped every second.
+    scrape: bool,
+    /// What the scraper saw in the last daemon run.
+    scrapes: Option<crieur_bench::scrape::Scrapes>,
 }
 
 fn main() -> ExitCode {
@@ -156,8 +164,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     let receiver = Receiver::start(cli.receiver_threads)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let scenario = cli.scenario.unwrap_or(Scenario::All);
-    let mut b =
-        Bench { cli, crieur, receiver, rt, rows: Vec::new(), problems: Vec::new(), scratch_n: 0 };
+    let mut b = Bench {
+        cli,
+        crieur,
+        receiver,
+        rt,
+        rows: Vec::new(),
+        problems: Vec::new(),
+        scratch_n: 0,
+        scrape: false,
+        scrapes: None,
+    };
     eprintln!(
         "crieur-bench: {} against {} (receiver on {}){}",
         b.crieur.display(),
@@ -169,12 +186,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         if b.cli.smoke { ", smoke mode" } else { "" }
     );
     let all = scenario == Scenario::All;
-    let steps: [(Scenario, Step); 5] = [
+    let steps: [(Scenario, Step); 6] = [
         (Scenario::Capacity, Bench::capacity),
         (Scenario::Latency, Bench::latency),
         (Scenario::Throughput, Bench::throughput),
         (Scenario::Idle, Bench::idle),
         (Scenario::Validate, Bench::validate),
+        (Scenario::Scraped, Bench::scraped),
     ];
     for (s, f) in steps {
         if (all || scenario == s)
@@ -448,6 +466,11 @@ impl Bench {
         };
         let config =
             project::write_webhook_project(dir, url, self.receiver.addr(), &channels, &posts)?;
+        let endpoint = if self.scrape {
+            Some(crieur_bench::scrape::add_endpoint(&config, crieur_bench::scrape::free_port()?)?)
+        } else {
+            None
+        };
         let out = daemon::run(&self.crieur, &config, &["migrate"])?;
         if !out.status.success() {
             bail!("crieur migrate failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -475,6 +498,8 @@ impl Bench {
                 first_due.duration_until(ready_at).as_millis()
             );
         }
+        let scraper =
+            endpoint.map(|a| crieur_bench::scrape::Scraper::start(a, Duration::from_secs(1)));
         let expected = posts.len() as u64;
         let counter = match backend {
             Backend::Sqlite => self.rt.block_on(Counter::sqlite(&dir.join("crieur.db")))?,
@@ -497,6 +522,7 @@ impl Bench {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        self.scrapes = scraper.map(crieur_bench::scrape::Scraper::stop);
         let total = self.rt.block_on(counter.total())?;
         self.rt.block_on(counter.close());
         // Late duplicates would arrive now.
@@ -847,6 +873,63 @@ impl Bench {
             self.finish_dir(dir);
         }
         result
+    }
+
+    /// The latency run on SQLite twice per repetition: without the endpoint, then with `[http]`
+    /// on and `/metrics` scraped every second (a fresh connection each time, as Prometheus does):
+    /// the p99 of both side by side, their difference, and how the scrapes went.
+    fn scraped(&mut self) -> anyhow::Result<()> {
+        let (posts, channels, window) = if self.cli.smoke { (50, 2, 3) } else { (1000, 10, 60) };
+        let posts = self.cli.posts.unwrap_or(posts);
+        let channels = self.cli.channels.unwrap_or(channels);
+        let window = SignedDuration::from_secs(window);
+        let label =
+            format!("scraped: {posts} posts over {}s, {channels} channels", window.as_secs());
+        let mut plain = (Vec::new(), Vec::new(), Vec::new());
+        let mut scraped = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ok, mut failed, mut millis) = (0, 0, Vec::new());
+        for n in 0..self.runs() {
+            for on in [false, true] {
+                let mut due = |at| {
+                    let prefix = if on { "scr" } else { "lat" };
+                    project::spread(prefix, at, window, posts, &project::channel_names(channels))
+                };
+                self.scrape = on;
+                let run = self.daemon_run(Backend::Sqlite, n, self.lead(4), &mut due, window);
+                self.scrape = false;
+                let run = run?;
+                let into = if on { &mut scraped } else { &mut plain };
+                into.0.push(run.p50);
+                into.1.push(run.p99);
+                into.2.push(run.max);
+                if let Some(seen) = self.scrapes.take().filter(|_| on) {
+                    eprintln!(
+                        "  scrapes: {} answered, {} failed, {} bytes each",
+                        seen.ok, seen.failed, seen.bytes
+                    );
+                    ok += seen.ok;
+                    failed += seen.failed;
+                    millis.extend(seen.millis);
+                }
+            }
+        }
+        self.latency_rows(&label, "SQLite, no endpoint", &plain, None);
+        let setup = "SQLite, /metrics scraped every 1 s";
+        self.latency_rows(&label, setup, &scraped, None);
+        if let (Some(a), Some(b)) = (Spread::of(&plain.1), Spread::of(&scraped.1)) {
+            let diff = format!("{:+.2}", b.median - a.median);
+            self.row(&label, setup, "p99 scraped − p99 without (ms)", diff, "≈ 0", None);
+        }
+        let met = failed == 0 && ok > 0;
+        let answered = format!("{ok} of {}", ok + failed);
+        self.row(&label, setup, "scrapes answered", answered, "all", Some(met));
+        if let Some(s) = Spread::of(&millis) {
+            self.row(&label, setup, "scrape time (ms)", s.show(2), "", None);
+        }
+        if !met {
+            self.problems.push(format!("scraped: {failed} of {} scrapes failed", ok + failed));
+        }
+        Ok(())
     }
 
     fn validate(&mut self) -> anyhow::Result<()> {

@@ -56,6 +56,7 @@ fn smoke_mode_runs_every_scenario_without_duplicates() {
         "durable deliveries/s",
         "CPU time while idle",
         "| crieur validate | peak RSS (MiB) |",
+        "| SQLite, /metrics scraped every 1 s | scrapes answered |",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }

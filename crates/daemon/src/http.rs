@@ -1,13 +1,25 @@
-//! The daemon's read-only HTTP endpoint (`[http] listen`): `GET /healthz` and `GET /metrics`.
+//! The daemon's read-only HTTP endpoint (`[http] listen`): `GET /healthz`, `GET /metrics`,
+//! `GET /calendar.ics` and `GET /`.
 //!
-//! Served by hyper's HTTP/1 connection directly on the daemon's own runtime (two read-only
+//! Served by hyper's HTTP/1 connection directly on the daemon's own runtime (four read-only
 //! routes need no router). `/healthz` answers 200 while the dispatch loop turns (the endpoint
 //! sees each turn through the dispatcher's [`Monitor`]) and 503 once it has not turned for three
 //! of its longest sleeps. `/metrics` is the Prometheus (OpenMetrics) text made by
 //! `prometheus-client`: `crieur_deliveries{channel,state}` read from the store at each scrape,
 //! `crieur_publish_duration_seconds` (from an attempt's start to its outcome),
-//! `crieur_token_expiry_seconds{channel}` and `crieur_last_sync_timestamp_seconds`. Every other
-//! method is 405; with `[http] token`, a request without `Authorization: Bearer TOKEN` is 401.
+//! `crieur_lateness_seconds` (from the instant a delivery was due to its first attempt's request),
+//! `crieur_token_expiry_seconds{channel}` and `crieur_last_sync_timestamp_seconds`.
+//!
+//! `/calendar.ics` and `/` are the live calendar ([`crate::preview::live`]): the files the daemon
+//! last synced, laid and rendered as `preview` does, with each post's state from the store and
+//! what went out with its URL. The ICS covers this week and the next [`FEED_WEEKS`]` - 1`, its
+//! UIDs stable per (post, channel) and its DTSTAMP the last sync, so two fetches with nothing new
+//! between them are byte for byte the same. `/` is this week's HTML page of `preview --format
+//! html`, each post with its state. Both are built off the runtime's worker threads
+//! (`spawn_blocking`: the post and media files are read, thumbnails decoded), one at a time.
+//!
+//! Every other method is 405; with `[http] token`, a request without `Authorization: Bearer
+//! TOKEN` is 401.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -16,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crieur_config::Config;
-use crieur_core::{Clock, Delivery, Outcome};
+use crieur_core::{Clock, Delivery, Outcome, Post};
 use crieur_scheduler::dispatch::Monitor;
 use crieur_store::Store;
 use http_body_util::Full;
@@ -31,6 +43,15 @@ use prometheus_client::registry::Registry;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::plan::Known;
+use crate::preview::live;
+
+/// How many weeks `/calendar.ics` covers, from the Monday of the current week.
+pub const FEED_WEEKS: i64 = 5;
+
+/// The Content-Security-Policy of the HTML page: no request at all (pictures are `data:` URIs).
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// Every state a delivery can be in, so that each channel has a series for each (0 included).
 const STATES: [&str; 7] =
@@ -74,7 +95,14 @@ pub struct Endpoint {
     wedged_after: Duration,
     last_turn: Mutex<Instant>,
     publish_duration: Histogram,
+    lateness: Histogram,
     last_sync: Gauge<f64, AtomicU64>,
+    /// The config of the last sync, and the instant of that sync.
+    synced: Mutex<Option<(Arc<Config>, jiff::Timestamp)>>,
+    /// The last post files that loaded, for the calendar while a file being edited is invalid.
+    last_posts: Mutex<Option<Arc<Vec<Post>>>>,
+    /// One calendar built at a time.
+    building: tokio::sync::Semaphore,
 }
 
 impl Endpoint {
@@ -109,7 +137,11 @@ impl Endpoint {
             wedged_after: (max_sleep * 3).max(Duration::from_secs(30)),
             last_turn: Mutex::new(Instant::now()),
             publish_duration: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            lateness: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             last_sync: Gauge::default(),
+            synced: Mutex::new(None),
+            last_posts: Mutex::new(None),
+            building: tokio::sync::Semaphore::new(1),
         });
         tracing::info!(listen = %listener.local_addr().unwrap_or(http.listen), "HTTP endpoint listening");
         tokio::spawn(serve(endpoint.clone(), listener, cancel));
@@ -122,10 +154,13 @@ impl Endpoint {
         Arc::new(Watch { endpoint: self.clone(), inner })
     }
 
-    /// Records that the files were just synced.
-    pub fn synced(&self) {
+    /// Records that the files were just synced with `config`: the calendar routes show what
+    /// that config and its post files lay.
+    pub fn synced(&self, config: &Config) {
         let now = self.clock.now();
         self.last_sync.set(now.as_millisecond() as f64 / 1000.0);
+        *self.synced.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Arc::new(config.clone()), now));
     }
 
     fn authorized(&self, request: &Request<Incoming>) -> bool {
@@ -151,7 +186,13 @@ impl Endpoint {
         match request.uri().path() {
             "/healthz" => self.health(),
             "/metrics" => self.metrics().await,
-            _ => reply(StatusCode::NOT_FOUND, "text/plain", "/healthz and /metrics\n"),
+            "/calendar.ics" => self.calendar(Page::Feed).await,
+            "/" => self.calendar(Page::Week).await,
+            _ => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "/, /calendar.ics, /healthz and /metrics\n",
+            ),
         }
     }
 
@@ -205,6 +246,11 @@ impl Endpoint {
             self.publish_duration.clone(),
         );
         registry.register(
+            "lateness_seconds",
+            "From the instant a delivery was due to its first attempt's request",
+            self.lateness.clone(),
+        );
+        registry.register(
             "token_expiry_seconds",
             "Seconds until the channel's token expires",
             expiry,
@@ -221,6 +267,84 @@ impl Endpoint {
         }
         reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", &text)
     }
+
+    /// The live calendar as ICS or as the HTML week.
+    async fn calendar(&self, page: Page) -> Response<Full<Bytes>> {
+        let Some((config, synced_at)) =
+            self.synced.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        else {
+            return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not synced yet\n");
+        };
+        let Ok(_turn) = self.building.acquire().await else {
+            return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "shutting down\n");
+        };
+        let now = self.clock.now();
+        let known = match self.known(now).await {
+            Ok(known) => known,
+            Err(e) => {
+                let text = format!("cannot read the queue: {e}\n");
+                return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", &text);
+            }
+        };
+        let last_posts = self.last_posts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let posts = match crieur_config::load_posts(&config) {
+                Ok(posts) => Arc::new(posts),
+                Err(errors) => match last_posts {
+                    Some(posts) => {
+                        tracing::debug!(%errors, "the post files are invalid; the calendar shows the last valid ones");
+                        posts
+                    }
+                    None => return Err(errors.to_string()),
+                },
+            };
+            let weeks = if page == Page::Feed { FEED_WEEKS } else { 1 };
+            let (from, to) = live::window(&config, now, weeks).map_err(|e| e.to_string())?;
+            let preview = live::build(&config, &posts, &known, &from, &to, now)
+                .map_err(|e| e.to_string())?;
+            let body = match page {
+                Page::Feed => crate::preview::ics::render(&preview, synced_at),
+                Page::Week => crate::preview::html::render(&preview),
+            };
+            Ok((posts, body))
+        })
+        .await;
+        match built {
+            Ok(Ok((posts, body))) => {
+                *self.last_posts.lock().unwrap_or_else(|e| e.into_inner()) = Some(posts);
+                match page {
+                    Page::Feed => reply(StatusCode::OK, "text/calendar; charset=utf-8", &body)
+                        .with_header("content-disposition", "inline; filename=\"crieur.ics\""),
+                    Page::Week => reply(StatusCode::OK, "text/html; charset=utf-8", &body)
+                        .with_header("content-security-policy", PAGE_CSP),
+                }
+            }
+            Ok(Err(e)) => reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", &format!("{e}\n")),
+            Err(e) => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                &format!("the calendar could not be built: {e}\n"),
+            ),
+        }
+    }
+
+    /// What the store knows, as `preview` reads it.
+    async fn known(&self, now: jiff::Timestamp) -> Result<Known, crieur_store::StoreError> {
+        Ok(Known {
+            status: self.store.status().await?,
+            history: self.store.history(now - jiff::SignedDuration::from_hours(24 * 90)).await?,
+            server_limits: self.store.server_limits().await?,
+        })
+    }
+}
+
+/// Which calendar route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// `/calendar.ics`.
+    Feed,
+    /// `/`.
+    Week,
 }
 
 /// The dispatcher's monitor, seen by the endpoint on its way.
@@ -233,6 +357,14 @@ impl Monitor for Watch {
     fn alive(&self) {
         *self.endpoint.last_turn.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.inner.alive();
+    }
+
+    fn sending(&self, delivery: &Delivery, due_at: jiff::Timestamp) {
+        if delivery.attempt == 1 {
+            let late = due_at.duration_until(self.endpoint.clock.now());
+            self.endpoint.lateness.observe(late.as_secs_f64().max(0.0));
+        }
+        self.inner.sending(delivery, due_at);
     }
 
     fn settled(&self, delivery: &Delivery, outcome: &Outcome) {

@@ -14,7 +14,8 @@
 //!   config when the new one is invalid), and stops on SIGTERM. Housekeeping runs on
 //!   tokio-cron-scheduler and never decides when a post goes out.
 //! - [`doctor`] checks that the daemon can do its work (`crieur doctor`).
-//! - [`http`] serves `[http] listen`: `/healthz` and Prometheus `/metrics`, read-only.
+//! - [`http`] serves `[http] listen`: `/healthz`, Prometheus `/metrics`, and the live calendar
+//!   (`/calendar.ics`, `/`) of [`preview::live`], read-only.
 //! - [`metrics`] takes engagement snapshots in a lane of its own, which the dispatcher never
 //!   waits for.
 //! - [`media`] reads each media file once for the plan (the policy judges its bytes) and gives

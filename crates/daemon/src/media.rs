@@ -150,10 +150,6 @@ pub fn judge_attachments(
     crieur_policy::check_media(&[&entries], &read, eff, MediaMeta { post, channel })
 }
 
-/// The largest picture the preview page embeds as its own thumbnail (after metadata removal);
-/// a larger one is shown by name: crieur decodes no picture, so it does not downscale.
-pub const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
-
 /// One media entry as `preview` shows it (JSON: `{ path, type, alt, width, height, bytes }`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MediaView {
@@ -170,10 +166,10 @@ pub struct MediaView {
     pub height: Option<u32>,
     /// The size of the bytes that would be sent, when the file can be sent.
     pub bytes: Option<u64>,
-    /// A `data:` URI of the bytes that would be sent, for the HTML page: an image of at most
-    /// [`MAX_THUMBNAIL_BYTES`].
+    /// The picture as it would be sent (an image the preview page shows as a thumbnail); `None`
+    /// for a video or a file that cannot be sent.
     #[serde(skip)]
-    pub thumbnail: Option<String>,
+    pub picture: Option<Arc<Media>>,
     /// Where the entry is written (`path:line:col`), to put its diagnostics beside it.
     #[serde(skip)]
     pub location: String,
@@ -185,6 +181,13 @@ impl MediaView {
         self.path.rsplit(['/', '\\']).next().unwrap_or(&self.path)
     }
 
+    /// A `data:` URI of a small thumbnail of the picture (see [`crate::preview::thumbnail`]), made
+    /// on demand: only the HTML page pays for decoding.
+    pub fn thumbnail(&self) -> Option<String> {
+        let m = self.picture.as_ref()?;
+        crate::preview::thumbnail::data_uri(m.content_type, &m.data)
+    }
+
     /// Whether the entry has alt text.
     pub fn has_alt(&self) -> bool {
         self.alt.as_deref().is_some_and(|a| !a.trim().is_empty())
@@ -194,7 +197,6 @@ impl MediaView {
 /// The media of `post` itself (not its thread items) as sent on `channel`, read through
 /// `catalog`.
 pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel) -> Vec<MediaView> {
-    use base64::Engine as _;
     let keep = keep_metadata(config, post, &channel.name);
     let parts = post.media_for(&channel.name, channel.network);
     let entries = parts.first().copied().unwrap_or(&[]);
@@ -202,16 +204,7 @@ pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel)
         .iter()
         .map(|e| {
             let read = catalog.get(e, keep).ok();
-            let thumbnail = read
-                .as_ref()
-                .filter(|m| m.kind.is_image() && m.bytes <= MAX_THUMBNAIL_BYTES)
-                .map(|m| {
-                    format!(
-                        "data:{};base64,{}",
-                        m.content_type,
-                        base64::engine::general_purpose::STANDARD.encode(&m.data)
-                    )
-                });
+            let picture = read.as_ref().filter(|m| m.kind.is_image()).cloned();
             MediaView {
                 path: e.path.clone(),
                 content_type: read.as_ref().map(|m| m.content_type.to_owned()),
@@ -219,7 +212,7 @@ pub fn views(config: &Config, catalog: &Catalog, post: &Post, channel: &Channel)
                 width: read.as_ref().and_then(|m| m.width),
                 height: read.as_ref().and_then(|m| m.height),
                 bytes: read.as_ref().map(|m| m.bytes),
-                thumbnail,
+                picture,
                 location: e.location.to_string(),
             }
         })
@@ -350,14 +343,14 @@ media = [
         let dot = &views[0];
         assert_eq!(dot.content_type.as_deref(), Some("image/gif"));
         assert_eq!((dot.width, dot.height, dot.bytes), (Some(1), Some(1), Some(GIF.len() as u64)));
-        assert!(dot.thumbnail.as_deref().unwrap().starts_with("data:image/gif;base64,R0lGOD"));
+        assert!(dot.thumbnail().unwrap().starts_with("data:image/gif;base64,R0lGOD"));
         let json = serde_json::to_value(dot).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"path": "media/dot.gif", "type": "image/gif", "alt": "A dot",
                                "width": 1, "height": 1, "bytes": GIF.len()})
         );
-        assert!(views[2].content_type.is_none() && views[2].thumbnail.is_none());
+        assert!(views[2].content_type.is_none() && views[2].thumbnail().is_none());
         assert_eq!(
             summary(&views).unwrap(),
             "4 media: dot.gif (alt ✓), dot.gif (alt ✗), notes.jpg (alt ✓, unreadable), \

@@ -182,7 +182,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             // A reload: post files that are invalid change nothing.
             resync(&syncer, &health).await;
         }
-        endpoint.iter().for_each(|e| e.synced());
+        endpoint.iter().for_each(|e| e.synced(&config));
         let gate = Arc::new(PolicyGate::new(config.clone()));
         let mut settings = DispatchSettings::new(owner.clone());
         settings.shutdown_grace = Duration::from_secs(20);
@@ -242,7 +242,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Arc::new(Housekeeper::new(syncer.clone(), adapters.clone(), sync_wanted.clone()));
         let housekeeping = housekeeper.start(JobScheduler::new().await).await;
         let resync = {
-            let (syncer, dispatcher, wanted, round, monitor, adapters, health) = (
+            let (syncer, dispatcher, wanted, round, monitor, adapters, health, endpoint) = (
                 syncer.clone(),
                 dispatcher.clone(),
                 sync_wanted.clone(),
@@ -250,6 +250,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                 monitor.clone(),
                 adapters.clone(),
                 health.clone(),
+                endpoint.clone(),
             );
             tokio::spawn(async move {
                 loop {
@@ -258,6 +259,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
                         () = wanted.notified() => {}
                     }
                     if resync(&syncer, &health).await {
+                        endpoint.iter().for_each(|e| e.synced(&syncer.config));
                         dispatcher.wake();
                     }
                     let line = status_line(

@@ -125,6 +125,10 @@ pub trait Monitor: Send + Sync {
     fn alive(&self) {}
     /// Called when a delivery settles.
     fn settled(&self, _delivery: &Delivery, _outcome: &Outcome) {}
+    /// Called right before a delivery's request goes to its network (after the policy gate,
+    /// the concurrency permit and the lease check), with the instant it was due: the daemon's
+    /// lateness is the distance between the two.
+    fn sending(&self, _delivery: &Delivery, _due_at: Timestamp) {}
 }
 
 /// How far the wall clock may move away from the monotonic clock between two turns before the
@@ -170,6 +174,10 @@ struct Shared {
     /// The monotonic and wall clocks at the last turn.
     last_turn: Mutex<Option<(std::time::Instant, Timestamp)>>,
 }
+
+/// A claimed delivery on its way to its channel's worker: what to send, its media, when it was
+/// due.
+type Claim = (Delivery, Vec<DeliveryMedia>, Timestamp);
 
 struct Done {
     delivery: Delivery,
@@ -462,10 +470,11 @@ impl Dispatcher {
         let claimed =
             s.store.claim_due(&s.settings.owner, now, s.settings.lease, s.settings.batch).await?;
         let n = claimed.len();
-        let mut by_channel: HashMap<String, Vec<(Delivery, Vec<DeliveryMedia>)>> = HashMap::new();
+        let mut by_channel: HashMap<String, Vec<Claim>> = HashMap::new();
         for c in claimed {
             self.track(&c.delivery, c.lease_expires_at);
-            by_channel.entry(c.delivery.channel.clone()).or_default().push((c.delivery, c.media));
+            let claim = (c.delivery, c.media, c.due_at);
+            by_channel.entry(claim.0.channel.clone()).or_default().push(claim);
         }
         for (channel, deliveries) in by_channel {
             let this = self.clone();
@@ -476,22 +485,18 @@ impl Dispatcher {
 
     /// Sends `deliveries` of one channel in order, one at a time, each with its media files read
     /// just before (a file that cannot be sent rejects its delivery, naming it).
-    async fn channel_worker(
-        &self,
-        channel: String,
-        deliveries: Vec<(Delivery, Vec<DeliveryMedia>)>,
-    ) {
+    async fn channel_worker(&self, channel: String, deliveries: Vec<Claim>) {
         let s = &self.shared;
         let lock = s.channel_locks.get(&channel).cloned();
         let _guard = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        for (mut d, media) in deliveries {
+        for (mut d, media, due_at) in deliveries {
             let outcome = match crate::media::attachments(&media).await {
                 Ok(attachments) => {
                     d.media = attachments;
-                    self.send(&d).await
+                    self.send(&d, due_at).await
                 }
                 Err(reason) => {
                     tracing::error!(post = %d.post, channel = %d.channel, %reason, "a media file cannot be sent; not sent");
@@ -503,7 +508,7 @@ impl Dispatcher {
         }
     }
 
-    async fn send(&self, d: &Delivery) -> Outcome {
+    async fn send(&self, d: &Delivery, due_at: Timestamp) -> Outcome {
         let s = &self.shared;
         let Some(publisher) = s.publishers.get(&d.channel) else {
             return Outcome::Rejected {
@@ -533,6 +538,7 @@ impl Dispatcher {
             };
         }
         tracing::debug!(post = %d.post, channel = %d.channel, item = d.item, attempt = d.attempt, "sending");
+        s.monitor.sending(d, due_at);
         publisher.publish(d).await
     }
 

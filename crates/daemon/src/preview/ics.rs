@@ -1,4 +1,5 @@
-//! The iCalendar (RFC 5545) export: one VEVENT per filled slot.
+//! The iCalendar (RFC 5545) export: one VEVENT per filled slot. In the daemon's live feed, an
+//! event also says its state, and a published post carries its `URL`.
 //!
 //! Written by hand rather than with the `icalendar` crate: that crate brings chrono beside jiff,
 //! and the subset needed here (UTC times, text escaping, line folding, CRLF) is small. Times are
@@ -22,7 +23,8 @@ pub fn render(preview: &Preview, stamp: Timestamp) -> String {
     line(&mut out, "CALSCALE:GREGORIAN");
     line(&mut out, "X-WR-CALNAME:crieur");
     for e in &preview.entries {
-        let (Some(post), Some(text)) = (&e.post, &e.text) else { continue };
+        let Some(post) = &e.post else { continue };
+        let text = e.text.as_deref().unwrap_or("");
         let Ok(at) = e.at.parse::<Timestamp>() else { continue };
         line(&mut out, "BEGIN:VEVENT");
         line(&mut out, &format!("UID:{}", escape(&format!("{post}.{}@crieur", e.channel))));
@@ -31,7 +33,19 @@ pub fn render(preview: &Preview, stamp: Timestamp) -> String {
         line(&mut out, "DURATION:PT15M");
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         line(&mut out, &format!("SUMMARY:{}", escape(&format!("[{}] {first}", e.channel))));
-        let mut description = text.clone();
+        let mut description = match &e.status {
+            Some(st) => {
+                let mut head = st.state.clone();
+                if let Some(url) = &st.url {
+                    let _ = write!(head, ": {url}");
+                }
+                if let Some(reason) = &st.reason {
+                    let _ = write!(head, " ({reason})");
+                }
+                format!("{head}\n\n{text}")
+            }
+            None => text.to_owned(),
+        };
         for item in &e.thread {
             let _ = write!(description, "\n\n{item}");
         }
@@ -40,6 +54,14 @@ pub fn render(preview: &Preview, stamp: Timestamp) -> String {
         }
         line(&mut out, &format!("DESCRIPTION:{}", escape(&description)));
         line(&mut out, &format!("CATEGORIES:{}", escape(&e.network)));
+        if let Some(st) = &e.status {
+            if let Some(url) = &st.url {
+                let url: String = url.chars().filter(|c| !c.is_control()).collect();
+                line(&mut out, &format!("URL:{url}"));
+            }
+            let status = if st.state == "cancelled" { "CANCELLED" } else { "CONFIRMED" };
+            line(&mut out, &format!("STATUS:{status}"));
+        }
         line(&mut out, "TRANSP:TRANSPARENT");
         line(&mut out, "END:VEVENT");
     }

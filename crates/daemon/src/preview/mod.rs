@@ -6,7 +6,9 @@
 
 pub mod html;
 pub mod ics;
+pub mod live;
 pub mod table;
+pub mod thumbnail;
 
 use crieur_config::Config;
 use crieur_core::{Diagnostic, Post};
@@ -60,6 +62,9 @@ pub struct Entry {
     /// Where the post is written, `path:line:col`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// What the store says of it (the daemon's live calendar only; `preview` leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<live::Status>,
 }
 
 /// A length as a network counts it.
@@ -151,6 +156,7 @@ pub fn build(
             link: None,
             fixed: e.fixed,
             source: None,
+            status: None,
         };
         if let Some(i) = e.post {
             let post = &posts[i];
