@@ -399,6 +399,7 @@ async fn the_report_and_status_show_each_network_s_figures_and_null_where_it_giv
     // The table shows the figures, `-` where the network gives none (never 0).
     let out = project.run(&["report", "--weeks", "1"]).await;
     let table = common::stdout(&out);
+    println!("{table}");
     let line = |post: &str| table.lines().find(|l| l.contains(post)).unwrap().to_owned();
     let cells = |post: &str| -> Vec<String> {
         line(post).split_whitespace().rev().take(5).map(str::to_owned).collect()
