@@ -70,7 +70,8 @@ async fn the_report_counts_what_the_daemon_published_and_what_was_refused() {
         lines.iter().any(|l| l.starts_with("refused,blog,webhook,,,") && l.contains(",failed,"))
     );
 
-    // A webhook channel has no figures to read: a refresh reads nothing and reports as before.
+    // No snapshot is due a moment after publication (the first is a day later): a refresh reads
+    // nothing and reports as before.
     let out = project.run(&["report", "--weeks", "1", "--format", "json", "--refresh"]).await;
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stderr(&out).contains("refreshed: 0 snapshots in 0 reads"));
