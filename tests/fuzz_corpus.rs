@@ -13,7 +13,7 @@ mod harness;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 12] = [
+const TARGETS: [(&str, Target); 13] = [
     ("config", harness::config),
     ("front_matter", harness::front_matter),
     ("cadence", harness::cadence),
@@ -23,6 +23,7 @@ const TARGETS: [(&str, Target); 12] = [
     ("linkedin_response", |d| drop(harness::linkedin_response(d))),
     ("facebook_response", |d| drop(harness::facebook_response(d))),
     ("webhook_response", |d| drop(harness::webhook_response(d))),
+    ("webhook_metrics", harness::webhook_metrics),
     ("rate_limit_headers", harness::rate_limit_headers),
     ("media_sniff", harness::media_sniff),
     ("media_strip", harness::media_strip),

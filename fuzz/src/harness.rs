@@ -445,6 +445,19 @@ pub fn webhook_response(data: &[u8]) -> Option<Answered> {
     Some(outcome(publisher.answer_outcome(&d, &a.response, now()), a.response.status))
 }
 
+/// `webhook_metrics`: the body of a receiver's 200 answer to a `crieur.metrics` event. Nothing
+/// known only for a blank body, figures only from a JSON object, and a reason for every refusal.
+pub fn webhook_metrics(data: &[u8]) {
+    match crieur_net_webhook::answer_figures(data) {
+        Ok(None) => assert!(data.iter().all(u8::is_ascii_whitespace), "figures ignored"),
+        Ok(Some(_)) => {
+            let first = data.iter().find(|b| !b.is_ascii_whitespace());
+            assert_eq!(first, Some(&b'{'), "figures read from something not an object");
+        }
+        Err(reason) => assert!(!reason.is_empty(), "a refusal without a reason"),
+    }
+}
+
 /// `rate_limit_headers`: the header lines of an answer (the status line is still needed), read
 /// as `Retry-After`, X's rate-limit windows and Facebook's usage headers.
 pub fn rate_limit_headers(data: &[u8]) {

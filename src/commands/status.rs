@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use clap::ValueEnum;
+use crieur_core::engagement::Snapshot;
 use crieur_store::{OpenOptions, StatusReport, StoreError};
 use serde::Serialize;
 
@@ -46,6 +47,9 @@ struct PostRow {
     error: Option<String>,
     published_at: Option<String>,
     not_before: Option<String>,
+    /// The latest engagement snapshot (`null` before the first; a figure the network does not
+    /// give is `null`, never 0).
+    metrics: Option<crieur_report::MetricsRow>,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,12 +81,26 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
             Err(e) => return Err(e.into()),
         };
         let report = store.status().await;
+        let latest = store.latest_snapshots().await;
         store.close().await;
-        anyhow::Ok(Some(report?))
+        let latest = latest.unwrap_or_else(|e| {
+            eprintln!("warning: the engagement figures cannot be read: {e}");
+            Vec::new()
+        });
+        anyhow::Ok(Some((report?, latest)))
     })?;
     let fresh = report.is_none();
     let doc = match report {
-        Some(report) => document(&config, &report, ctx.now()),
+        Some((report, latest)) => {
+            let mut doc = document(&config, &report, ctx.now());
+            let figures: BTreeMap<&str, &Snapshot> =
+                latest.iter().map(|s| (s.delivery.as_str(), s)).collect();
+            for (row, d) in doc.posts.iter_mut().zip(&report.deliveries) {
+                row.metrics =
+                    figures.get(d.id.as_str()).map(|s| crieur_report::MetricsRow::from(*s));
+            }
+            doc
+        }
         None => queue(ctx, &config)?,
     };
     match args.format {
@@ -115,6 +133,7 @@ fn queue(ctx: &Context, config: &crieur_config::Config) -> anyhow::Result<Doc> {
             error: None,
             published_at: None,
             not_before: None,
+            metrics: None,
         })
     });
     let report = StatusReport::default();
@@ -145,6 +164,7 @@ fn document(config: &crieur_config::Config, report: &StatusReport, now: jiff::Ti
                 .published_at
                 .map(|t| crate::commands::rfc3339(&t.to_zoned(zone(&r.channel)))),
             not_before: r.not_before.map(|t| t.to_string()),
+            metrics: None,
         })
         .collect();
     let known: BTreeMap<&str, &crieur_store::ChannelStatus> =
@@ -181,6 +201,9 @@ fn table(doc: &Doc) -> String {
         };
         let _ =
             writeln!(out, "{:<10} {:<25} {:<18} {:<28} {detail}", p.state, p.at, p.channel, post);
+        if let Some(m) = &p.metrics {
+            let _ = writeln!(out, "{:<10} {}", "", m.line());
+        }
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &doc.posts {

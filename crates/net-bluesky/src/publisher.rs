@@ -21,6 +21,9 @@ use crate::facets::{Feature, detect};
 use crate::session::{Session, SessionError, Sessions, xrpc_error, xrpc_error_name};
 use crate::tid::delivery_rkey;
 
+#[path = "metrics.rs"]
+mod metrics;
+
 /// The default service (PDS).
 pub const DEFAULT_SERVICE: &str = "https://bsky.social";
 
@@ -707,6 +710,10 @@ impl BlueskyPublisher {
 impl Publisher for BlueskyPublisher {
     fn network(&self) -> Network {
         Network::Bluesky
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 
     async fn publish(&self, delivery: &Delivery) -> Outcome {

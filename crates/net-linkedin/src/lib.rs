@@ -23,6 +23,10 @@
 //!   so a retry reuses them all); the post carries `content.media` for one image and
 //!   `content.multiImage` for 2 to 20, each with its `altText`. A 401 on an upload is final for
 //!   the attempt (`Unauthorized`): the token was checked and refreshed before it.
+//! - Engagement figures (`crieur_core::engagement::Engagement`): a Page's posts through
+//!   `organizationalEntityShareStatistics` (impressions, clicks, likes, comments, shares; 20
+//!   posts a call), a member's through `socialActions` (likes and comments only: LinkedIn gives a
+//!   third-party app no impressions or clicks of a member's post).
 
 mod auth;
 mod expiry;

@@ -21,6 +21,9 @@ use crate::expiry::{ExpiryWarning, expiry_warning};
 use crate::tokens::{Access, LinkedinTokens, NoAccess};
 use crate::urn::{Author, InvalidAuthor, find_post_urn, post_url, post_urn_header};
 
+#[path = "metrics.rs"]
+mod metrics;
+
 /// LinkedIn's API root.
 pub const DEFAULT_API_BASE: &str = "https://api.linkedin.com";
 
@@ -702,6 +705,10 @@ impl LinkedinPublisher {
 impl Publisher for LinkedinPublisher {
     fn network(&self) -> Network {
         Network::Linkedin
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 
     async fn publish(&self, delivery: &Delivery) -> Outcome {

@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 
 use crate::key::idempotency_key;
 
+#[path = "metrics.rs"]
+mod metrics;
+
 /// How much of an answer goes into a reason when it has no `error`, in characters.
 const SNIPPET_CHARS: usize = 300;
 /// How long the server keeps an `Idempotency-Key`.
@@ -517,6 +520,10 @@ impl MastodonPublisher {
 impl Publisher for MastodonPublisher {
     fn network(&self) -> Network {
         Network::Mastodon
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 
     async fn publish(&self, d: &Delivery) -> Outcome {

@@ -11,6 +11,8 @@
 //!   checked addresses to the connector, so what was checked is what is connected to.
 //! - A receiver that answers 410 Gone disables the channel in this publisher: no more requests
 //!   until the config changes.
+//! - Engagement figures: a signed `crieur.metrics` event per published post ([`metrics_body`]);
+//!   the receiver answers figures or nothing ([`answer_figures`]). RECEIVER.md has the shapes.
 //!
 //! How a receiver verifies what crieur sends is in `RECEIVER.md` beside this crate.
 
@@ -26,6 +28,7 @@ pub use guard::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
     forbidden_range,
 };
+pub use publisher::metrics::{METRICS_TYPE, answer_figures, metrics_body};
 pub use publisher::{WebhookConfig, WebhookError, WebhookPublisher};
 pub use signing::{MIN_KEY_BYTES, SECRET_PREFIX, SigningKey};
 

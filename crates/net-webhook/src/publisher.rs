@@ -19,6 +19,9 @@ use crate::event::event_body;
 use crate::guard::{GuardedResolver, Lookup, Refused, SystemLookup, check_url, find_refused};
 use crate::signing::SigningKey;
 
+#[path = "metrics.rs"]
+pub(crate) mod metrics;
+
 /// How much of a refusing receiver's body goes into the reason, in characters.
 const SNIPPET_CHARS: usize = 300;
 
@@ -385,6 +388,10 @@ impl WebhookPublisher {
 impl Publisher for WebhookPublisher {
     fn network(&self) -> Network {
         Network::Webhook
+    }
+
+    fn engagement(&self) -> Option<&dyn crieur_core::engagement::Engagement> {
+        Some(self)
     }
 
     async fn publish(&self, delivery: &Delivery) -> Outcome {

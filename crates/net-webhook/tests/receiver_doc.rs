@@ -1,6 +1,7 @@
 //! The receiver sketch of RECEIVER.md works against the real publisher: it is extracted from the
 //! document, run with python3 on loopback, and sent the same delivery twice (with an image, whose
-//! sha256 the receiver checks), a forged one, and one whose image does not match its sha256.
+//! sha256 the receiver checks), a forged one, one whose image does not match its sha256, and a
+//! request for a post's figures.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crieur_core::engagement::{Engagement, MetricsRequest};
 use crieur_core::{
     Article, Attachment, Delivery, ManualClock, Network, Outcome, Publisher, RejectKind,
 };
@@ -118,6 +120,15 @@ async fn the_documented_receiver_verifies_and_deduplicates() {
         panic!("{outcome:?}")
     };
     assert!(reason.contains("does not match its sha256"), "{reason}");
+    // A request for the post's figures: the sketch keeps none, so it answers 204 (nothing
+    // known), which is no failure.
+    let asked = MetricsRequest {
+        remote_id: "why-rust".into(),
+        url: Some("https://blog.example.com/why-rust".into()),
+        published_at: Timestamp::now(),
+    };
+    let figures = good.fetch(&[asked], Timestamp::now()).await;
+    assert_eq!(figures, Ok(std::collections::BTreeMap::new()));
 }
 
 /// An attachment of `data`, its sha256 computed over `hashed` (default: `data` itself).

@@ -433,15 +433,43 @@ fn weeks(rows: &[(&StatusRow, PostRow)], zone: &TimeZone) -> Vec<WeekCount> {
 }
 
 fn metrics_row(s: &Snapshot) -> MetricsRow {
-    let Metrics { likes, reposts, replies, quotes, impressions, clicks } = s.metrics;
-    MetricsRow {
-        likes,
-        reposts,
-        replies,
-        quotes,
-        impressions,
-        clicks,
-        fetched_at: Some(s.fetched_at),
+    MetricsRow::from(s)
+}
+
+impl From<&Snapshot> for MetricsRow {
+    fn from(s: &Snapshot) -> Self {
+        let Metrics { likes, reposts, replies, quotes, impressions, clicks } = s.metrics;
+        MetricsRow {
+            likes,
+            reposts,
+            replies,
+            quotes,
+            impressions,
+            clicks,
+            fetched_at: Some(s.fetched_at),
+        }
+    }
+}
+
+impl MetricsRow {
+    /// The figures on one line for a terminal, `-` for a figure the network does not give:
+    /// `likes 12 · reposts 3 · replies 2 · quotes - · impressions 1830 · clicks 41 (read
+    /// 2026-11-04 08:00 UTC)`.
+    pub fn line(&self) -> String {
+        let f = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let mut line = format!(
+            "likes {} · reposts {} · replies {} · quotes {} · impressions {} · clicks {}",
+            f(self.likes),
+            f(self.reposts),
+            f(self.replies),
+            f(self.quotes),
+            f(self.impressions),
+            f(self.clicks)
+        );
+        if let Some(t) = self.fetched_at {
+            line.push_str(&format!(" (read {})", t.strftime("%Y-%m-%d %H:%M UTC")));
+        }
+        line
     }
 }
 

@@ -188,3 +188,28 @@ async fn the_html_page_is_self_contained_with_labelled_charts() {
     assert!(page.contains("<title>Share of posts per category; the mark is the target</title>"));
     assert!(page.contains("2026-11-02 blog"), "a week bar is labelled");
 }
+
+#[test]
+fn a_figure_the_network_does_not_give_is_a_dash_on_the_line_and_null_in_json() {
+    let snapshot = crieur_core::engagement::Snapshot {
+        delivery: "d".into(),
+        after: jiff::SignedDuration::from_hours(24),
+        fetched_at: "2026-11-04T08:00:00Z".parse().unwrap(),
+        metrics: crieur_core::engagement::Metrics {
+            likes: Some(12),
+            reposts: Some(0),
+            replies: Some(2),
+            ..Default::default()
+        },
+    };
+    let row = crate::MetricsRow::from(&snapshot);
+    assert_eq!(
+        row.line(),
+        "likes 12 · reposts 0 · replies 2 · quotes - · impressions - · clicks - \
+         (read 2026-11-04 08:00 UTC)"
+    );
+    let json = serde_json::to_value(row).unwrap();
+    assert_eq!(json["impressions"], serde_json::Value::Null);
+    assert_eq!(json["reposts"], 0);
+    assert_eq!(json["fetched_at"], "2026-11-04T08:00:00Z");
+}
