@@ -36,15 +36,94 @@ pub fn load_posts(config: &Config) -> Result<Vec<Post>, Errors> {
 
 pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post>, Errors> {
     let mut errors = Errors::default();
-    let files = queue_files(config, &mut errors);
+    let files = queue_files_into(config, &mut errors);
+    let sources = files.into_iter().enumerate().map(|(file_index, path)| {
+        read_source(&path).map(|text| PostSource { file_index, path, text })
+    });
+    read_posts_into(config, sources, limit, errors)
+}
+
+/// The text of one post file, with its place in the queue: what [`read_posts`] reads.
+#[derive(Debug, Clone)]
+pub struct PostSource {
+    /// Index of the file among the sorted queue files ([`queue_files`]): its posts' queue order.
+    pub file_index: usize,
+    /// The file's path, as the queue globs found it.
+    pub path: PathBuf,
+    /// Its text, as [`read_post_file`] returned it.
+    pub text: String,
+}
+
+/// The queue files of `config`: the matches of `queue.files` (relative to the config's
+/// folder), files only, sorted by path, deduplicated; the files [`load_posts`] reads, in its
+/// order.
+///
+/// # Errors
+/// A glob that is not valid or not UTF-8, a folder that cannot be read, more than
+/// [`MAX_POST_FILES`] files.
+pub fn queue_files(config: &Config) -> Result<Vec<PathBuf>, Errors> {
+    let mut errors = Errors::default();
+    let files = queue_files_into(config, &mut errors);
+    errors.into_result(files)
+}
+
+/// Every queue file ([`queue_files`]) with its text, in queue order: what [`read_posts`] takes.
+///
+/// # Errors
+/// As [`queue_files`] and [`read_post_file`], every file's problem listed.
+pub fn post_sources(config: &Config) -> Result<Vec<PostSource>, Errors> {
+    let mut errors = Errors::default();
+    let files = queue_files_into(config, &mut errors);
+    let mut sources = Vec::with_capacity(files.len());
+    for (file_index, path) in files.into_iter().enumerate() {
+        match read_source(&path) {
+            Ok(text) => sources.push(PostSource { file_index, path, text }),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.into_result(sources)
+}
+
+/// One post file's text, read as [`load_posts`] reads it.
+///
+/// # Errors
+/// A file that cannot be read, over 8 MiB, not UTF-8 or binary.
+pub fn read_post_file(path: &Path) -> Result<String, Errors> {
+    read_source(path).map_err(Errors::from)
+}
+
+/// The posts of `sources`, checked as [`load_posts`] checks them (ids unique across `sources`),
+/// in the order of `sources`, each post keeping its source's `file_index`.
+///
+/// # Errors
+/// [`Errors`] with every problem found, as [`load_posts`]; more than [`MAX_POSTS`] posts.
+pub fn read_posts(config: &Config, sources: &[PostSource]) -> Result<Vec<Post>, Errors> {
+    let sources = sources.iter().map(Ok::<_, ConfigError>);
+    read_posts_into(config, sources, MAX_POSTS, Errors::default())
+}
+
+/// Reads `sources` in order (each a file's text, or why it could not be read) until more than
+/// `limit` posts are read.
+fn read_posts_into<S>(
+    config: &Config,
+    sources: impl Iterator<Item = Result<S, ConfigError>>,
+    limit: usize,
+    errors: Errors,
+) -> Result<Vec<Post>, Errors>
+where
+    S: std::borrow::Borrow<PostSource>,
+{
     let ctx = Ctx { channels: config.channels.keys().cloned().collect() };
     let mut reader = Reader { posts: Vec::new(), ids: BTreeMap::new(), errors, limit };
-    for (file_index, path) in files.iter().enumerate() {
+    for source in sources {
         if reader.posts.len() > limit {
             break;
         }
-        match read_source(path) {
-            Ok(text) => reader.file(path, &text, file_index, &ctx),
+        match source {
+            Ok(source) => {
+                let source = source.borrow();
+                reader.file(&source.path, &source.text, source.file_index, &ctx);
+            }
             Err(e) => reader.errors.push(e),
         }
     }
@@ -59,7 +138,7 @@ pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post
 }
 
 /// The queue files: globs expanded against the config's folder, files only, sorted, deduplicated.
-fn queue_files(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
+fn queue_files_into(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
     let mut files = BTreeSet::new();
     for pattern in &config.queue.files {
         let full = if config.dir == Path::new(".") || Path::new(pattern).is_absolute() {
