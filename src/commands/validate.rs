@@ -2,6 +2,8 @@
 //! weeks. Meant for the CI of the repository that holds the posts: `--format github` writes each
 //! finding as a GitHub Actions annotation, `--format json` as one object for tools.
 
+use std::io::Write;
+
 use anyhow::Context as _;
 use crieur_core::Severity;
 
@@ -63,32 +65,51 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
         config.channels.len(),
         args.weeks
     );
+    // Thousands of lines: one buffered writer, not a locked write per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         Format::Text => {
             for d in &all {
-                println!("{d}");
+                writeln!(out, "{d}")?;
             }
-            println!("{summary}");
+            writeln!(out, "{summary}")?;
         }
         Format::Json | Format::Github => {
-            print(&all.iter().map(Finding::diagnostic).collect::<Vec<_>>(), args.format);
+            write_findings(
+                &mut out,
+                &all.iter().map(Finding::diagnostic).collect::<Vec<_>>(),
+                args.format,
+            )?;
             if args.format == Format::Github {
-                println!("{summary}");
+                writeln!(out, "{summary}")?;
             }
         }
     }
+    out.flush()?;
     Ok(if errors > 0 { Outcome::Problems } else { Outcome::Success })
 }
 
 /// The findings in `format` (`text` prints nothing here: its lines are the diagnostics' own).
 fn print(findings: &[Finding], format: Format) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed stdout leaves nothing to tell: the error that follows is printed on stderr.
+    let _ = write_findings(&mut out, findings, format).and_then(|()| out.flush());
+}
+
+/// Writes the findings in `format` to `out`.
+fn write_findings(
+    out: &mut impl Write,
+    findings: &[Finding],
+    format: Format,
+) -> std::io::Result<()> {
     match format {
-        Format::Text => {}
+        Format::Text => Ok(()),
         Format::Github => {
             for f in findings {
-                println!("{}", f.github());
+                writeln!(out, "{}", f.github())?;
             }
+            Ok(())
         }
-        Format::Json => println!("{:#}", crieur_daemon::findings::json_document(findings)),
+        Format::Json => writeln!(out, "{:#}", crieur_daemon::findings::json_document(findings)),
     }
 }

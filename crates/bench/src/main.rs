@@ -75,9 +75,13 @@ enum Scenario {
     Latency,
     /// Many posts due at one instant (10,000 on 64 channels): durable deliveries per second.
     Throughput,
-    /// A daemon with 10,000 posts queued days ahead: READY time, RSS and CPU while idle.
+    /// A burst of posts at one instant (500 on 100 channels): due-to-request latency.
+    Burst,
+    /// A daemon with 10,000 posts queued days ahead on 100 channels: READY time at the first
+    /// start and after a restart, RSS and CPU while idle.
     Idle,
-    /// `crieur validate` on 10,000 posts, 10 channels, 4 weeks: wall time and peak RSS.
+    /// `crieur validate` on 10,000 posts, 10 channels, 4 weeks (and with every post on two
+    /// channels): wall time and peak RSS.
     Validate,
     /// The latency run with the HTTP endpoint on and `/metrics` scraped every second, beside the
     /// same run without the endpoint.
@@ -190,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         (Scenario::Capacity, Bench::capacity),
         (Scenario::Latency, Bench::latency),
         (Scenario::Throughput, Bench::throughput),
+        (Scenario::Burst, Bench::burst),
         (Scenario::Idle, Bench::idle),
         (Scenario::Validate, Bench::validate),
         (Scenario::Scraped, Bench::scraped),
@@ -382,6 +387,41 @@ impl Bench {
                 runs.push(self.daemon_run(backend, n, lead, &mut due, SignedDuration::ZERO)?);
             }
             self.daemon_rows(&label, backend, &runs, true);
+        }
+        Ok(())
+    }
+
+    fn burst(&mut self) -> anyhow::Result<()> {
+        let (posts, channels) = if self.cli.smoke { (50, 10) } else { (500, 100) };
+        let posts = self.cli.posts.unwrap_or(posts);
+        let channels = self.cli.channels.unwrap_or(channels);
+        let label = format!("burst: {posts} posts due at one instant, {channels} channels");
+        for backend in self.cli.backends.clone() {
+            let mut runs = Vec::new();
+            let mut lat = (Vec::new(), Vec::new(), Vec::new());
+            for n in 0..self.runs() {
+                let mut due = |at| {
+                    project::same_instant("burst", at, posts, &project::channel_names(channels))
+                };
+                let lead = self.lead(if self.cli.smoke { 4 } else { 6 });
+                let r = self.daemon_run(backend, n, lead, &mut due, SignedDuration::ZERO)?;
+                lat.0.push(r.p50);
+                lat.1.push(r.p99);
+                lat.2.push(r.max);
+                runs.push(r);
+            }
+            let setup = backend.name();
+            if let Some(s) = Spread::of(&lat.0) {
+                self.row(&label, setup, "latency p50 (ms)", s.show(2), "", None);
+            }
+            if let Some(s) = Spread::of(&lat.1) {
+                let met = s.median <= 250.0;
+                self.row(&label, setup, "latency p99 (ms)", s.show(2), "≤ 250 ms", Some(met));
+            }
+            if let Some(s) = Spread::of(&lat.2) {
+                self.row(&label, setup, "latency max (ms)", s.show(2), "", None);
+            }
+            self.daemon_rows(&label, backend, &runs, false);
         }
         Ok(())
     }
@@ -722,27 +762,38 @@ impl Bench {
 
     fn idle(&mut self) -> anyhow::Result<()> {
         let posts = self.cli.posts.unwrap_or(if self.cli.smoke { 500 } else { 10_000 });
-        let channels = self.cli.channels.unwrap_or(10);
+        let channels = self.cli.channels.unwrap_or(if self.cli.smoke { 10 } else { 100 });
         let secs = self.cli.idle_secs.unwrap_or(if self.cli.smoke { 2 } else { 60 });
         let label = format!("idle: {posts} posts queued days ahead, {channels} channels, {secs} s");
         let backends: Vec<Backend> =
             self.cli.backends.iter().copied().filter(|b| *b != Backend::Pg3).collect();
         for backend in backends {
-            let (mut ready, mut rss, mut hwm, mut cpu) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut ready, mut rss, mut hwm, mut cpu, mut first) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..self.runs() {
                 let r = self.idle_run(backend, posts, channels, secs)?;
                 ready.push(r.0);
                 rss.push(r.1);
                 hwm.push(r.2);
                 cpu.push(r.3);
+                first.push(r.4);
             }
             let setup = backend.name();
+            if let Some(s) = Spread::of(&first) {
+                self.row(
+                    &label,
+                    setup,
+                    "READY at the first start (ms)",
+                    s.show(1),
+                    "≤ 1 s",
+                    Some(s.median <= 1000.0),
+                );
+            }
             if let Some(s) = Spread::of(&ready) {
                 self.row(
                     &label,
                     setup,
-                    "READY after start (ms)",
+                    "READY after a restart, files unchanged (ms)",
                     s.show(1),
                     "≤ 100 ms",
                     Some(s.median <= 100.0),
@@ -768,14 +819,15 @@ impl Bench {
         Ok(())
     }
 
-    /// (READY ms, RSS MiB at the end, peak RSS MiB, CPU ms over the idle time).
+    /// (READY ms after a restart, RSS MiB at the end, peak RSS MiB, CPU ms over the idle time,
+    /// READY ms at the first start).
     fn idle_run(
         &mut self,
         backend: Backend,
         posts: usize,
         channels: usize,
         secs: u64,
-    ) -> anyhow::Result<(f64, f64, f64, f64)> {
+    ) -> anyhow::Result<(f64, f64, f64, f64, f64)> {
         let dir = self.tempdir("idle")?;
         let scratch = match backend {
             Backend::Sqlite => None,
@@ -813,7 +865,7 @@ impl Bench {
                 &dir.path().join("crieur-warm.log"),
                 &self.cli.log_level,
             )?;
-            warm.wait_ready(Duration::from_secs(60))?;
+            let first = warm.wait_ready(Duration::from_secs(60))?;
             warm.stop(Duration::from_secs(30))?;
             let mut d = Daemon::spawn(
                 &self.crieur,
@@ -851,10 +903,12 @@ impl Bench {
                 mem.rss_kib as f64 / 1024.0,
                 mem.hwm_kib as f64 / 1024.0,
                 cpu1.saturating_sub(cpu0).as_secs_f64() * 1000.0,
+                first.as_secs_f64() * 1000.0,
             );
             eprintln!(
-                "  idle {}: READY {:.1} ms, RSS {:.1} MiB, peak {:.1} MiB, CPU {:.0} ms over {secs} s",
+                "  idle {}: first start READY {:.1} ms; after a restart READY {:.1} ms, RSS {:.1} MiB, peak {:.1} MiB, CPU {:.0} ms over {secs} s",
                 backend.name(),
+                r.4,
                 r.0,
                 r.1,
                 r.2,
@@ -933,9 +987,16 @@ impl Bench {
     }
 
     fn validate(&mut self) -> anyhow::Result<()> {
+        self.validate_one(false)?;
+        self.validate_one(true)
+    }
+
+    /// `crieur validate` on the generated project (every `[[post]]` on two channels when
+    /// `two_each`).
+    fn validate_one(&mut self, two_each: bool) -> anyhow::Result<()> {
         let posts = self.cli.posts.unwrap_or(if self.cli.smoke { 500 } else { 10_000 });
         let dir = self.tempdir("validate")?;
-        let config = project::write_validate_project(dir.path(), posts)?;
+        let config = project::write_validate_project_with(dir.path(), posts, two_each)?;
         let time = Path::new("/usr/bin/time");
         let (mut wall, mut rss) = (Vec::new(), Vec::new());
         // One untimed run warms the page cache.
@@ -983,7 +1044,11 @@ impl Bench {
             wall.push(secs * 1000.0);
             rss.push(kib as f64 / 1024.0);
         }
-        let label = format!("validate: {posts} posts, 10 channels, 4 weeks (process)");
+        let label = if two_each {
+            format!("validate: {posts} posts on 2 channels each, 10 channels, 4 weeks (process)")
+        } else {
+            format!("validate: {posts} posts, 10 channels, 4 weeks (process)")
+        };
         let w = Spread::of(&wall).context("no run")?;
         let r = Spread::of(&rss).context("no run")?;
         eprintln!("  validate: {} ms, peak RSS {} MiB", w.show(1), r.show(1));

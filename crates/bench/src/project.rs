@@ -143,6 +143,19 @@ pub fn write_webhook_project(
 /// # Errors
 /// [`BenchError::Io`] when a file cannot be written.
 pub fn write_validate_project(dir: &Path, posts: usize) -> Result<PathBuf, BenchError> {
+    write_validate_project_with(dir, posts, false)
+}
+
+/// [`write_validate_project`], with every `[[post]]` on exactly two channels when `two_each`
+/// (the articles stay on the blog and X).
+///
+/// # Errors
+/// [`BenchError::Io`] when a file cannot be written.
+pub fn write_validate_project_with(
+    dir: &Path,
+    posts: usize,
+    two_each: bool,
+) -> Result<PathBuf, BenchError> {
     write(&dir.join("crieur.toml"), VALIDATE_CONFIG)?;
     let posts_dir = dir.join("posts");
     std::fs::create_dir_all(&posts_dir).map_err(BenchError::io("creating", &posts_dir))?;
@@ -152,7 +165,7 @@ pub fn write_validate_project(dir: &Path, posts: usize) -> Result<PathBuf, Bench
         if i % 50 == 49 {
             write(&posts_dir.join(format!("article-{i:05}.md")), &article(i))?;
         } else {
-            file.push_str(&toml_post(i));
+            file.push_str(&toml_post(i, two_each));
         }
         if i % 100 == 99 || i + 1 == posts {
             write(&posts_dir.join(format!("queue-{file_no:04}.toml")), &file)?;
@@ -186,13 +199,18 @@ const TEXTS: [&str; 6] = [
     "Five questions to ask before you buy a data catalog (the fifth one matters most). #DataEngineering",
 ];
 
-fn toml_post(i: usize) -> String {
+fn toml_post(i: usize, two_each: bool) -> String {
     let mut names = vec![SOCIAL[i % SOCIAL.len()]];
-    if i.is_multiple_of(3) {
-        names.push(SOCIAL[(i * 7 + 3) % SOCIAL.len()]);
-    }
-    if i.is_multiple_of(5) {
-        names.push(SOCIAL[(i * 11 + 5) % SOCIAL.len()]);
+    if two_each {
+        // Another of the channels: an offset of 1 to 8 never lands on the first.
+        names.push(SOCIAL[(i + 1 + (i / SOCIAL.len()) % (SOCIAL.len() - 1)) % SOCIAL.len()]);
+    } else {
+        if i.is_multiple_of(3) {
+            names.push(SOCIAL[(i * 7 + 3) % SOCIAL.len()]);
+        }
+        if i.is_multiple_of(5) {
+            names.push(SOCIAL[(i * 11 + 5) % SOCIAL.len()]);
+        }
     }
     names.dedup();
     let channels: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();

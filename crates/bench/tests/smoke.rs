@@ -54,13 +54,17 @@ fn smoke_mode_runs_every_scenario_without_duplicates() {
         "| PostgreSQL ×1 | duplicates (all runs) | 0 |",
         "| PostgreSQL ×3 | duplicates (all runs) | 0 |",
         "durable deliveries/s",
+        "burst: ",
+        "READY at the first start (ms)",
         "CPU time while idle",
         "| crieur validate | peak RSS (MiB) |",
         "| SQLite, /metrics scraped every 1 s | scrapes answered |",
+        "on 2 channels each",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
     let duplicate_rows: Vec<&str> = stdout.lines().filter(|l| l.contains("| duplicates")).collect();
-    assert_eq!(duplicate_rows.len(), 6, "{stdout}");
+    // Latency, throughput and burst, each on three backends.
+    assert_eq!(duplicate_rows.len(), 9, "{stdout}");
     assert!(duplicate_rows.iter().all(|l| l.contains("| 0 | 0 |")), "{stdout}");
 }

@@ -203,6 +203,7 @@ pub fn add_post(
         ids: Default::default(),
         errors: Errors::default(),
         limit: crate::MAX_POSTS,
+        deferred: None,
     };
     reader.file(file, &after, 0, &ctx);
     if !reader.errors.is_empty() {

@@ -286,6 +286,7 @@ pub(crate) struct RawQueue {
     files: Option<Spanned<Vec<Spanned<String>>>>,
     missed: Option<Spanned<String>>,
     max_late: Option<Spanned<String>>,
+    claim_lead_ms: Option<Spanned<i64>>,
 }
 
 fn queue(
@@ -295,7 +296,7 @@ fn queue(
 ) -> Option<QueueSettings> {
     let raw = match value {
         Some(v) => src.de::<RawQueue>(v, "in [queue]", errors)?,
-        None => RawQueue { files: None, missed: None, max_late: None },
+        None => RawQueue { files: None, missed: None, max_late: None, claim_lead_ms: None },
     };
     let files = match raw.files {
         None => vec!["posts/*.toml".to_owned(), "posts/*.md".to_owned()],
@@ -337,8 +338,30 @@ fn queue(
         None => jiff::SignedDuration::from_hours(2),
         Some(d) => duration(src, &d, "[queue] max_late", errors).unwrap_or_default(),
     };
-    Some(QueueSettings { files, missed, max_late })
+    let claim_lead = match raw.claim_lead_ms {
+        None => DEFAULT_CLAIM_LEAD,
+        Some(ms) => match u64::try_from(*ms.get_ref()) {
+            Ok(n) if n <= MAX_CLAIM_LEAD_MS => std::time::Duration::from_millis(n),
+            _ => {
+                errors.push(src.err(
+                    &ms.span(),
+                    format!(
+                        "[queue] claim_lead_ms = {}: use a whole number of milliseconds from 0 \
+                         to {MAX_CLAIM_LEAD_MS} (default 300)",
+                        ms.get_ref()
+                    ),
+                ));
+                DEFAULT_CLAIM_LEAD
+            }
+        },
+    };
+    Some(QueueSettings { files, missed, max_late, claim_lead })
 }
+
+/// `[queue] claim_lead_ms` when absent.
+const DEFAULT_CLAIM_LEAD: std::time::Duration = std::time::Duration::from_millis(300);
+/// The largest `[queue] claim_lead_ms`.
+const MAX_CLAIM_LEAD_MS: u64 = 5_000;
 
 /// A duration value, or an error at its place.
 pub(crate) fn duration(
@@ -1097,7 +1120,7 @@ linkedin = "urn:li:organization:2414183"
         let out = errors(&format!("{BASE}[queue]\nfile = [\"a\"]\n"));
         assert_has(
             &out,
-            "c.toml:8:1: error: in [queue]: unknown key `file`; expected one of `files`, `missed`, `max_late`",
+            "c.toml:8:1: error: in [queue]: unknown key `file`; expected one of `files`, `missed`, `max_late`, `claim_lead_ms`",
         );
         let out = errors(&format!("{BASE}colour = \"blue\"\n"));
         assert_has(
@@ -1303,6 +1326,22 @@ linkedin = "urn:li:organization:2414183"
             &out,
             "c.toml:13:11: error: mention key \"a-b\" may only hold letters, digits and `_`",
         );
+    }
+
+    #[test]
+    fn the_claim_lead_is_whole_milliseconds_up_to_five_seconds() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.queue.claim_lead, std::time::Duration::from_millis(300), "the default");
+        let c = parse(&format!("{BASE}[queue]\nclaim_lead_ms = 0\n")).unwrap();
+        assert_eq!(c.queue.claim_lead, std::time::Duration::ZERO);
+        let out = errors(&format!("{BASE}[queue]\nclaim_lead_ms = 9000\n"));
+        assert_has(
+            &out,
+            "c.toml:8:17: error: [queue] claim_lead_ms = 9000: use a whole number of milliseconds \
+             from 0 to 5000 (default 300)",
+        );
+        let out = errors(&format!("{BASE}[queue]\nclaim_lead_ms = -1\n"));
+        assert_has(&out, "c.toml:8:17: error: [queue] claim_lead_ms = -1:");
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub use crieur_policy::RULE_IDS;
 pub use duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Errors};
 pub use http::HttpSettings;
-pub use posts::{MAX_POST_FILES, MAX_POSTS, load_posts};
+pub use posts::{
+    MAX_POST_FILES, MAX_POSTS, PostSource, load_posts, post_sources, queue_files, read_post_file,
+    read_posts,
+};
 pub use schema::{DIALECT, SchemaKind, config_schema, posts_schema};
 pub use secret::SecretError;
 pub use source::MAX_FILE_BYTES;

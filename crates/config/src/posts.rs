@@ -36,17 +36,122 @@ pub fn load_posts(config: &Config) -> Result<Vec<Post>, Errors> {
 
 pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post>, Errors> {
     let mut errors = Errors::default();
-    let files = queue_files(config, &mut errors);
+    let files = queue_files_into(config, &mut errors);
+    let sources = files.into_iter().enumerate().map(|(file_index, path)| {
+        read_source(&path).map(|text| PostSource { file_index, path, text })
+    });
+    read_posts_into(config, sources, limit, errors)
+}
+
+/// The text of one post file, with its place in the queue: what [`read_posts`] reads.
+#[derive(Debug, Clone)]
+pub struct PostSource {
+    /// Index of the file among the sorted queue files ([`queue_files`]): its posts' queue order.
+    pub file_index: usize,
+    /// The file's path, as the queue globs found it.
+    pub path: PathBuf,
+    /// Its text, as [`read_post_file`] returned it.
+    pub text: String,
+}
+
+/// The queue files of `config`: the matches of `queue.files` (relative to the config's
+/// folder), files only, sorted by path, deduplicated; the files [`load_posts`] reads, in its
+/// order.
+///
+/// # Errors
+/// A glob that is not valid or not UTF-8, a folder that cannot be read, more than
+/// [`MAX_POST_FILES`] files.
+pub fn queue_files(config: &Config) -> Result<Vec<PathBuf>, Errors> {
+    let mut errors = Errors::default();
+    let files = queue_files_into(config, &mut errors);
+    errors.into_result(files)
+}
+
+/// Every queue file ([`queue_files`]) with its text, in queue order: what [`read_posts`] takes.
+///
+/// # Errors
+/// As [`queue_files`] and [`read_post_file`], every file's problem listed.
+pub fn post_sources(config: &Config) -> Result<Vec<PostSource>, Errors> {
+    let mut errors = Errors::default();
+    let files = queue_files_into(config, &mut errors);
+    let mut sources = Vec::with_capacity(files.len());
+    for (file_index, path) in files.into_iter().enumerate() {
+        match read_source(&path) {
+            Ok(text) => sources.push(PostSource { file_index, path, text }),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.into_result(sources)
+}
+
+/// One post file's text, read as [`load_posts`] reads it.
+///
+/// # Errors
+/// A file that cannot be read, over 8 MiB, not UTF-8 or binary.
+pub fn read_post_file(path: &Path) -> Result<String, Errors> {
+    read_source(path).map_err(Errors::from)
+}
+
+/// The posts of `sources`, checked as [`load_posts`] checks them (ids unique across `sources`),
+/// in the order of `sources`, each post keeping its source's `file_index`.
+///
+/// # Errors
+/// [`Errors`] with every problem found, as [`load_posts`]; more than [`MAX_POSTS`] posts.
+pub fn read_posts(config: &Config, sources: &[PostSource]) -> Result<Vec<Post>, Errors> {
+    let sources = sources.iter().map(Ok::<_, ConfigError>);
+    read_posts_into(config, sources, MAX_POSTS, Errors::default())
+}
+
+/// Reads `sources` in order (each a file's text, or why it could not be read) until more than
+/// `limit` posts are read.
+fn read_posts_into<S>(
+    config: &Config,
+    sources: impl Iterator<Item = Result<S, ConfigError>>,
+    limit: usize,
+    errors: Errors,
+) -> Result<Vec<Post>, Errors>
+where
+    S: std::borrow::Borrow<PostSource> + Sync,
+{
     let ctx = Ctx { channels: config.channels.keys().cloned().collect() };
-    let mut reader = Reader { posts: Vec::new(), ids: BTreeMap::new(), errors, limit };
-    for (file_index, path) in files.iter().enumerate() {
+    let sources: Vec<Result<S, ConfigError>> = sources.collect();
+    // Each file is parsed and checked on its own, on every core; ids are checked for
+    // uniqueness afterwards, in queue order, with the errors in the order one reader would
+    // have found them.
+    let parsed = parse_apart(&sources, &ctx, limit);
+    let mut reader =
+        Reader { posts: Vec::new(), ids: BTreeMap::new(), errors, limit, deferred: None };
+    for (source, file) in sources.into_iter().zip(parsed) {
         if reader.posts.len() > limit {
             break;
         }
-        match read_source(path) {
-            Ok(text) => reader.file(path, &text, file_index, &ctx),
-            Err(e) => reader.errors.push(e),
+        let Some(file) = file else {
+            if let Err(e) = source {
+                reader.errors.push(e);
+            }
+            continue;
+        };
+        let mut file_errors = file.errors.0.into_iter();
+        let mut taken = 0;
+        let checks = file.deferred.unwrap_or_default();
+        for (post, (here, before)) in file.posts.into_iter().zip(checks) {
+            reader.errors.0.extend(file_errors.by_ref().take(before - taken));
+            taken = before;
+            match reader.ids.get(&post.id) {
+                Some(first) => reader.errors.push(ConfigError::at(
+                    here,
+                    format!(
+                        "duplicate post id `{}`: first used at {first}; ids must be unique across all post files",
+                        post.id
+                    ),
+                )),
+                None => {
+                    reader.ids.insert(post.id.clone(), here);
+                    reader.posts.push(post);
+                }
+            }
         }
+        reader.errors.0.extend(file_errors);
     }
     let Reader { posts, mut errors, .. } = reader;
     if posts.len() > limit {
@@ -59,7 +164,7 @@ pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post
 }
 
 /// The queue files: globs expanded against the config's folder, files only, sorted, deduplicated.
-fn queue_files(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
+fn queue_files_into(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
     let mut files = BTreeSet::new();
     for pattern in &config.queue.files {
         let full = if config.dir == Path::new(".") || Path::new(pattern).is_absolute() {
@@ -110,6 +215,45 @@ fn queue_files(config: &Config, errors: &mut Errors) -> Vec<PathBuf> {
     files.into_iter().collect()
 }
 
+/// Parses each readable source on its own (ids not checked across posts), spread over the
+/// machine's cores; `None` for a source that could not be read.
+fn parse_apart<S>(
+    sources: &[Result<S, ConfigError>],
+    ctx: &Ctx,
+    limit: usize,
+) -> Vec<Option<Reader>>
+where
+    S: std::borrow::Borrow<PostSource> + Sync,
+{
+    let one = |source: &Result<S, ConfigError>| {
+        let source = source.as_ref().ok()?.borrow();
+        let mut reader = Reader {
+            posts: Vec::new(),
+            ids: BTreeMap::new(),
+            errors: Errors::default(),
+            limit,
+            deferred: Some(Vec::new()),
+        };
+        reader.file(&source.path, &source.text, source.file_index, ctx);
+        Some(reader)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || sources.len() < 2 {
+        return sources.iter().map(one).collect();
+    }
+    let chunk = sources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// What the post reader needs from the config.
 pub(crate) struct Ctx {
     pub channels: BTreeSet<String>,
@@ -122,6 +266,10 @@ pub(crate) struct Reader {
     pub errors: Errors,
     /// The most posts to read.
     pub limit: usize,
+    /// When set, ids are not checked for uniqueness here: each post's id, its place and how
+    /// many errors came before its check are recorded, one per post read, and checked when
+    /// the files read apart are put together in queue order ([`read_posts_into`]).
+    pub deferred: Option<Vec<(Location, usize)>>,
 }
 
 pub(crate) const POST_KEYS: &[&str] = &[
@@ -437,6 +585,12 @@ impl Reader {
                     ),
                 ));
                 None
+            }
+            Some(id) if self.deferred.is_some() => {
+                let here = src.loc(&id.span());
+                let before = errors.len();
+                self.deferred.get_or_insert_default().push((here, before));
+                Some(id.get_ref().clone())
             }
             Some(id) => {
                 let here = src.loc(&id.span());
@@ -1022,6 +1176,49 @@ media = [{ path = "media/map.png", alt = "A map" }]
             &out,
             "D/posts/b.toml:4:6: error: duplicate post id `same`: first used at D/posts/a.toml:2:6",
         );
+    }
+
+    /// Files are parsed apart (on several cores) and their ids checked together afterwards:
+    /// the errors still come in the order one reader finds them, each duplicate naming the
+    /// first use in queue order, and the posts stay in queue order.
+    #[test]
+    fn files_read_apart_report_as_one_reader_would() {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        files.push((
+            "posts/a.toml".into(),
+            b"[[post]]\nid = \"same\"\nchannels = [\"blog\"]\ntext = \"a\"\n".to_vec(),
+        ));
+        files.push((
+            "posts/b.toml".into(),
+            b"[[post]]\nid = \"same\"\nchannels = [\"blog\"]\ntext = \"b\"\n\n\
+              [[post]]\nid = \"bad\"\nchannels = [\"nowhere\"]\ntext = \"c\"\n\n\
+              [[post]]\nid = \"same\"\nchannels = [\"blog\"]\ntext = \"d\"\n"
+                .to_vec(),
+        ));
+        for n in 0..12 {
+            let text = format!("[[post]]\nid = \"p{n}\"\nchannels = [\"blog\"]\ntext = \"{n}\"\n");
+            files.push((format!("posts/c{n:02}.toml"), text.into_bytes()));
+        }
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, t)| (n.as_str(), &t[..])).collect();
+        let out = Fixture::new(&refs).errors();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[0].starts_with("D/posts/b.toml:2:6: error: duplicate post id `same`: first used at D/posts/a.toml:2:6"), "{out}");
+        assert!(
+            lines[1].starts_with("D/posts/b.toml:8:"),
+            "the unknown channel, in between: {out}"
+        );
+        assert!(lines[2].starts_with("D/posts/b.toml:12:6: error: duplicate post id `same`: first used at D/posts/a.toml:2:6"), "{out}");
+
+        let good: Vec<(String, Vec<u8>)> =
+            files.into_iter().filter(|(n, _)| n != "posts/b.toml").collect();
+        let refs: Vec<(&str, &[u8])> = good.iter().map(|(n, t)| (n.as_str(), &t[..])).collect();
+        let posts = Fixture::new(&refs).posts().unwrap();
+        let ids: Vec<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+        let mut wanted = vec!["same".to_owned()];
+        wanted.extend((0..12).map(|n| format!("p{n}")));
+        assert_eq!(ids, wanted);
+        assert!(posts.windows(2).all(|w| w[0].file_index < w[1].file_index));
     }
 
     #[test]

@@ -458,6 +458,14 @@ fn spec(place: Place, key: &str) -> Option<Value> {
         (Queue, "max_late") => {
             duration("How late a missed slot may still be published (default 2h).")
         }
+        (Queue, "claim_lead_ms") => json!({
+            "description": "How many milliseconds before a due instant the daemon claims the \
+                            delivery (the intent is committed), then waits for the instant and \
+                            sends; never early (default 300).",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 5000,
+        }),
 
         (Channel, "network") => json!({
             "description": "The network this channel publishes to.",

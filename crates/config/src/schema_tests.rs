@@ -70,7 +70,7 @@ fn every_key_the_parser_takes_has_a_schema_entry() {
 #[test]
 fn the_field_names_of_a_raw_struct_are_read_from_its_derive() {
     assert_eq!(fields_of::<RawStorage>(), ["url", "key"]);
-    assert_eq!(fields_of::<RawQueue>(), ["files", "missed", "max_late"]);
+    assert_eq!(fields_of::<RawQueue>(), ["files", "missed", "max_late", "claim_lead_ms"]);
     assert!(fields_of::<RawThreadItem>().contains(&"text"));
 }
 

@@ -81,7 +81,7 @@ proptest! {
         let path = if md { Path::new("p.md") } else { Path::new("p.toml") };
         if let Ok(text) = crate::source::decode(path, bytes) {
             let ctx = Ctx { channels: ["blog".to_owned()].into() };
-            let mut reader = Reader { posts: Vec::new(), ids: Default::default(), errors: Errors::default(), limit: 10 };
+            let mut reader = Reader { posts: Vec::new(), ids: Default::default(), errors: Errors::default(), limit: 10, deferred: None };
             reader.file(path, &text, 0, &ctx);
         }
     }
@@ -90,7 +90,7 @@ proptest! {
     fn post_parser_never_panics_on_tomlish_text(text in r#"(\+\+\+\n|\[\[post\]\]\n|\[post\.x\]\n|\[\[post\.thread\]\]\n|id = "a"\n|channels = \["blog"\]\n|text = |at = |link = |"2026-12-01 09:00"|"https://e\.x/"|"""|\n|=|\{|\[|\]|"|[a-z]{1,3}){0,40}"#, md in any::<bool>()) {
         let path = if md { Path::new("p.md") } else { Path::new("p.toml") };
         let ctx = Ctx { channels: ["blog".to_owned()].into() };
-        let mut reader = Reader { posts: Vec::new(), ids: Default::default(), errors: Errors::default(), limit: 10 };
+        let mut reader = Reader { posts: Vec::new(), ids: Default::default(), errors: Errors::default(), limit: 10, deferred: None };
         reader.file(path, &text, 0, &ctx);
         // Whatever the input, each post that came out has a valid id and known channels.
         for p in &reader.posts {

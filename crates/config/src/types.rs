@@ -65,6 +65,9 @@ pub struct QueueSettings {
     pub missed: Missed,
     /// `max_late`.
     pub max_late: SignedDuration,
+    /// `claim_lead_ms` (default 300): how far ahead of a due instant the daemon claims the
+    /// delivery (commits its intent), before waiting for the instant and sending.
+    pub claim_lead: std::time::Duration,
 }
 
 /// One `[channels.NAME]` table.

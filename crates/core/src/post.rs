@@ -6,7 +6,7 @@ use jiff::{Timestamp, Zoned};
 use crate::{Cadence, Location, Network};
 
 /// One post of the queue, as read from a post file (`[[post]]` or a Markdown article).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Post {
     /// Stable id, unique across all files: the key that makes re-reading idempotent.
     pub id: String,

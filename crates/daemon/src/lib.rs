@@ -40,6 +40,8 @@ pub mod preview;
 pub mod server_limits;
 pub mod supervisor;
 pub mod sync;
+#[cfg(test)]
+mod sync_props;
 pub mod watch;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crieur_config::Config;
 use crieur_core::{Clock, Delivery, MediaLedger, Network, Publisher, TokenVault};
 use crieur_scheduler::dispatch::{ClockStepped, DispatchSettings, Dispatcher, Gate};
-use crieur_store::{Key, OpenOptions, State, StatusReport, Store};
+use crieur_store::{ChannelStatus, Key, OpenOptions, QueueSummary, State, StatusReport, Store};
 use jiff::Timestamp;
 use secrecy::ExposeSecret as _;
 use tokio::signal::unix::{SignalKind, signal};
@@ -191,6 +191,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             settings.max_sleep = every;
         }
         settings.stall_limit = monitor.watchdog();
+        settings.claim_lead = config.queue.claim_lead;
         let metrics = Arc::new(crate::metrics::MetricsLane::new(
             store.clone(),
             &config,
@@ -225,11 +226,11 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             );
             first = false;
         }
-        // One read of the queue serves both: lifting "gone" holds and the STATUS= summary.
-        match store.status().await {
-            Ok(status) => {
-                release_gone_holds(&*store, &status, &config).await;
-                let line = summary(&status, &config, adapters.as_ref(), clock.now());
+        // One count of the queue serves both: lifting "gone" holds and the STATUS= summary.
+        match store.summary().await {
+            Ok(counted) => {
+                release_gone_holds(&*store, &counted.channels, &config).await;
+                let line = summary(&counted, &config, adapters.as_ref(), clock.now());
                 monitor.status(&health.status(&line, &config.timezone));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
@@ -434,8 +435,8 @@ pub fn tune(settings: &mut DispatchSettings) {
 }
 
 /// A webhook channel that answered 410 is held until the config is reloaded: lift those holds.
-pub async fn release_gone_holds(store: &dyn Store, status: &StatusReport, config: &Config) {
-    for c in &status.channels {
+pub async fn release_gone_holds(store: &dyn Store, channels: &[ChannelStatus], config: &Config) {
+    for c in channels {
         let gone = c
             .hold
             .as_ref()
@@ -456,8 +457,8 @@ pub async fn status_line(
     adapters: &dyn Adapters,
     now: Timestamp,
 ) -> String {
-    match store.status().await {
-        Ok(status) => summary(&status, config, adapters, now),
+    match store.summary().await {
+        Ok(counted) => summary(&counted, config, adapters, now),
         Err(_) => "store unavailable".into(),
     }
 }
@@ -465,33 +466,26 @@ pub async fn status_line(
 /// The STATUS= line: `12 queued, next: company-x at Mon 09:15`, the count of unknown outcomes,
 /// then token expiry warnings.
 pub fn summary(
-    status: &StatusReport,
+    counted: &QueueSummary,
     config: &Config,
     adapters: &dyn Adapters,
     now: Timestamp,
 ) -> String {
-    let waiting: Vec<&crieur_store::StatusRow> = status
-        .deliveries
-        .iter()
-        .filter(|r| matches!(r.state, State::Queued | State::Retrying))
-        .collect();
-    let unknown = status.deliveries.iter().filter(|r| r.state == State::Unknown).count();
-    let mut line = format!("{} queued", waiting.len());
-    if let Some(next) = waiting.iter().min_by_key(|r| r.due_at) {
+    let mut line = format!("{} queued", counted.waiting);
+    if let Some((channel, due_at)) = &counted.next {
         let tz = config
             .channels
-            .get(&next.channel)
+            .get(channel)
             .map_or_else(|| config.timezone.clone(), |c| c.channel.timezone.clone());
         line.push_str(&format!(
-            ", next: {} at {}",
-            next.channel,
-            next.due_at.to_zoned(tz).strftime("%a %H:%M")
+            ", next: {channel} at {}",
+            due_at.to_zoned(tz).strftime("%a %H:%M")
         ));
     }
-    if unknown > 0 {
-        line.push_str(&format!(", {unknown} unknown (see crieur status)"));
+    if counted.unknown > 0 {
+        line.push_str(&format!(", {} unknown (see crieur status)", counted.unknown));
     }
-    for (channel, w) in token_warnings(status, config, adapters, now) {
+    for (channel, w) in token_warnings(&counted.channels, config, adapters, now) {
         line.push_str(&format!("; {channel}: {}", w.message));
     }
     line
@@ -499,13 +493,12 @@ pub fn summary(
 
 /// The token warnings of every configured channel the store knows a token expiry for.
 fn token_warnings(
-    status: &StatusReport,
+    channels: &[ChannelStatus],
     config: &Config,
     adapters: &dyn Adapters,
     now: Timestamp,
 ) -> Vec<(String, TokenWarning)> {
-    status
-        .channels
+    channels
         .iter()
         .filter_map(|c| {
             let network = config.channels.get(&c.channel)?.channel.network;
@@ -609,10 +602,10 @@ impl Housekeeper {
     /// threshold per channel). Returns the warnings logged now.
     pub async fn check_tokens(&self) -> Vec<(String, TokenWarning)> {
         let s = &self.syncer;
-        let Ok(status) = s.store.status().await else { return Vec::new() };
+        let Ok(counted) = s.store.summary().await else { return Vec::new() };
         let mut logged = Vec::new();
         for (channel, w) in
-            token_warnings(&status, &s.config, self.adapters.as_ref(), s.clock.now())
+            token_warnings(&counted.channels, &s.config, self.adapters.as_ref(), s.clock.now())
         {
             let mut seen = self.warned.lock().unwrap_or_else(|e| e.into_inner());
             if seen.get(&channel).is_some_and(|t| *t <= w.threshold_days) {
@@ -734,9 +727,11 @@ mod tests {
         let tokens =
             Tokens { access_token: "t".into(), refresh_token: None, expires_at: Some(expires_at) };
         syncer.store.save("blog", &tokens).await.unwrap();
-        let status = syncer.store.status().await.unwrap();
+        let counted = syncer.store.summary().await.unwrap();
+        assert_eq!(counted.waiting, 1);
+        assert_eq!(counted.unknown, 1);
         assert_eq!(
-            summary(&status, &syncer.config, &NoAdapters, at),
+            summary(&counted, &syncer.config, &NoAdapters, at),
             "1 queued, next: blog at Mon 08:00, 1 unknown (see crieur status); \
              blog: expires 2026-03-23T20:00:00Z"
         );

@@ -1,9 +1,11 @@
 //! The dispatch loop: claim what is due, send it through the channel's adapter, record the outcome.
 //!
 //! One loop per process. Each turn it pings the watchdog, reconciles `unknown` deliveries through
-//! their adapter, claims the due ones in a batch (the store commits the intent before returning),
-//! hands each channel's claims to that channel's worker, and sleeps until the store's next due
-//! instant: never more than 30 s, re-reading the clock at each wake, and woken at once by
+//! their adapter, claims in a batch the ones due within the claim lead (a few hundred ms: the
+//! store commits the intent before returning, so its fsync happens before the due instant, not
+//! between the instant and the request), hands each channel's claims to that channel's worker,
+//! which waits for each delivery's due instant (never sends early), and sleeps until the claim
+//! lead before the store's next due instant: never more than 30 s, re-reading the clock at each wake, and woken at once by
 //! [`Dispatcher::wake`] when a sync changes the queue or an outcome unblocks a thread item.
 //!
 //! Channels publish one delivery at a time (a per-channel lock keeps a thread's items and a
@@ -62,6 +64,10 @@ impl Gate for OpenGate {
     }
 }
 
+/// How far ahead of the due instant deliveries are claimed by default
+/// ([`DispatchSettings::claim_lead`]).
+pub const DEFAULT_CLAIM_LEAD: Duration = Duration::from_millis(300);
+
 /// Tuning of the loop.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -83,6 +89,10 @@ pub struct DispatchSettings {
     /// How long the store may refuse every write before the loop counts as wedged and stops
     /// reporting [`Monitor::alive`] (the host's watchdog interval); `None`: it never stops.
     pub stall_limit: Option<Duration>,
+    /// How far ahead of its due instant a delivery is claimed: the claim's commit (its fsync)
+    /// happens during this lead, then the worker waits for the instant and sends. Never sent
+    /// before the instant. Zero claims at the instant.
+    pub claim_lead: Duration,
 }
 
 impl DispatchSettings {
@@ -97,8 +107,16 @@ impl DispatchSettings {
             shutdown_grace: Duration::from_secs(20),
             max_sleep: MAX_SLEEP,
             stall_limit: None,
+            claim_lead: DEFAULT_CLAIM_LEAD,
         }
     }
+}
+
+/// A claimed delivery waiting in its channel's worker for its due instant.
+struct Pending {
+    delivery: Delivery,
+    media: Vec<DeliveryMedia>,
+    due_at: Timestamp,
 }
 
 /// Errors that stop the loop.
@@ -174,10 +192,6 @@ struct Shared {
     /// The monotonic and wall clocks at the last turn.
     last_turn: Mutex<Option<(std::time::Instant, Timestamp)>>,
 }
-
-/// A claimed delivery on its way to its channel's worker: what to send, its media, when it was
-/// due.
-type Claim = (Delivery, Vec<DeliveryMedia>, Timestamp);
 
 struct Done {
     delivery: Delivery,
@@ -321,7 +335,7 @@ impl Dispatcher {
         loop {
             let before = self.shared.clock.now();
             let reconciling = self.reconcile_batch(before).await?;
-            let claimed = self.claim_batch(before).await?;
+            let claimed = self.claim_batch(before, before).await?;
             if reconciling == 0 && claimed == 0 {
                 break;
             }
@@ -396,16 +410,22 @@ impl Dispatcher {
         self.check_clock().await;
         let now = self.shared.clock.now();
         let reconciling = self.reconcile_batch(now).await?;
-        let claimed = self.claim_batch(now).await?;
+        let claimed = self.claim_batch(now, now + self.lead()).await?;
         Ok(reconciling + claimed > 0 && claimed >= self.shared.settings.batch)
     }
 
-    /// How long to sleep: until the store's next due instant, at most [`MAX_SLEEP`].
+    /// The claim lead as a signed duration.
+    fn lead(&self) -> SignedDuration {
+        SignedDuration::try_from(self.shared.settings.claim_lead).unwrap_or(SignedDuration::ZERO)
+    }
+
+    /// How long to sleep: until the claim lead before the store's next due instant, at most
+    /// [`MAX_SLEEP`].
     async fn until_next(&self) -> Duration {
         let now = self.shared.clock.now();
         match self.shared.store.next_due(now).await {
             Ok(Some(next)) => {
-                let wait = now.duration_until(next);
+                let wait = now.duration_until(next) - self.lead();
                 if wait <= SignedDuration::ZERO {
                     // Due now but nothing was claimable (all in flight, or held): look again soon.
                     Duration::from_millis(20)
@@ -465,16 +485,18 @@ impl Dispatcher {
         }
     }
 
-    async fn claim_batch(&self, now: Timestamp) -> Result<usize, StoreError> {
+    /// Claims what is due by `due_by` (`now`, or the claim lead later) and hands it to the
+    /// channels' workers, which send nothing before its due instant.
+    async fn claim_batch(&self, now: Timestamp, due_by: Timestamp) -> Result<usize, StoreError> {
         let s = &self.shared;
-        let claimed =
-            s.store.claim_due(&s.settings.owner, now, s.settings.lease, s.settings.batch).await?;
+        let (owner, lease, batch) = (&s.settings.owner, s.settings.lease, s.settings.batch);
+        let claimed = s.store.claim_ahead(owner, now, due_by, lease, batch).await?;
         let n = claimed.len();
-        let mut by_channel: HashMap<String, Vec<Claim>> = HashMap::new();
+        let mut by_channel: HashMap<String, Vec<Pending>> = HashMap::new();
         for c in claimed {
             self.track(&c.delivery, c.lease_expires_at);
-            let claim = (c.delivery, c.media, c.due_at);
-            by_channel.entry(claim.0.channel.clone()).or_default().push(claim);
+            let channel = by_channel.entry(c.delivery.channel.clone()).or_default();
+            channel.push(Pending { delivery: c.delivery, media: c.media, due_at: c.due_at });
         }
         for (channel, deliveries) in by_channel {
             let this = self.clone();
@@ -485,14 +507,15 @@ impl Dispatcher {
 
     /// Sends `deliveries` of one channel in order, one at a time, each with its media files read
     /// just before (a file that cannot be sent rejects its delivery, naming it).
-    async fn channel_worker(&self, channel: String, deliveries: Vec<Claim>) {
+    async fn channel_worker(&self, channel: String, deliveries: Vec<Pending>) {
         let s = &self.shared;
         let lock = s.channel_locks.get(&channel).cloned();
         let _guard = match &lock {
             Some(l) => Some(l.lock().await),
             None => None,
         };
-        for (mut d, media, due_at) in deliveries {
+        for Pending { delivery: mut d, media, due_at } in deliveries {
+            self.wait_until(due_at).await;
             let outcome = match crate::media::attachments(&media).await {
                 Ok(attachments) => {
                     d.media = attachments;
@@ -505,6 +528,20 @@ impl Dispatcher {
             };
             self.after_send(&d, &outcome).await;
             let _ = s.done_tx.send(Done { delivery: d, outcome, reconciled: false });
+        }
+    }
+
+    /// Sleeps until the daemon's clock reads `due_at` or later (claimed ahead: never early).
+    async fn wait_until(&self, due_at: Timestamp) {
+        loop {
+            let left = self.shared.clock.now().duration_until(due_at);
+            if left <= SignedDuration::ZERO {
+                return;
+            }
+            // In short steps, so a clock that is stepped (or a test's) is read again soon.
+            let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+            tokio::time::sleep(left.clamp(Duration::from_millis(1), Duration::from_millis(50)))
+                .await;
         }
     }
 
@@ -859,6 +896,16 @@ mod tests {
         let base: Timestamp = "2026-03-29T00:59:59Z".parse().unwrap();
         let clock: Arc<dyn Clock> =
             Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+        let settings = DispatchSettings::new("test-owner".to_owned());
+        let (dir, store, recorder, dispatcher) = setup_with(answer, clock, settings).await;
+        (dir, store, recorder, dispatcher, base)
+    }
+
+    async fn setup_with(
+        answer: Outcome,
+        clock: Arc<dyn Clock>,
+        settings: DispatchSettings,
+    ) -> (tempfile::TempDir, Arc<dyn Store>, Arc<Recorder>, Dispatcher) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = crieur_store::open(
@@ -881,9 +928,9 @@ mod tests {
             clock,
             Arc::new(OpenGate),
             Arc::new(NoMonitor),
-            DispatchSettings::new("test-owner".to_owned()),
+            settings,
         );
-        (dir, store, recorder, dispatcher, base)
+        (dir, store, recorder, dispatcher)
     }
 
     async fn state_of(store: &Arc<dyn Store>, id: &str) -> State {
@@ -921,6 +968,46 @@ mod tests {
         assert_eq!(failed.state, State::Failed);
         let error = failed.error.as_deref().unwrap();
         assert!(error.contains("media gone.png: the file is missing"), "{error}");
+    }
+
+    /// The claim lead, on a clock the test sets: the intent is committed ahead, and however long
+    /// the worker waits in real time, nothing is sent until the daemon's clock reads the due
+    /// instant.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delivery_claimed_ahead_is_never_sent_before_its_instant() {
+        let base: Timestamp = "2026-03-29T00:59:59Z".parse().unwrap();
+        let manual = Arc::new(crieur_core::ManualClock::new(base));
+        let mut settings = DispatchSettings::new("test-owner".to_owned());
+        settings.claim_lead = Duration::from_secs(2);
+        let published = Outcome::Published { remote_id: "r".into(), url: None };
+        let (_dir, store, recorder, dispatcher) =
+            setup_with(published, manual.clone(), settings).await;
+        let due = base + SignedDuration::from_secs(1);
+        store.sync(&[desired("ahead", due)], base).await.unwrap();
+
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let (d, c) = (dispatcher.clone(), cancel.clone());
+            async move { d.run(c).await }
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(recorder.sent.lock().unwrap().is_empty(), "nothing sent a second early");
+        assert_eq!(state_of(&store, "ahead:blog:0").await, State::Publishing, "claimed ahead");
+        manual.set(due - SignedDuration::from_millis(1));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(recorder.sent.lock().unwrap().is_empty(), "nothing sent a millisecond early");
+        manual.set(due);
+        for _ in 0..100 {
+            if !recorder.sent.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+        run.await.unwrap().unwrap();
+        let sent = recorder.sent.lock().unwrap().clone();
+        assert_eq!(sent, [("ahead:blog:0".to_owned(), due)], "sent once, at its instant");
+        assert_eq!(state_of(&store, "ahead:blog:0").await, State::Published);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -206,10 +206,113 @@ conformance!(
     throughput_of_batched_claims_and_completions,
     snapshots_are_due_at_their_offsets_and_never_touch_deliveries,
     media_lists_are_kept_and_claimed_with_their_delivery,
+    a_partial_sync_touches_its_posts_moves_and_drops_and_keeps_the_index,
+    the_summary_counts_what_status_lists,
+    a_claim_ahead_takes_what_is_due_within_the_lead_and_nothing_held,
 );
 
 // ---------------------------------------------------------------------------------------------
 // The cases.
+
+async fn a_partial_sync_touches_its_posts_moves_and_drops_and_keeps_the_index(h: Harness) {
+    use crate::{DueMove, FileSync, IndexedFile};
+    let s = &h.store;
+    assert_eq!(s.file_index().await.unwrap(), crate::FileIndex::default(), "none at first");
+    let file = |path: &str, hash: &str| IndexedFile {
+        path: path.into(),
+        hash: hash.into(),
+        posts: format!("[\"{path}\"]"),
+    };
+    let all = vec![
+        desired("a", "x", 0, at(10), "a"),
+        desired("a", "x", 1, at(10), "a, reply"),
+        desired("b", "x", 0, at(20), "b"),
+        desired("c", "x", 0, at(30), "c"),
+    ];
+    let full = FileSync {
+        desired: all.clone(),
+        config: "v1".into(),
+        files: vec![file("one.toml", "h1"), file("two.toml", "h2")],
+        ..FileSync::default()
+    };
+    assert_eq!(s.sync_files(&full, t0()).await.unwrap().inserted, 4);
+    let index = s.file_index().await.unwrap();
+    assert_eq!(index.config.as_deref(), Some("v1"));
+    assert_eq!(index.files, [file("one.toml", "h1"), file("two.toml", "h2")]);
+    let mut placed = s.placed().await.unwrap();
+    placed.sort_by(|x, y| x.post.cmp(&y.post));
+    let firsts: Vec<(&str, Timestamp)> =
+        placed.iter().map(|p| (p.post.as_str(), p.due_at)).collect();
+    assert_eq!(firsts, [("a", at(10)), ("b", at(20)), ("c", at(30))], "item 0 of each, once");
+
+    // b is edited (in scope); a moves (both items); c is no longer laid; two.toml is gone.
+    let partial = FileSync {
+        desired: vec![desired("b", "x", 0, at(20), "b, edited")],
+        scope: Some(vec!["b".into()]),
+        moves: vec![DueMove { post: "a".into(), channel: "x".into(), due_at: at(15) }],
+        drops: vec![("c".into(), "x".into())],
+        config: "v1".into(),
+        files: vec![file("one.toml", "h1b")],
+        removed: vec!["two.toml".into()],
+    };
+    let r = s.sync_files(&partial, at(1)).await.unwrap();
+    assert_eq!((r.inserted, r.updated, r.cancelled), (0, 3, 1), "{r:?}");
+    assert_eq!(state_of(s, "a:x:0").await.due_at, at(15));
+    assert_eq!(state_of(s, "a:x:1").await.due_at, at(15));
+    assert_eq!(state_of(s, "c:x:0").await.state, State::Cancelled);
+    assert_eq!(s.file_index().await.unwrap().files, [file("one.toml", "h1b")]);
+    // The same partial sync again changes no delivery.
+    assert!(s.sync_files(&partial, at(2)).await.unwrap().is_noop());
+    // A plain sync forgets the index: its rows may no longer match it.
+    s.sync(&all, at(3)).await.unwrap();
+    assert_eq!(s.file_index().await.unwrap().config, None);
+}
+
+async fn the_summary_counts_what_status_lists(h: Harness) {
+    let s = &h.store;
+    assert_eq!(s.summary().await.unwrap(), crate::QueueSummary::default());
+    s.sync(
+        &[
+            desired("a", "x", 0, at(10), "a"),
+            desired("b", "x", 0, at(5), "b"),
+            desired("c", "li", 0, at(1), "c"),
+        ],
+        t0(),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_due("me", at(1), LEASE, 1).await.unwrap();
+    let c = &claimed[0].delivery;
+    let unknown = Outcome::Unknown { reason: "timed out".into() };
+    complete(s, "me", &c.id, c.attempt, unknown, at(1)).await;
+    let summary = s.summary().await.unwrap();
+    assert_eq!((summary.waiting, summary.unknown), (2, 1));
+    assert_eq!(summary.next, Some(("x".to_owned(), at(5))));
+    assert_eq!(
+        summary.counts,
+        [("li".to_owned(), State::Unknown, 1), ("x".to_owned(), State::Queued, 2)]
+    );
+    assert_eq!(summary.channels, s.status().await.unwrap().channels);
+}
+
+async fn a_claim_ahead_takes_what_is_due_within_the_lead_and_nothing_held(h: Harness) {
+    let s = &h.store;
+    s.sync(&[desired("a", "x", 0, at(1), "a"), desired("b", "li", 0, at(1), "b")], t0())
+        .await
+        .unwrap();
+    s.hold_channel("li", at(1), "rate limited", t0()).await.unwrap();
+    let lead = SignedDuration::from_secs(1);
+    let early = at(1) - lead - SignedDuration::from_millis(1);
+    assert!(s.claim_ahead("me", early, early + lead, LEASE, 10).await.unwrap().is_empty());
+    let now = at(1) - SignedDuration::from_millis(300);
+    let claimed = s.claim_ahead("me", now, now + lead, LEASE, 10).await.unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
+    assert_eq!(ids, ["a:x:0"], "the held channel waits for its hold to end at `now`");
+    assert_eq!(claimed[0].due_at, at(1));
+    assert_eq!(claimed[0].lease_expires_at, now + LEASE, "the lease runs from the claim");
+    assert_eq!(claimed[0].delivery.attempt_started_at, now);
+    assert_eq!(state_of(s, "a:x:0").await.state, State::Publishing);
+}
 
 async fn media_lists_are_kept_and_claimed_with_their_delivery(h: Harness) {
     let photo = |path: &str, alt: &str, keep: bool| crate::DeliveryMedia {

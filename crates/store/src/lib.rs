@@ -45,9 +45,9 @@ use std::sync::Arc;
 use crieur_core::TokenVault;
 
 pub use crieur_core::store::{
-    Applied, Backend, ChannelStatus, Claimed, Completion, DeliveryMedia, DesiredDelivery,
-    HistoryEntry, Lease, Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow, Store,
-    StoreError, SyncReport,
+    Applied, Backend, ChannelStatus, Claimed, Completion, DeliveryMedia, DesiredDelivery, DueMove,
+    FileIndex, FileSync, HistoryEntry, IndexedFile, Lease, Placed, QueueSummary, Resolve, Resolved,
+    RetryPolicy, State, StatusReport, StatusRow, Store, StoreError, SyncReport,
 };
 pub use options::{Key, OpenOptions, mask_url};
 pub use postgres::{PgDialect, PgStore};

@@ -10,7 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Applied, Claimed, DeliveryMedia, DesiredDelivery, RetryPolicy, State, StoreError};
+use crate::{
+    Applied, Claimed, DeliveryMedia, DesiredDelivery, DueMove, IndexedFile, RetryPolicy, State,
+    StoreError,
+};
 
 /// The most rows one claim, completion batch or heartbeat handles, whatever the caller asks:
 /// bounds the memory of one call.
@@ -226,6 +229,45 @@ pub(crate) fn check_desired(desired: &[DesiredDelivery]) -> Result<(), StoreErro
 /// The ids of `desired` as a JSON array (to fetch the rows `sync` compares).
 pub(crate) fn ids_json<'a>(ids: impl Iterator<Item = &'a str>) -> Result<String, StoreError> {
     to_json(&ids.collect::<Vec<_>>())
+}
+
+/// The due-time moves of a partial sync as JSON rows `{post, channel, due_at}`.
+pub(crate) fn moves_json(moves: &[DueMove]) -> Result<String, StoreError> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        post: &'a str,
+        channel: &'a str,
+        due_at: i64,
+    }
+    let rows: Vec<Row<'_>> = moves
+        .iter()
+        .map(|m| Row { post: &m.post, channel: &m.channel, due_at: ms(m.due_at) })
+        .collect();
+    to_json(&rows)
+}
+
+/// The (post, channel)s a partial sync cancels, as JSON rows `{post, channel}`.
+pub(crate) fn drops_json(drops: &[(String, String)]) -> Result<String, StoreError> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        post: &'a str,
+        channel: &'a str,
+    }
+    let rows: Vec<Row<'_>> = drops.iter().map(|(post, channel)| Row { post, channel }).collect();
+    to_json(&rows)
+}
+
+/// File index rows as JSON `{path, hash, posts}`.
+pub(crate) fn files_json(files: &[IndexedFile]) -> Result<String, StoreError> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        path: &'a str,
+        hash: &'a str,
+        posts: &'a str,
+    }
+    let rows: Vec<Row<'_>> =
+        files.iter().map(|f| Row { path: &f.path, hash: &f.hash, posts: &f.posts }).collect();
+    to_json(&rows)
 }
 
 /// Decides what `sync` does. `existing` holds every row whose id is in `desired`, plus every

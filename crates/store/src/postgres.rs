@@ -100,6 +100,27 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
              not_before = NULL, updated_at = $2
          WHERE id IN ({IDS}) AND state IN ('queued', 'retrying', 'failed')"
     ),
+    sync_read_posts: "SELECT id, state, content_hash, due_at, cancelled_by FROM deliveries
+        WHERE post IN (SELECT jsonb_array_elements_text($1::jsonb))
+           OR id IN (SELECT jsonb_array_elements_text($2::jsonb))"
+        .into(),
+    sync_move: "UPDATE deliveries AS d SET due_at = u.due_at, updated_at = $2
+        FROM jsonb_to_recordset($1::jsonb) AS u(post text, channel text, due_at bigint)
+        WHERE d.post = u.post AND d.channel = u.channel
+          AND d.state IN ('queued', 'retrying', 'failed') AND d.due_at <> u.due_at"
+        .into(),
+    sync_drop: "UPDATE deliveries AS d SET state = 'cancelled', cancelled_by = 'sync', error = $3,
+            not_before = NULL, updated_at = $2
+        FROM jsonb_to_recordset($1::jsonb) AS u(post text, channel text)
+        WHERE d.post = u.post AND d.channel = u.channel
+          AND d.state IN ('queued', 'retrying', 'failed')"
+        .into(),
+    index_put: "INSERT INTO sync_files (path, hash, posts)
+        SELECT u.path, u.hash, u.posts
+        FROM jsonb_to_recordset($1::jsonb) AS u(path text, hash text, posts text)
+        ON CONFLICT (path) DO UPDATE SET hash = excluded.hash, posts = excluded.posts"
+        .into(),
+    index_forget: format!("DELETE FROM sync_files WHERE path IN ({IDS})"),
     claim_send: claim(common::CLAIM_TO_SEND, common::CLAIMABLE_TO_SEND),
     claim_reconcile: claim(common::CLAIM_TO_RECONCILE, common::CLAIMABLE_TO_RECONCILE),
     reply_to: None,

@@ -4,7 +4,7 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::machine::{Current, Existing, RawClaim, count, network, state_from_db, ts, ts_opt};
-use crate::{ChannelStatus, HistoryEntry, State, StatusRow, StoreError};
+use crate::{ChannelStatus, HistoryEntry, Placed, State, StatusRow, StoreError};
 
 fn get<'r, R, T>(row: &'r R, col: &'static str) -> Result<T, StoreError>
 where
@@ -106,6 +106,22 @@ where
         url: get(row, "url")?,
         attempts: count(get(row, "attempt")?, "attempt")?,
         error: get(row, "error")?,
+    })
+}
+
+/// Item 0 of a (post, channel), for laying the calendar.
+pub(crate) fn placed<'r, R>(row: &'r R) -> Result<Placed, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Placed {
+        post: get(row, "post")?,
+        channel: get(row, "channel")?,
+        state: state_from_db(&get::<R, String>(row, "state")?)?,
+        due_at: ts(get(row, "due_at")?)?,
     })
 }
 

@@ -29,8 +29,9 @@ use crate::engagement;
 use crate::error::db;
 use crate::machine::{self, Change, RawClaim, ms, plus};
 use crate::{
-    Applied, Backend, Claimed, Completion, DesiredDelivery, HistoryEntry, Key, Lease, OpenOptions,
-    Resolve, Resolved, RetryPolicy, State, StatusReport, Store, StoreError, SyncReport, rows,
+    Applied, Backend, Claimed, Completion, DesiredDelivery, FileIndex, FileSync, HistoryEntry,
+    IndexedFile, Key, Lease, OpenOptions, Placed, QueueSummary, Resolve, Resolved, RetryPolicy,
+    State, StatusReport, Store, StoreError, SyncReport, rows,
 };
 use crieur_core::engagement::{Snapshot, SnapshotDue};
 
@@ -53,8 +54,21 @@ pub struct Statements {
     pub sync_revive: String,
     /// Cancels the JSON array of ids `$1` at `$2` with reason `$3`.
     pub sync_cancel: String,
-    /// Claims for sending: owner `$1`, lease expiry `$2`, now `$3`, limit `$4`; returns the
-    /// claimed rows (with `reply_to` when [`Statements::reply_to`] is `None`).
+    /// A partial sync's read: rows of the posts of the JSON array `$1` or with an id of the
+    /// JSON array `$2` (columns of [`Statements::sync_read`]).
+    pub sync_read_posts: String,
+    /// Moves the unpublished rows of the JSON `{post, channel, due_at}` rows `$1` to their new
+    /// due time, at `$2`.
+    pub sync_move: String,
+    /// Cancels the unpublished rows of the JSON `{post, channel}` rows `$1` at `$2` with reason
+    /// `$3`.
+    pub sync_drop: String,
+    /// Records the JSON `{path, hash, posts}` rows `$1` in the file index.
+    pub index_put: String,
+    /// Forgets the paths of the JSON array `$1` from the file index.
+    pub index_forget: String,
+    /// Claims for sending: owner `$1`, lease expiry `$2`, now `$3`, limit `$4`, due by `$5`;
+    /// returns the claimed rows (with `reply_to` when [`Statements::reply_to`] is `None`).
     pub claim_send: String,
     /// Claims `unknown` rows for reconciliation, parameters as [`Statements::claim_send`].
     pub claim_reconcile: String,
@@ -128,11 +142,12 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
 /// The statements, and the parts of statements, that are the same SQL on both backends.
 pub(crate) mod common {
     /// The deliveries a claim for sending may take at `$3`, at most `$4`, oldest due first:
-    /// `queued` or `retrying`, due, not waiting (`not_before`), channel neither held nor
-    /// revoked, and for a thread item the previous item published. The backends wrap it in
+    /// `queued` or `retrying`, due by `$5` (`$3` or a little later), not waiting
+    /// (`not_before`), channel neither held nor revoked, and for a thread item the previous
+    /// item published. The backends wrap it in
     /// their claim statement (and lock its rows, on PostgreSQL).
     pub const CLAIMABLE_TO_SEND: &str = "SELECT d.id FROM deliveries d
-        WHERE d.state IN ('queued', 'retrying') AND d.due_at <= $3
+        WHERE d.state IN ('queued', 'retrying') AND d.due_at <= $5
           AND COALESCE(d.not_before, 0) <= $3
           AND NOT EXISTS (SELECT 1 FROM channel_holds h
                           WHERE h.channel = d.channel AND h.until_at > $3)
@@ -240,6 +255,18 @@ pub(crate) mod common {
              updated_at = $4
          WHERE post = $1 AND channel = $2 AND item > $3
            AND state IN ('queued', 'retrying', 'failed')";
+    pub const INDEX_CLEAR: &str = "DELETE FROM sync_files";
+    pub const INDEX_CONFIG_FORGET: &str = "DELETE FROM sync_state WHERE name = 'config'";
+    pub const INDEX_CONFIG_PUT: &str = "INSERT INTO sync_state (name, value) VALUES ('config', $1)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+    pub const INDEX_CONFIG: &str = "SELECT value FROM sync_state WHERE name = 'config'";
+    pub const INDEX_FILES: &str = "SELECT path, hash, posts FROM sync_files ORDER BY path";
+    pub const PLACED: &str = "SELECT post, channel, state, due_at FROM deliveries
+         WHERE item = 0 AND state <> 'cancelled'";
+    pub const SUMMARY_COUNTS: &str = "SELECT channel, state, COUNT(*) AS n FROM deliveries
+         GROUP BY channel, state ORDER BY channel, state";
+    pub const SUMMARY_NEXT: &str = "SELECT channel, due_at FROM deliveries
+         WHERE state IN ('queued', 'retrying') ORDER BY due_at, post, channel, item LIMIT 1";
     pub const STATUS: &str =
         "SELECT id, post, channel, item, network, state, due_at, not_before, published_at,
                 remote_id, url, attempt, error
@@ -377,11 +404,13 @@ where
 
     /// Claims with `sql` ([`Statements::claim_send`] or [`Statements::claim_reconcile`]) after
     /// rescuing lapsed leases, in one write transaction; returns the claims after the commit.
+    #[allow(clippy::too_many_arguments)]
     async fn claim(
         &self,
         sql: &'static str,
         owner: &str,
         now: Timestamp,
+        due_by: Option<Timestamp>,
         lease: SignedDuration,
         limit: usize,
         reconciling: bool,
@@ -390,14 +419,16 @@ where
         let now = ms(now);
         let mut tx = self.begin().await?;
         Self::rescue(&mut tx, now, false).await?;
-        let rows = sqlx::query(sql)
+        let query = sqlx::query(sql)
             .bind(owner)
             .bind(plus(now, lease))
             .bind(now)
-            .bind(machine::batch_limit(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("claiming deliveries"))?;
+            .bind(machine::batch_limit(limit));
+        let query = match due_by {
+            Some(due_by) => query.bind(ms(due_by).max(now)),
+            None => query,
+        };
+        let rows = query.fetch_all(&mut *tx).await.map_err(db("claiming deliveries"))?;
         let returned = D::sql().reply_to.is_none();
         let mut raws =
             rows.iter().map(|r| rows::raw_claim(r, returned)).collect::<Result<Vec<_>, _>>()?;
@@ -472,6 +503,70 @@ where
         Ok(())
     }
 
+    /// Begins `sync`'s write transaction and takes the backend's sync lock, if any.
+    async fn begin_sync(&self) -> Result<Transaction<'static, D::Db>, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some(lock) = D::sql().sync_lock.as_deref() {
+            sqlx::query(lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("waiting for another instance's sync"))?;
+        }
+        Ok(tx)
+    }
+
+    /// Decides and applies a sync of `desired` against the `existing` rows read in `tx`.
+    async fn sync_rows(
+        tx: &mut Transaction<'static, D::Db>,
+        existing: &[<D::Db as Database>::Row],
+        desired: &[DesiredDelivery],
+        now: i64,
+    ) -> Result<SyncReport, StoreError> {
+        let existing = existing.iter().map(rows::existing).collect::<Result<Vec<_>, _>>()?;
+        let plan = machine::plan_sync(existing, desired)?;
+        let mut report = SyncReport {
+            edited_after_publish: plan.edited_after_publish,
+            edited_in_flight: plan.edited_in_flight,
+            ..SyncReport::default()
+        };
+        let sql = D::sql();
+        if plan.n_insert > 0 {
+            let what = "inserting new deliveries";
+            report.inserted =
+                Self::bulk(tx, sql.sync_insert.as_str(), &plan.insert, now, what).await?;
+        }
+        if plan.n_update > 0 {
+            let what = "updating edited deliveries";
+            report.updated =
+                Self::bulk(tx, sql.sync_update.as_str(), &plan.update, now, what).await?;
+        }
+        if plan.n_revive > 0 {
+            let what = "reviving deliveries back in the files";
+            report.revived =
+                Self::bulk(tx, sql.sync_revive.as_str(), &plan.revive, now, what).await?;
+        }
+        if plan.n_cancel > 0 {
+            let done = sqlx::query(sql.sync_cancel.as_str())
+                .bind(plan.cancel)
+                .bind(now)
+                .bind(machine::REMOVED)
+                .execute(&mut **tx)
+                .await
+                .map_err(db("cancelling deliveries removed from the files"))?;
+            report.cancelled = D::rows_affected(&done);
+        }
+        Ok(report)
+    }
+
+    /// Every channel that has deliveries, tokens or a hold, by name.
+    async fn channels(&self) -> Result<Vec<crate::ChannelStatus>, StoreError> {
+        let rows = sqlx::query(common::CHANNELS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading the channels"))?;
+        rows.iter().map(rows::channel_status).collect()
+    }
+
     /// One bulk statement of `sync`: the JSON rows `rows` at `now`; how many rows it changed.
     async fn bulk(
         tx: &mut Transaction<'static, D::Db>,
@@ -522,64 +617,124 @@ where
     ) -> Result<SyncReport, StoreError> {
         self.writable("syncing the post files")?;
         machine::check_desired(desired)?;
-        let now = ms(now);
-        let mut tx = self.begin().await?;
-        if let Some(lock) = D::sql().sync_lock.as_deref() {
-            sqlx::query(lock)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("waiting for another instance's sync"))?;
-        }
+        let mut tx = self.begin_sync().await?;
+        let ids = machine::ids_json(desired.iter().map(|d| d.id.as_str()))?;
         let rows = sqlx::query(D::sql().sync_read.as_str())
-            .bind(machine::ids_json(desired.iter().map(|d| d.id.as_str()))?)
+            .bind(ids)
             .fetch_all(&mut *tx)
             .await
             .map_err(db("reading deliveries to sync"))?;
-        let existing = rows.iter().map(rows::existing).collect::<Result<Vec<_>, _>>()?;
-        let plan = machine::plan_sync(existing, desired)?;
-        let mut report = SyncReport {
-            edited_after_publish: plan.edited_after_publish,
-            edited_in_flight: plan.edited_in_flight,
-            ..SyncReport::default()
-        };
-        let sql = D::sql();
-        if plan.n_insert > 0 {
-            let what = "inserting new deliveries";
-            report.inserted =
-                Self::bulk(&mut tx, sql.sync_insert.as_str(), &plan.insert, now, what).await?;
-        }
-        if plan.n_update > 0 {
-            let what = "updating edited deliveries";
-            report.updated =
-                Self::bulk(&mut tx, sql.sync_update.as_str(), &plan.update, now, what).await?;
-        }
-        if plan.n_revive > 0 {
-            let what = "reviving deliveries back in the files";
-            report.revived =
-                Self::bulk(&mut tx, sql.sync_revive.as_str(), &plan.revive, now, what).await?;
-        }
-        if plan.n_cancel > 0 {
-            let done = sqlx::query(sql.sync_cancel.as_str())
-                .bind(plan.cancel)
-                .bind(now)
-                .bind(machine::REMOVED)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("cancelling deliveries removed from the files"))?;
-            report.cancelled = D::rows_affected(&done);
-        }
+        let report = Self::sync_rows(&mut tx, &rows, desired, ms(now)).await?;
+        // The rows no longer match the file index: the next `sync_files` reads everything.
+        sqlx::query(common::INDEX_CONFIG_FORGET)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("forgetting the file index"))?;
         tx.commit().await.map_err(db("committing the sync"))?;
         Ok(report)
     }
 
-    async fn claim_due(
+    async fn sync_files(&self, sync: &FileSync, now: Timestamp) -> Result<SyncReport, StoreError> {
+        self.writable("syncing the post files")?;
+        machine::check_desired(&sync.desired)?;
+        let now = ms(now);
+        let sql = D::sql();
+        let mut tx = self.begin_sync().await?;
+        let ids = machine::ids_json(sync.desired.iter().map(|d| d.id.as_str()))?;
+        let read = match &sync.scope {
+            None => sqlx::query(sql.sync_read.as_str()).bind(ids),
+            Some(posts) => sqlx::query(sql.sync_read_posts.as_str())
+                .bind(machine::ids_json(posts.iter().map(String::as_str))?)
+                .bind(ids),
+        };
+        let rows = read.fetch_all(&mut *tx).await.map_err(db("reading deliveries to sync"))?;
+        let mut report = Self::sync_rows(&mut tx, &rows, &sync.desired, now).await?;
+        drop(rows);
+        if !sync.moves.is_empty() {
+            let moves = machine::moves_json(&sync.moves)?;
+            let what = "moving deliveries to their new slots";
+            report.updated +=
+                Self::bulk(&mut tx, sql.sync_move.as_str(), &moves, now, what).await?;
+        }
+        if !sync.drops.is_empty() {
+            let done = sqlx::query(sql.sync_drop.as_str())
+                .bind(machine::drops_json(&sync.drops)?)
+                .bind(now)
+                .bind(machine::REMOVED)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("cancelling deliveries no longer laid"))?;
+            report.cancelled += D::rows_affected(&done);
+        }
+        let context = "recording the file index";
+        if sync.scope.is_none() {
+            sqlx::query(common::INDEX_CLEAR).execute(&mut *tx).await.map_err(db(context))?;
+        } else if !sync.removed.is_empty() {
+            sqlx::query(sql.index_forget.as_str())
+                .bind(machine::ids_json(sync.removed.iter().map(String::as_str))?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(context))?;
+        }
+        if !sync.files.is_empty() {
+            sqlx::query(sql.index_put.as_str())
+                .bind(machine::files_json(&sync.files)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(context))?;
+        }
+        sqlx::query(common::INDEX_CONFIG_PUT)
+            .bind(sync.config.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(context))?;
+        tx.commit().await.map_err(db("committing the sync"))?;
+        Ok(report)
+    }
+
+    async fn file_index(&self) -> Result<FileIndex, StoreError> {
+        let context = "reading the file index";
+        let config = sqlx::query(common::INDEX_CONFIG)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(context))?
+            .map(|row| row.try_get::<String, _>("value"))
+            .transpose()
+            .map_err(db(context))?;
+        let rows =
+            sqlx::query(common::INDEX_FILES).fetch_all(&self.pool).await.map_err(db(context))?;
+        let files = rows
+            .iter()
+            .map(|row| {
+                Ok(IndexedFile {
+                    path: row.try_get("path")?,
+                    hash: row.try_get("hash")?,
+                    posts: row.try_get("posts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db(context))?;
+        Ok(FileIndex { config, files })
+    }
+
+    async fn placed(&self) -> Result<Vec<Placed>, StoreError> {
+        let rows = sqlx::query(common::PLACED)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading the laid deliveries"))?;
+        rows.iter().map(rows::placed).collect()
+    }
+
+    async fn claim_ahead(
         &self,
         owner: &str,
         now: Timestamp,
+        due_by: Timestamp,
         lease: SignedDuration,
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        self.claim(D::sql().claim_send.as_str(), owner, now, lease, limit, false).await
+        let sql = D::sql().claim_send.as_str();
+        self.claim(sql, owner, now, Some(due_by), lease, limit, false).await
     }
 
     async fn heartbeat(
@@ -651,7 +806,7 @@ where
         lease: SignedDuration,
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        self.claim(D::sql().claim_reconcile.as_str(), owner, now, lease, limit, true).await
+        self.claim(D::sql().claim_reconcile.as_str(), owner, now, None, lease, limit, true).await
     }
 
     async fn settle_reconciled(
@@ -745,12 +900,44 @@ where
         let rows =
             sqlx::query(common::STATUS).fetch_all(pool).await.map_err(db("reading the status"))?;
         let deliveries = rows.iter().map(rows::status_row).collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query(common::CHANNELS)
-            .fetch_all(pool)
+        drop(rows);
+        Ok(StatusReport { deliveries, channels: self.channels().await? })
+    }
+
+    async fn summary(&self) -> Result<QueueSummary, StoreError> {
+        let context = "counting the queue";
+        let counted =
+            sqlx::query(common::SUMMARY_COUNTS).fetch_all(&self.pool).await.map_err(db(context))?;
+        let mut summary = QueueSummary::default();
+        for row in &counted {
+            let channel: String = row.try_get("channel").map_err(db(context))?;
+            let state =
+                machine::state_from_db(&row.try_get::<String, _>("state").map_err(db(context))?)?;
+            let n = u64::try_from(row.try_get::<i64, _>("n").map_err(db(context))?).unwrap_or(0);
+            match state {
+                State::Queued | State::Retrying => summary.waiting += n,
+                State::Unknown => summary.unknown += n,
+                _ => {}
+            }
+            // `reconciling` and `unknown` are one state here, apart in the database's order.
+            let same = summary.counts.iter_mut().rev().take_while(|(c, _, _)| *c == channel);
+            match same.into_iter().find(|(_, s, _)| *s == state) {
+                Some((_, _, total)) => *total += n,
+                None => summary.counts.push((channel, state, n)),
+            }
+        }
+        drop(counted);
+        let next = sqlx::query(common::SUMMARY_NEXT)
+            .fetch_optional(&self.pool)
             .await
-            .map_err(db("reading the channels"))?;
-        let channels = rows.iter().map(rows::channel_status).collect::<Result<Vec<_>, _>>()?;
-        Ok(StatusReport { deliveries, channels })
+            .map_err(db(context))?;
+        if let Some(row) = next {
+            let channel: String = row.try_get("channel").map_err(db(context))?;
+            let due_at: i64 = row.try_get("due_at").map_err(db(context))?;
+            summary.next = Some((channel, machine::ts(due_at)?));
+        }
+        summary.channels = self.channels().await?;
+        Ok(summary)
     }
 
     async fn next_due(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {

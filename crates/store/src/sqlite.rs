@@ -180,6 +180,29 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
             not_before = NULL, updated_at = $2
         WHERE id IN (SELECT value FROM json_each($1)) AND state IN ('queued', 'retrying', 'failed')"
             .into(),
+    sync_read_posts: "SELECT id, state, content_hash, due_at, cancelled_by FROM deliveries
+        WHERE post IN (SELECT value FROM json_each($1))
+           OR id IN (SELECT value FROM json_each($2))"
+        .into(),
+    sync_move: "UPDATE deliveries SET due_at = u.due_at, updated_at = $2
+        FROM (SELECT value ->> 'post' AS post, value ->> 'channel' AS channel,
+                     value ->> 'due_at' AS due_at FROM json_each($1)) AS u
+        WHERE deliveries.post = u.post AND deliveries.channel = u.channel
+          AND deliveries.state IN ('queued', 'retrying', 'failed')
+          AND deliveries.due_at <> u.due_at"
+        .into(),
+    sync_drop: "UPDATE deliveries SET state = 'cancelled', cancelled_by = 'sync', error = $3,
+            not_before = NULL, updated_at = $2
+        FROM (SELECT value ->> 'post' AS post, value ->> 'channel' AS channel
+              FROM json_each($1)) AS u
+        WHERE deliveries.post = u.post AND deliveries.channel = u.channel
+          AND deliveries.state IN ('queued', 'retrying', 'failed')"
+        .into(),
+    index_put: "INSERT INTO sync_files (path, hash, posts)
+        SELECT value ->> 'path', value ->> 'hash', value ->> 'posts' FROM json_each($1) WHERE true
+        ON CONFLICT (path) DO UPDATE SET hash = excluded.hash, posts = excluded.posts"
+        .into(),
+    index_forget: "DELETE FROM sync_files WHERE path IN (SELECT value FROM json_each($1))".into(),
     claim_send: claim(common::CLAIM_TO_SEND, common::CLAIMABLE_TO_SEND),
     claim_reconcile: claim(common::CLAIM_TO_RECONCILE, common::CLAIMABLE_TO_RECONCILE),
     // SQLite's RETURNING cannot read other rows: the predecessors' remote ids are read apart.

@@ -15,9 +15,9 @@ use crate::{MediaLedger, Outcome, Reconciled, TokenVault};
 pub use error::StoreError;
 pub use limits::ServerLimits;
 pub use model::{
-    Applied, Backend, ChannelStatus, Claimed, Completion, DeliveryMedia, DesiredDelivery,
-    HistoryEntry, Lease, Resolve, Resolved, RetryPolicy, State, StatusReport, StatusRow,
-    SyncReport,
+    Applied, Backend, ChannelStatus, Claimed, Completion, DeliveryMedia, DesiredDelivery, DueMove,
+    FileIndex, FileSync, HistoryEntry, IndexedFile, Lease, Placed, QueueSummary, Resolve, Resolved,
+    RetryPolicy, State, StatusReport, StatusRow, SyncReport,
 };
 
 /// The durable store of deliveries and tokens. Object-safe: the daemon holds an
@@ -73,6 +73,35 @@ pub trait Store: TokenVault + MediaLedger + std::fmt::Debug {
         now: Timestamp,
     ) -> Result<SyncReport, StoreError>;
 
+    /// [`Store::sync`] in part, with the file index: makes the deliveries of `sync.scope`'s posts
+    /// match `sync.desired` exactly as [`Store::sync`] would (insert, update, revive, cancel,
+    /// report edits), moves the due time of every `queued`, `retrying` or `failed` item of each
+    /// (post, channel) of `sync.moves` (counted as updated), cancels those of `sync.drops`
+    /// (counted as cancelled), and records the file index ([`Store::file_index`]). With
+    /// `scope` `None` it is [`Store::sync`] plus a new index. [`Store::sync`] itself forgets
+    /// the index (its rows no longer match it).
+    ///
+    /// Locks: one write transaction, as [`Store::sync`]; the rows read are only those of the
+    /// posts in scope and the ids of `desired`.
+    ///
+    /// # Errors
+    /// As [`Store::sync`].
+    async fn sync_files(&self, sync: &FileSync, now: Timestamp) -> Result<SyncReport, StoreError>;
+
+    /// The file index the last [`Store::sync_files`] recorded (empty when none did, or a
+    /// [`Store::sync`] came after it). Reads only; two statements, no lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn file_index(&self) -> Result<FileIndex, StoreError>;
+
+    /// Item 0 of every (post, channel) not cancelled: what laying the calendar needs of the
+    /// store's history. Reads only; one statement, no lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; [`StoreError::Corrupt`].
+    async fn placed(&self) -> Result<Vec<Placed>, StoreError>;
+
     /// Claims up to `limit` (at most 10,000) deliveries due at `now` for sending, oldest first,
     /// and returns them after the commit: the intent is durable before any request goes out.
     ///
@@ -95,6 +124,28 @@ pub trait Store: TokenVault + MediaLedger + std::fmt::Debug {
         &self,
         owner: &str,
         now: Timestamp,
+        lease: SignedDuration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.claim_ahead(owner, now, now, lease, limit).await
+    }
+
+    /// [`Store::claim_due`] a little ahead of the due instants: claims what is due by `due_by`
+    /// (at or after `now`) whose `not_before` and channel hold have passed at `now`. The caller
+    /// sends each one no earlier than its [`Claimed::due_at`]; the intent is durable before
+    /// that instant, so the commit leaves the path between the due instant and the request.
+    /// The lease runs from `now` (it covers the wait); a crash during the wait leaves a
+    /// `publishing` row that is rescued to `unknown` and reconciled like any other.
+    ///
+    /// Locks: as [`Store::claim_due`].
+    ///
+    /// # Errors
+    /// As [`Store::claim_due`].
+    async fn claim_ahead(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        due_by: Timestamp,
         lease: SignedDuration,
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError>;
@@ -245,6 +296,14 @@ pub trait Store: TokenVault + MediaLedger + std::fmt::Debug {
     /// # Errors
     /// [`StoreError::Database`]; [`StoreError::Corrupt`].
     async fn status(&self) -> Result<StatusReport, StoreError>;
+
+    /// The queue counted by the database ([`QueueSummary`]): for the daemon's status line, in
+    /// memory that does not grow with the queue. Reads only; four statements, no transaction,
+    /// no lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; [`StoreError::Corrupt`].
+    async fn summary(&self) -> Result<QueueSummary, StoreError>;
 
     /// When the dispatch loop has work next: the earliest of the ready time of claimable
     /// deliveries (`max(due_at, not_before, channel hold)`, thread order respected, revoked

@@ -370,3 +370,95 @@ pub struct HistoryEntry {
     /// The public URL.
     pub url: Option<String>,
 }
+
+/// One (post, channel) as the calendar needs it from the store: the state and due time of its
+/// first item. Read by [`Store::placed`](super::Store::placed); cancelled rows are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The post id.
+    pub post: String,
+    /// The channel name.
+    pub channel: String,
+    /// The state of item 0.
+    pub state: State,
+    /// When item 0 is (or was) due.
+    pub due_at: Timestamp,
+}
+
+/// One post file as the last sync read it: what the store remembers so that the next sync
+/// parses only the files whose bytes changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedFile {
+    /// The file's path, as the queue globs found it.
+    pub path: String,
+    /// A hash of its bytes.
+    pub hash: String,
+    /// What the calendar needs of its posts, in the caller's own compact form (opaque to the
+    /// store).
+    pub posts: String,
+}
+
+/// What the store remembers of the post files ([`Store::file_index`](super::Store::file_index)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileIndex {
+    /// The fingerprint of the config the files were last synced with; `None` when no sync
+    /// recorded one (then the next sync must read everything).
+    pub config: Option<String>,
+    /// Every post file of that sync.
+    pub files: Vec<IndexedFile>,
+}
+
+/// A new due time for every item of one (post, channel) whose content did not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueMove {
+    /// The post id.
+    pub post: String,
+    /// The channel name.
+    pub channel: String,
+    /// The new due time.
+    pub due_at: Timestamp,
+}
+
+/// One sync of the post files, whole or in part, and the file index it leaves behind: the
+/// input of [`Store::sync_files`](super::Store::sync_files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSync {
+    /// The deliveries the files ask for, of every post (`scope` `None`) or of the posts of
+    /// `scope`.
+    pub desired: Vec<DesiredDelivery>,
+    /// `None`: `desired` is the whole queue, as in [`Store::sync`](super::Store::sync).
+    /// `Some(posts)`: only the deliveries of these posts are compared with `desired` (a row of
+    /// them that `desired` lacks is cancelled); other posts change only through `moves` and
+    /// `drops`.
+    pub scope: Option<Vec<String>>,
+    /// Due times that moved, for (post, channel)s out of `scope`.
+    pub moves: Vec<DueMove>,
+    /// (post, channel)s out of `scope` that are no longer laid: cancelled like a delivery
+    /// removed from the files.
+    pub drops: Vec<(String, String)>,
+    /// The config fingerprint to remember.
+    pub config: String,
+    /// Files to remember (added or replaced). With `scope` `None` they replace the whole index.
+    pub files: Vec<IndexedFile>,
+    /// Paths to forget.
+    pub removed: Vec<String>,
+}
+
+/// The queue in a few numbers, counted by the database: what the daemon's `STATUS=` line and
+/// its housekeeping need, without reading every delivery
+/// ([`Store::summary`](super::Store::summary)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSummary {
+    /// Deliveries `queued` or `retrying`.
+    pub waiting: u64,
+    /// Deliveries `unknown` (or being reconciled).
+    pub unknown: u64,
+    /// The first waiting delivery by due time (then post, channel, item): its channel and due
+    /// time.
+    pub next: Option<(String, Timestamp)>,
+    /// How many deliveries each channel has in each state (`reconciling` counted as
+    /// `unknown`), by channel then state; pairs with none are left out.
+    pub counts: Vec<(String, State, u64)>,
+    /// Every channel that has deliveries, tokens or a hold, by name (as in [`StatusReport`]).
+    pub channels: Vec<ChannelStatus>,
+}
