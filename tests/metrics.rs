@@ -85,6 +85,7 @@ async fn a_sweep_of_10000_x_posts_takes_100_requests() {
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         })
         .collect();
     store.sync(&desired, t0).await.unwrap();

@@ -844,6 +844,7 @@ mod tests {
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         }
     }
 
