@@ -104,8 +104,8 @@ pub enum WebhookError {
     Refused {
         /// The channel.
         channel: String,
-        /// Why.
-        refused: Refused,
+        /// Why (boxed: it is the largest variant).
+        refused: Box<Refused>,
     },
     /// The HTTP client could not be set up.
     #[error("channel {channel}: {error}")]
@@ -186,8 +186,10 @@ impl WebhookPublisher {
             url: config.url.clone(),
             reason: e.to_string(),
         })?;
-        check_url(&url, config.allow_private, WHAT)
-            .map_err(|refused| WebhookError::Refused { channel: channel.clone(), refused })?;
+        check_url(&url, config.allow_private, WHAT).map_err(|refused| WebhookError::Refused {
+            channel: channel.clone(),
+            refused: Box::new(refused),
+        })?;
         let resolver = GuardedResolver::new(config.lookup, config.allow_private, &url, WHAT);
         let http = HttpClient::builder()
             .limits(config.http)
