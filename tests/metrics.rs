@@ -69,6 +69,7 @@ async fn published(
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         })
         .collect();
     store.sync(&desired, t0()).await.unwrap();

@@ -317,6 +317,7 @@ fn delivery(network: Network, channel: &str, answer: &Answer) -> Delivery {
         attempt_started_at: now() - SignedDuration::from_mins(5),
         may_have_been_sent: answer.sent,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

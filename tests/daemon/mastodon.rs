@@ -1,6 +1,7 @@
 //! Mastodon end to end: the real daemon against a strict mock of a Mastodon server on loopback
 //! (bearer token, JSON bodies, `Idempotency-Key` semantics, replies that must exist, the
-//! server's own character limit), with faults after the server accepted a status.
+//! server's own character limit, `visibility` and `language`), with faults after the server
+//! accepted a status.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -168,8 +169,22 @@ fn create(s: &mut State, req: &crate::common::http::Request) -> (Response, Fault
         s.errors.push("a body that is not JSON".into());
         return (Response::json(400, &json!({ "error": "bad json" })), Fault::None);
     };
-    if body["visibility"] != "unlisted" {
+    if !["public", "unlisted", "private"].contains(&body["visibility"].as_str().unwrap_or("")) {
         s.errors.push(format!("visibility {}", body["visibility"]));
+    }
+    let language = body.get("language").cloned().unwrap_or(Value::Null);
+    if !language.is_null()
+        && !language
+            .as_str()
+            .is_some_and(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        s.errors.push(format!("language {language}: Mastodon takes ISO 639-1"));
+    }
+    let fields = ["status", "visibility", "language", "in_reply_to_id", "media_ids"];
+    for k in body.as_object().map(|o| o.keys().collect::<Vec<_>>()).unwrap_or_default() {
+        if !fields.contains(&k.as_str()) {
+            s.errors.push(format!("unexpected field {k}"));
+        }
     }
     if let Some(&i) = s.keys.get(&key) {
         return (Response::json(200, &s.statuses[i]), Fault::None);
@@ -188,6 +203,7 @@ fn create(s: &mut State, req: &crate::common::http::Request) -> (Response, Fault
     let status = json!({
         "id": id, "url": format!("https://social.example/@acme/{id}"),
         "created_at": Timestamp::now().to_string(), "text": text, "in_reply_to_id": reply,
+        "visibility": body["visibility"], "language": language,
     });
     s.statuses.push(status.clone());
     s.keys.insert(key, s.statuses.len() - 1);
@@ -224,7 +240,7 @@ async fn posts_and_a_thread_are_published_once_each() {
     let m = Mastodon::start(500, Vec::new()).await;
     let at = soon(2);
     let posts = format!(
-        "[[post]]\nid = \"hello\"\nchannels = [\"fediverse\"]\ntext = \"Hello fediverse! #OpenSource\"\nlink = \"https://example.com/a\"\nat = \"{at}\"\n\n[[post.thread]]\ntext = \"2/ The details.\"\n\n[[post.thread]]\ntext = \"3/ The end.\"\n"
+        "[[post]]\nid = \"hello\"\nchannels = [\"fediverse\"]\ntext = \"Hello fediverse! #OpenSource\"\nlink = \"https://example.com/a\"\nat = \"{at}\"\nlang = \"fr-CA\"\nvisibility = \"private\"\n\n[[post.thread]]\ntext = \"2/ The details.\"\n\n[[post.thread]]\ntext = \"3/ The end.\"\n"
     );
     let project = project(&m, &posts);
     let mut daemon = project.spawn(&[]);
@@ -241,6 +257,11 @@ async fn posts_and_a_thread_are_published_once_each() {
     );
     assert_eq!(statuses[1]["in_reply_to_id"], statuses[0]["id"]);
     assert_eq!(statuses[2]["in_reply_to_id"], statuses[1]["id"]);
+    // The post's own visibility wins over the channel's, and the thread keeps it and the
+    // language (ISO 639-1: `fr-CA` is sent as `fr`).
+    for st in &statuses {
+        assert_eq!((&st["visibility"], &st["language"]), (&json!("private"), &json!("fr")), "{st}");
+    }
     let row = &rows["hello@fediverse"];
     assert_eq!(row["state"], "published", "{row}");
     assert_eq!(row["url"], "https://social.example/@acme/1000", "{row}");
@@ -265,6 +286,14 @@ async fn a_500_or_a_dropped_connection_after_accept_still_gives_exactly_one_stat
     m.assert_no_errors();
     let statuses = m.statuses();
     assert_eq!(statuses.len(), 2, "one status per post: {statuses:#?}\n{}", daemon.log());
+    for st in &statuses {
+        // The channel's visibility, and no language when the post names none.
+        assert_eq!(
+            (&st["visibility"], &st["language"]),
+            (&json!("unlisted"), &Value::Null),
+            "{st}"
+        );
+    }
     for (post, id) in [("storm", "1000"), ("calm", "1001")] {
         let row = &rows[&format!("{post}@fediverse")];
         assert_eq!(row["state"], "published", "{row}\n{}", daemon.log());

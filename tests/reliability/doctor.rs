@@ -1,6 +1,7 @@
 //! `crieur doctor` against the mock networks: every check passes on a healthy world; a revoked
-//! token, an unreachable webhook and a database never migrated are each named with what to do;
-//! the checks run concurrently.
+//! token, a wrong app password, an unreachable webhook and a database never migrated are each
+//! named with what to do; the checks run concurrently; the Mastodon server's limits are read
+//! again and stored.
 
 use std::time::{Duration, Instant};
 
@@ -63,8 +64,10 @@ async fn doctor_passes_when_every_network_accepts_its_credentials() {
             "secrets",
             "database",
             "channel blog-1",
+            "channel bsky-1",
             "channel fb-1",
             "channel li-1",
+            "channel masto-1",
             "channel x-1"
         ]
     );
@@ -77,23 +80,31 @@ async fn doctor_passes_when_every_network_accepts_its_credentials() {
     assert!(find(&all, "channel x-1").2.contains("@crieur1001"), "{all:?}");
     assert!(find(&all, "channel li-1").2.contains("Acme"), "{all:?}");
     assert!(find(&all, "channel fb-1").2.contains("Acme Page"), "{all:?}");
+    assert!(find(&all, "channel masto-1").2.contains("@crieur109001"), "{all:?}");
+    assert!(find(&all, "channel bsky-1").2.contains("@crieur1.bsky.test"), "{all:?}");
+    assert_eq!(world.mock.bluesky_logins(), 1, "one login, kept for the next run");
     assert!(find(&all, "database").2.contains("reachable, migrated, writable"), "{all:?}");
     assert!(world.mock.violations().is_empty(), "{:?}", world.mock.violations());
     assert!(world.mock.accepted().is_empty(), "doctor never posts");
 
     let (code, table, _) = doctor(&world, &[]).await;
     assert_eq!(code, Some(0), "{table}");
-    assert_eq!(table.lines().count(), 8, "{table}");
-    assert_eq!(table.lines().filter(|l| l.starts_with("ok ")).count(), 7, "{table}");
+    assert_eq!(table.lines().count(), 10, "{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with("ok ")).count(), 9, "{table}");
+    assert_eq!(world.mock.bluesky_logins(), 1, "the stored session was used, not a new login");
 }
 
 #[tokio::test]
 async fn doctor_names_a_revoked_token_an_unreachable_webhook_and_a_database_not_migrated() {
     let mut world = World::new(1, None).await;
-    // The Page token was revoked (the mock no longer knows it).
+    // The Page token and the Mastodon token were revoked (the mock no longer knows them); the
+    // Bluesky app password was deleted.
     for (k, v) in &mut world.env {
-        if k == "FB1_TOKEN" {
-            *v = "EAAGrevokedPageToken".into();
+        match k.as_str() {
+            "FB1_TOKEN" => *v = "EAAGrevokedPageToken".into(),
+            "MASTO1_TOKEN" => *v = "revokedMastodonToken".into(),
+            "BSKY1_PASSWORD" => *v = "zzzz-zzzz-zzzz-zzzz".into(),
+            _ => {}
         }
     }
     // The blog's receiver is down: nothing listens on port 1 of loopback.
@@ -108,7 +119,13 @@ async fn doctor_names_a_revoked_token_an_unreachable_webhook_and_a_database_not_
     assert_eq!(code, Some(1), "{json}");
     let all = checks(&json);
     let failed: Vec<&str> = all.iter().filter(|c| c.1 == "fail").map(|c| c.0.as_str()).collect();
-    assert_eq!(failed, ["database", "channel blog-1", "channel fb-1"], "{all:?}");
+    assert_eq!(
+        failed,
+        ["database", "channel blog-1", "channel bsky-1", "channel fb-1", "channel masto-1"],
+        "{all:?}"
+    );
+    assert!(find(&all, "channel masto-1").2.contains("crieur auth masto-1"), "{all:?}");
+    assert!(find(&all, "channel bsky-1").2.contains("app_password"), "{all:?}");
     assert!(find(&all, "database").2.contains("crieur migrate"), "{all:?}");
     let fb = &find(&all, "channel fb-1").2;
     assert!(fb.contains("code 190") && fb.contains("access_token"), "{fb}");
@@ -120,7 +137,8 @@ async fn doctor_names_a_revoked_token_an_unreachable_webhook_and_a_database_not_
     let (code, table, _) = doctor(&world, &[]).await;
     eprintln!("{table}");
     assert_eq!(code, Some(1), "{table}");
-    for name in ["database", "channel blog-1", "channel fb-1"] {
+    for name in ["database", "channel blog-1", "channel bsky-1", "channel fb-1", "channel masto-1"]
+    {
         assert!(
             table.lines().any(|l| l.starts_with("fail") && l.contains(name)),
             "{name}: {table}"
@@ -130,13 +148,13 @@ async fn doctor_names_a_revoked_token_an_unreachable_webhook_and_a_database_not_
 }
 
 #[tokio::test]
-async fn doctor_checks_twelve_channels_concurrently_in_seconds() {
+async fn doctor_checks_eighteen_channels_concurrently_in_seconds() {
     let world = World::new(3, None).await;
     migrate(&world);
     let (code, json, took) = doctor(&world, &["--format", "json"]).await;
     assert_eq!(code, Some(0), "{json}");
-    assert_eq!(checks(&json).len(), 4 + 12);
-    eprintln!("doctor with 12 channels took {took:?}");
+    assert_eq!(checks(&json).len(), 4 + 18);
+    eprintln!("doctor with 18 channels took {took:?}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
@@ -175,4 +193,30 @@ async fn doctor_refreshes_a_refused_token_once_and_names_those_that_stay_refused
         ]
     );
     assert!(!json.contains(super::world::CANARY), "a secret in the output: {json}");
+}
+
+#[tokio::test]
+async fn doctor_reads_the_mastodon_servers_limits_again_and_validate_uses_them() {
+    let world = World::new(1, None).await;
+    migrate(&world);
+    // 700 characters: over Mastodon's default of 500, within this server's 1,000.
+    let long = format!("{} part d-long. What would you add?", "Notes from the team. ".repeat(31));
+    assert!((500..1000).contains(&long.chars().count()));
+    std::fs::write(
+        world.path().join("posts/long.toml"),
+        format!("[[post]]\nid = \"d-long\"\nchannels = [\"masto-1\"]\ntext = \"{long}\"\n"),
+    )
+    .unwrap();
+    let validate = |world: &World| world.command(&["validate"], "warn").output().unwrap();
+    let before = validate(&world);
+    assert!(stdout(&before).contains("error[length]"), "{}", stdout(&before));
+    world.mock.set_mastodon_max_characters(1000);
+    let (code, json, _) = doctor(&world, &["--format", "json"]).await;
+    let all = checks(&json);
+    assert_eq!(find(&all, "channel masto-1").1, "ok", "{all:?}");
+    // The posts check judges with the network's defaults; the channel itself is fine.
+    assert!(code.is_some(), "{json}");
+    let after = validate(&world);
+    assert!(!stdout(&after).contains("error[length]"), "{}", stdout(&after));
+    assert!(world.mock.accepted().is_empty(), "doctor never posts");
 }

@@ -1,5 +1,6 @@
-//! The fault matrix: every kind of fault on every network, one post each, through one daemon
-//! that keeps running until every delivery is settled (reconciled, retried).
+//! The fault matrix: every kind of fault on every network (Mastodon and Bluesky included, exactly
+//! once through their own keys), one post each, through one daemon that keeps running until every
+//! delivery is settled (reconciled, retried).
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,8 @@ async fn every_fault_on_every_network_ends_published_exactly_once() {
     let (refreshes, reused) = world.mock.refresh_counts();
     assert!(refreshes >= 2, "the 401s on X and LinkedIn were followed by refreshes");
     assert_eq!(reused, 0, "a spent refresh token was never presented again");
+    // Logins are rate-limited on Bluesky: one per account for the whole run, faults or not.
+    assert_eq!(world.mock.bluesky_logins(), 2, "one Bluesky login per channel");
 
     // Nothing more goes out, and a clean stop keeps the same picture.
     tokio::time::sleep(Duration::from_secs(2)).await;

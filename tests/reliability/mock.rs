@@ -1,4 +1,4 @@
-//! One fault-injecting mock of the four networks on 127.0.0.1, on the tests' own HTTP server
+//! One fault-injecting mock of the six networks on 127.0.0.1, on the tests' own HTTP server
 //! (`common::http`) rather than a mock server: the faults need control over the socket itself (answer half, drop the connection after processing, reset it before
 //! reading the body, stream 100 MB, send a 1 MB header), which mock servers do not give.
 //!
@@ -6,7 +6,11 @@
 //! `POST /2/oauth2/token` with single-use rotating refresh tokens), `/li/...` is LinkedIn
 //! (`POST /rest/posts`, `POST /oauth/v2/accessToken`), `/fb/...` is Facebook
 //! (`POST /v25.0/{page}/feed`, `GET /v25.0/{page}/published_posts`), `/hook/{name}` is a webhook
-//! receiver (signature checked, events deduplicated on `webhook-id`).
+//! receiver (signature checked, events deduplicated on `webhook-id`), `/masto/...` is a Mastodon
+//! server (`POST /api/v1/statuses` with `Idempotency-Key` semantics, the account's statuses and
+//! their sources read back, `GET /api/v2/instance`), `/bsky/...` is a Bluesky PDS (sessions from
+//! an app password with rotating refresh tokens, `createRecord` with a client-chosen `rkey` that
+//! answers 500 when the key exists, as bsky.social does, and `getRecord`).
 //!
 //! Every request is checked strictly (method, headers, token, body shape); anything off is a
 //! protocol violation that fails the scenario. Every post the mock accepted is recorded with the
@@ -27,17 +31,20 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::common::http::{Conn, HeadError, Request, Response as Answer, Server, reason};
 
-/// The four networks.
+/// The six networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Net {
     X,
     Linkedin,
     Facebook,
     Webhook,
+    Mastodon,
+    Bluesky,
 }
 
 impl Net {
-    pub const ALL: [Net; 4] = [Net::X, Net::Linkedin, Net::Facebook, Net::Webhook];
+    pub const ALL: [Net; 6] =
+        [Net::X, Net::Linkedin, Net::Facebook, Net::Webhook, Net::Mastodon, Net::Bluesky];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +52,8 @@ impl Net {
             Net::Linkedin => "linkedin",
             Net::Facebook => "facebook",
             Net::Webhook => "webhook",
+            Net::Mastodon => "mastodon",
+            Net::Bluesky => "bluesky",
         }
     }
 }
@@ -204,6 +213,14 @@ struct State {
     issued: HashMap<String, std::time::Instant>,
     /// Post requests to reset before their body, per network.
     armed_resets: HashMap<Net, u32>,
+    /// Mastodon: (account, Idempotency-Key) -> index in `accepted`.
+    masto_keys: HashMap<(String, String), usize>,
+    /// Bluesky: (DID, rkey) -> index in `accepted`.
+    bsky_records: HashMap<(String, String), usize>,
+    /// Bluesky accounts: handle -> (DID, app password).
+    bsky_accounts: HashMap<String, (String, String)>,
+    /// Bluesky logins (`createSession`) granted.
+    bsky_logins: u64,
 }
 
 impl State {
@@ -244,6 +261,8 @@ struct Inner {
     apps: Apps,
     hook: standardwebhooks::Webhook,
     fb_regain_minutes: Mutex<Option<u32>>,
+    /// Mastodon's `configuration.statuses.max_characters`.
+    masto_max_characters: std::sync::atomic::AtomicU32,
 }
 
 /// The running mock. Stops when dropped.
@@ -261,6 +280,7 @@ impl Mock {
             hook: standardwebhooks::Webhook::new(&apps.webhook_secret).unwrap(),
             apps,
             fb_regain_minutes: Mutex::new(None),
+            masto_max_characters: std::sync::atomic::AtomicU32::new(500),
         });
         let serving = inner.clone();
         let server = Server::start(move |conn| connection(serving.clone(), conn)).await;
@@ -293,6 +313,26 @@ impl Mock {
     /// A Facebook Page and its Page token.
     pub fn add_page(&self, page: &str, token: &str) {
         self.state().access.insert(token.into(), (Net::Facebook, page.into()));
+    }
+
+    /// A Mastodon account (its numeric id) and its access token.
+    pub fn add_mastodon(&self, account: &str, token: &str) {
+        self.state().access.insert(token.into(), (Net::Mastodon, account.into()));
+    }
+
+    /// A Bluesky account: its handle, DID and app password.
+    pub fn add_bluesky(&self, handle: &str, did: &str, password: &str) {
+        self.state().bsky_accounts.insert(handle.into(), (did.into(), password.into()));
+    }
+
+    /// The character limit the Mastodon server announces from now on.
+    pub fn set_mastodon_max_characters(&self, n: u32) {
+        self.inner.masto_max_characters.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Bluesky logins granted (each is one of the 30 allowed per 5 minutes).
+    pub fn bluesky_logins(&self) -> u64 {
+        self.state().bsky_logins
     }
 
     /// Faults for the successive post requests of `post` on `net` (then normal answers).
@@ -498,7 +538,9 @@ fn is_post_create(req: &Request) -> bool {
         && (req.path == "/x/2/tweets"
             || req.path == "/li/rest/posts"
             || (req.path.starts_with("/fb/") && req.path.ends_with("/feed"))
-            || req.path.starts_with("/hook/"))
+            || req.path.starts_with("/hook/")
+            || req.path == "/masto/api/v1/statuses"
+            || req.path == "/bsky/xrpc/com.atproto.repo.createRecord")
 }
 
 fn net_of(path: &str) -> Option<Net> {
@@ -510,6 +552,10 @@ fn net_of(path: &str) -> Option<Net> {
         Some(Net::Facebook)
     } else if path.starts_with("/hook/") {
         Some(Net::Webhook)
+    } else if path.starts_with("/masto/") {
+        Some(Net::Mastodon)
+    } else if path.starts_with("/bsky/") {
+        Some(Net::Bluesky)
     } else {
         None
     }
@@ -581,7 +627,10 @@ impl Inner {
         };
         let kind = if is_post_create(req) {
             "post"
-        } else if req.path.ends_with("token") || req.path.ends_with("accessToken") {
+        } else if req.path.ends_with("token")
+            || req.path.ends_with("accessToken")
+            || req.path.ends_with("Session") && req.method == "POST"
+        {
             "token"
         } else {
             "read"
@@ -592,6 +641,8 @@ impl Inner {
             Net::Linkedin => self.linkedin(&mut s, req),
             Net::Facebook => self.facebook(&mut s, req),
             Net::Webhook => self.webhook(&mut s, req),
+            Net::Mastodon => self.mastodon(&mut s, req),
+            Net::Bluesky => self.bluesky(&mut s, req),
         }
     }
 
@@ -1213,5 +1264,349 @@ impl Inner {
         let rate = || Answer::json(429, &json!({"error": "slow down"})).with("retry-after", "1");
         let unauthorized = || Answer::json(401, &json!({"error": "unauthorized"}));
         self.apply(s, Net::Webhook, &post.clone(), None, create, rate, unauthorized)
+    }
+}
+
+/// A Mastodon status as the server shows it.
+fn masto_status(a: &Accepted) -> Value {
+    json!({
+        "id": a.id, "created_at": a.at.to_string(), "in_reply_to_id": null,
+        "visibility": "public", "language": null,
+        "url": format!("https://social.example/@crieur{}/{}", a.account, a.id),
+        "uri": format!("https://social.example/users/crieur{}/statuses/{}", a.account, a.id),
+        "content": format!("<p>{}</p>", a.text),
+    })
+}
+
+fn xrpc(status: u16, error: &str, message: &str) -> Answer {
+    Answer::json(status, &json!({"error": error, "message": message}))
+}
+
+/// An unsigned JWT whose payload carries `sub` and `exp`, as the PDS's access tokens do (the
+/// client reads them; only the server verifies).
+fn jwt(sub: &str, tag: &str) -> String {
+    let e = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let payload = json!({"scope": "com.atproto.appPass", "sub": sub, "exp": unix_now() + 7200});
+    format!("{}.{}.{tag}", e(&json!({"typ": "at+jwt", "alg": "ES256K"})), e(&payload))
+}
+
+impl Inner {
+    // ------------------------------------------------------------------------- Mastodon
+
+    fn mastodon(&self, s: &mut State, req: &Request) -> Reply {
+        let path = &req.path["/masto".len()..];
+        if req.method == "GET" && path == "/api/v2/instance" {
+            // Public: read when the daemon starts and when `doctor` runs.
+            return Reply::Answer(Answer::json(
+                200,
+                &json!({"domain": "social.example", "configuration": {"statuses": {
+                    "max_characters": self.masto_max_characters.load(std::sync::atomic::Ordering::SeqCst),
+                    "max_media_attachments": 4,
+                    "characters_reserved_per_url": 23}}}),
+            ));
+        }
+        let Some(account) = self.account(s, req, Net::Mastodon) else {
+            return Reply::Answer(Answer::json(
+                401,
+                &json!({"error": "The access token is invalid"}),
+            ));
+        };
+        if req.method == "POST" && path == "/api/v1/statuses" {
+            if req.header("content-type") != Some("application/json") {
+                s.violation("Mastodon status without a JSON content type".into());
+            }
+            let Some(key) = req.header("idempotency-key").map(str::to_owned) else {
+                s.violation("Mastodon status without an Idempotency-Key".into());
+                return Reply::Answer(Answer::json(422, &json!({"error": "no key"})));
+            };
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let extra = body
+                .as_object()
+                .is_none_or(|o| o.keys().any(|k| k != "status" && k != "visibility"));
+            let text = body["status"].as_str().map(str::to_owned);
+            let (Some(text), false, "public") =
+                (text, extra, body["visibility"].as_str().unwrap_or(""))
+            else {
+                s.violation(format!("Mastodon status with an unexpected body: {body}"));
+                return Reply::Answer(Answer::json(422, &json!({"error": "Validation failed"})));
+            };
+            let Some(post) = post_of(&text) else {
+                s.violation(format!("Mastodon status names no post: {text:?}"));
+                return Reply::Answer(Answer::json(422, &json!({"error": "Validation failed"})));
+            };
+            let token = req.bearer().map(str::to_owned);
+            let create = |s: &mut State, _f: Fault| {
+                // The server keeps each key an hour: a repeat gets the first status back.
+                let index = match s.masto_keys.get(&(account.clone(), key.clone())) {
+                    Some(i) => *i,
+                    None => {
+                        let id = format!("{}", 113_000_000_000u64 + s.id());
+                        s.accepted.push(Accepted {
+                            net: Net::Mastodon,
+                            account: account.clone(),
+                            post: post.clone(),
+                            text: text.clone(),
+                            id: id.clone(),
+                            known_ids: vec![id],
+                            channel: None,
+                            at: Timestamp::now(),
+                        });
+                        s.masto_keys.insert((account.clone(), key.clone()), s.accepted.len() - 1);
+                        s.accepted.len() - 1
+                    }
+                };
+                Answer::json(200, &masto_status(&s.accepted[index]))
+                    .with("x-ratelimit-limit", "300")
+                    .with("x-ratelimit-remaining", "299")
+                    .with(
+                        "x-ratelimit-reset",
+                        (Timestamp::now() + jiff::SignedDuration::from_mins(5)).to_string(),
+                    )
+            };
+            let reset = (Timestamp::now() + jiff::SignedDuration::from_secs(2)).to_string();
+            let rate = || {
+                Answer::json(429, &json!({"error": "Too many requests"}))
+                    .with("x-ratelimit-limit", "300")
+                    .with("x-ratelimit-remaining", "0")
+                    .with("x-ratelimit-reset", reset)
+            };
+            let unauthorized =
+                || Answer::json(401, &json!({"error": "The access token is invalid"}));
+            return self.apply(
+                s,
+                Net::Mastodon,
+                &post.clone(),
+                token.as_deref(),
+                create,
+                rate,
+                unauthorized,
+            );
+        }
+        if req.method != "GET" {
+            s.violation(format!("Mastodon: {} {path}", req.method));
+            return Reply::Answer(Answer::json(404, &json!({"error": "Record not found"})));
+        }
+        if let Some(fault) = self.read_fault(s) {
+            *s.faults.entry("mastodon:read-503-or-reset".into()).or_default() += 1;
+            return fault;
+        }
+        if path == "/api/v1/accounts/verify_credentials" {
+            return Reply::Answer(Answer::json(
+                200,
+                &json!({"id": account, "username": format!("crieur{account}"), "acct": format!("crieur{account}")}),
+            ));
+        }
+        if let Some(id) =
+            path.strip_prefix("/api/v1/accounts/").and_then(|p| p.strip_suffix("/statuses"))
+        {
+            if id != account {
+                s.violation(format!("Mastodon: account {account} read the statuses of {id}"));
+                return Reply::Answer(Answer::json(404, &json!({"error": "Record not found"})));
+            }
+            let limit: usize = match req.param("limit").map(str::parse) {
+                Some(Ok(n)) if (1..=40).contains(&n) => n,
+                other => {
+                    s.violation(format!("Mastodon: statuses limit {other:?}"));
+                    return Reply::Answer(Answer::json(422, &json!({"error": "limit"})));
+                }
+            };
+            let max_id: Option<u64> = req.param("max_id").and_then(|m| m.parse().ok());
+            let mut mine: Vec<&Accepted> = s
+                .accepted
+                .iter()
+                .filter(|a| a.net == Net::Mastodon && a.account == account)
+                .filter(|a| max_id.is_none_or(|m| a.id.parse::<u64>().is_ok_and(|i| i < m)))
+                .collect();
+            mine.reverse();
+            let page: Vec<Value> = mine.into_iter().take(limit).map(masto_status).collect();
+            return Reply::Answer(Answer::json(200, &Value::Array(page)));
+        }
+        if let Some(id) =
+            path.strip_prefix("/api/v1/statuses/").and_then(|p| p.strip_suffix("/source"))
+        {
+            let found = s.accepted.iter().find(|a| a.net == Net::Mastodon && a.id == id);
+            return Reply::Answer(match found {
+                Some(a) if a.account == account => {
+                    Answer::json(200, &json!({"id": id, "text": a.text, "spoiler_text": ""}))
+                }
+                _ => Answer::json(404, &json!({"error": "Record not found"})),
+            });
+        }
+        s.violation(format!("Mastodon: GET {path}"));
+        Reply::Answer(Answer::json(404, &json!({"error": "Record not found"})))
+    }
+
+    // -------------------------------------------------------------------------- Bluesky
+
+    fn bluesky(&self, s: &mut State, req: &Request) -> Reply {
+        let Some(method) = req.path.strip_prefix("/bsky/xrpc/") else {
+            s.violation(format!("Bluesky: {} {}", req.method, req.path));
+            return Reply::Answer(xrpc(404, "MethodNotImplemented", "Method Not Implemented"));
+        };
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        match (req.method.as_str(), method) {
+            ("POST", "com.atproto.server.createSession") => {
+                let handle = body["identifier"].as_str().unwrap_or_default();
+                let Some((did, password)) = s.bsky_accounts.get(handle).cloned() else {
+                    return Reply::Answer(xrpc(
+                        401,
+                        "AuthenticationRequired",
+                        "Invalid identifier or password",
+                    ));
+                };
+                if body["password"] != password.as_str() {
+                    return Reply::Answer(xrpc(
+                        401,
+                        "AuthenticationRequired",
+                        "Invalid identifier or password",
+                    ));
+                }
+                s.bsky_logins += 1;
+                Reply::Answer(Answer::json(200, &self.bsky_session(s, handle, &did)))
+            }
+            ("POST", "com.atproto.server.refreshSession") => {
+                let presented = req.bearer().unwrap_or_default().to_owned();
+                let Some((Net::Bluesky, did)) = s.refresh.get(&presented).cloned() else {
+                    if s.spent.contains(&presented) {
+                        s.refresh_reuse += 1;
+                    }
+                    return Reply::Answer(xrpc(400, "ExpiredToken", "Token has been revoked"));
+                };
+                s.refresh.remove(&presented);
+                s.spent.insert(presented);
+                s.refreshes += 1;
+                let handle = s
+                    .bsky_accounts
+                    .iter()
+                    .find(|(_, (d, _))| *d == did)
+                    .map(|(h, _)| h.clone())
+                    .unwrap_or_default();
+                Reply::Answer(Answer::json(200, &self.bsky_session(s, &handle, &did)))
+            }
+            (m, _) => {
+                let Some(did) = self.account(s, req, Net::Bluesky) else {
+                    return Reply::Answer(xrpc(400, "ExpiredToken", "Token has expired"));
+                };
+                match (m, method) {
+                    ("POST", "com.atproto.repo.createRecord") => {
+                        self.bsky_create(s, req, &did, &body)
+                    }
+                    ("GET", "com.atproto.server.getSession") => {
+                        let handle = s
+                            .bsky_accounts
+                            .iter()
+                            .find(|(_, (d, _))| *d == did)
+                            .map(|(h, _)| h.clone())
+                            .unwrap_or_default();
+                        Reply::Answer(Answer::json(
+                            200,
+                            &json!({"handle": handle, "did": did, "active": true}),
+                        ))
+                    }
+                    ("GET", "com.atproto.repo.getRecord") => {
+                        if let Some(fault) = self.read_fault(s) {
+                            *s.faults.entry("bluesky:read-503-or-reset".into()).or_default() += 1;
+                            return fault;
+                        }
+                        if req.param("repo") != Some(did.as_str())
+                            || req.param("collection") != Some("app.bsky.feed.post")
+                        {
+                            s.violation(format!("Bluesky: getRecord {:?} by {did}", req.query));
+                        }
+                        let rkey = req.param("rkey").unwrap_or_default().to_owned();
+                        let uri = format!("at://{did}/app.bsky.feed.post/{rkey}");
+                        Reply::Answer(match s.bsky_records.get(&(did.clone(), rkey)) {
+                            Some(&i) => {
+                                let a = &s.accepted[i];
+                                let cid = a.id.split('|').nth(1).unwrap_or_default();
+                                Answer::json(
+                                    200,
+                                    &json!({"uri": uri, "cid": cid, "value": {
+                                    "$type": "app.bsky.feed.post", "text": a.text,
+                                    "createdAt": a.at.to_string()}}),
+                                )
+                            }
+                            None => xrpc(
+                                400,
+                                "RecordNotFound",
+                                &format!("Could not locate record: {uri}"),
+                            ),
+                        })
+                    }
+                    _ => {
+                        s.violation(format!("Bluesky: {m} {method}"));
+                        Reply::Answer(xrpc(404, "MethodNotImplemented", "Method Not Implemented"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new session (access and refresh JWTs) for `did`.
+    fn bsky_session(&self, s: &mut State, handle: &str, did: &str) -> Value {
+        let access = jwt(did, &self.new_token(s, "bluesky-access"));
+        let refresh = self.new_token(s, "bluesky-refresh");
+        s.access.insert(access.clone(), (Net::Bluesky, did.to_owned()));
+        s.refresh.insert(refresh.clone(), (Net::Bluesky, did.to_owned()));
+        json!({"accessJwt": access, "refreshJwt": refresh, "handle": handle, "did": did, "active": true})
+    }
+
+    fn bsky_create(&self, s: &mut State, req: &Request, did: &str, body: &Value) -> Reply {
+        if req.header("content-type") != Some("application/json") {
+            s.violation("Bluesky create without a JSON content type".into());
+        }
+        let rkey = body["rkey"].as_str().unwrap_or_default().to_owned();
+        let record = &body["record"];
+        let text = record["text"].as_str().map(str::to_owned);
+        let shape_ok = body["repo"] == did
+            && body["collection"] == "app.bsky.feed.post"
+            && rkey.len() == 13
+            && rkey.bytes().all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b))
+            && record["$type"] == "app.bsky.feed.post"
+            && record["createdAt"].as_str().is_some_and(|t| t.parse::<Timestamp>().is_ok());
+        let (Some(text), true) = (text, shape_ok) else {
+            s.violation(format!("Bluesky create with an unexpected body: {body}"));
+            return Reply::Answer(xrpc(400, "InvalidRequest", "Input/record must be an object"));
+        };
+        let Some(post) = post_of(&text) else {
+            s.violation(format!("Bluesky record names no post: {text:?}"));
+            return Reply::Answer(xrpc(400, "InvalidRequest", "bad text"));
+        };
+        if s.bsky_records.contains_key(&(did.to_owned(), rkey.clone())) {
+            // What bsky.social answers to a second create on one key.
+            return Reply::Answer(xrpc(500, "InternalServerError", "Internal Server Error"));
+        }
+        let token = req.bearer().map(str::to_owned);
+        let did = did.to_owned();
+        let create = |s: &mut State, _f: Fault| {
+            let uri = format!("at://{did}/app.bsky.feed.post/{rkey}");
+            let cid = format!("bafyreib{:020}", s.id());
+            let id = format!("{uri}|{cid}");
+            s.accepted.push(Accepted {
+                net: Net::Bluesky,
+                account: did.clone(),
+                post: post.clone(),
+                text: text.clone(),
+                id: id.clone(),
+                known_ids: vec![id],
+                channel: None,
+                at: Timestamp::now(),
+            });
+            s.bsky_records.insert((did.clone(), rkey.clone()), s.accepted.len() - 1);
+            Answer::json(200, &json!({"uri": uri, "cid": cid, "validationStatus": "valid"}))
+                .with("ratelimit-limit", "5000")
+                .with("ratelimit-remaining", "4997")
+                .with("ratelimit-reset", (unix_now() + 3600).to_string())
+                .with("ratelimit-policy", "5000;w=3600")
+        };
+        let reset = unix_now() + 2;
+        let rate = || {
+            xrpc(429, "RateLimitExceeded", "Rate Limit Exceeded")
+                .with("ratelimit-limit", "5000")
+                .with("ratelimit-remaining", "0")
+                .with("ratelimit-reset", reset.to_string())
+        };
+        let unauthorized = || xrpc(400, "ExpiredToken", "Token has expired");
+        self.apply(s, Net::Bluesky, &post.clone(), token.as_deref(), create, rate, unauthorized)
     }
 }

@@ -1,4 +1,4 @@
-//! A world for one scenario: the mock, a project (config with channels on all four networks,
+//! A world for one scenario: the mock, a project (config with channels on all six networks,
 //! post files), `crieur run` processes, `crieur status`, and the delivery invariant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,7 +36,8 @@ fn b64(bytes: &[u8]) -> String {
 pub struct Channel {
     pub name: String,
     pub net: Net,
-    /// X user id, LinkedIn author URN, Facebook Page id, webhook name.
+    /// X user id, LinkedIn author URN, Facebook Page id, webhook name, Mastodon account id,
+    /// Bluesky DID.
     pub account: String,
 }
 
@@ -160,6 +161,31 @@ impl World {
                 mock.base(&format!("hook/{name}"))
             ));
             channels.push(Channel { name: name.clone(), net: Net::Webhook, account: name });
+
+            let token = format!("{CANARY}-masto{i}-token");
+            let account = format!("{}", 109_000 + i);
+            mock.add_mastodon(&account, &token);
+            env.push((format!("MASTO{i}_TOKEN"), token.clone()));
+            secrets.push(token);
+            config.push_str(&format!(
+                "\n[channels.masto-{i}]\nnetwork = \"mastodon\"\ninstance = \"{}\"\n\
+                 access_token = \"env:MASTO{i}_TOKEN\"\ncadence = [\"Mon 08:00\"]\n",
+                mock.base("masto")
+            ));
+            channels.push(Channel { name: format!("masto-{i}"), net: Net::Mastodon, account });
+
+            let password = format!("{CANARY}-bsky{i}-app-password");
+            let handle = format!("crieur{i}.bsky.test");
+            let did = format!("did:plc:crieurtest{i:04}");
+            mock.add_bluesky(&handle, &did, &password);
+            env.push((format!("BSKY{i}_PASSWORD"), password.clone()));
+            secrets.push(password);
+            config.push_str(&format!(
+                "\n[channels.bsky-{i}]\nnetwork = \"bluesky\"\nhandle = \"{handle}\"\n\
+                 app_password = \"env:BSKY{i}_PASSWORD\"\nservice = \"{}\"\ncadence = [\"Mon 08:00\"]\n",
+                mock.base("bsky")
+            ));
+            channels.push(Channel { name: format!("bsky-{i}"), net: Net::Bluesky, account: did });
         }
         common::write(dir.path(), "crieur.toml", config.as_bytes());
         World { mock, dir, channels, posts: Vec::new(), env, secrets, spawned: 0 }

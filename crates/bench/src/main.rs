@@ -694,6 +694,7 @@ impl Bench {
                     attempt_started_at: d.at,
                     may_have_been_sent: false,
                     media: Vec::new(),
+                    options: Default::default(),
                 });
             }
             let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));

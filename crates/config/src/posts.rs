@@ -5,7 +5,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crieur_core::{Article, Location, MediaRef, Network, Post, PostTime, ThreadItem, Variant};
+use crieur_core::{
+    Article, LinkCard, Location, MediaRef, Network, Post, PostOptions, PostTime, ThreadItem,
+    Variant, Visibility, is_language_tag,
+};
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -284,6 +287,9 @@ pub(crate) const POST_KEYS: &[&str] = &[
     "thread",
     "media",
     "keep_metadata",
+    "lang",
+    "visibility",
+    "card",
 ];
 pub(crate) const ARTICLE_KEYS: &[&str] = &["title", "slug", "tags"];
 
@@ -302,6 +308,17 @@ struct RawPost {
     tags: Option<Vec<String>>,
     media: Option<Vec<Spanned<RawMedia>>>,
     keep_metadata: Option<bool>,
+    lang: Option<Spanned<String>>,
+    visibility: Option<Spanned<String>>,
+    card: Option<Spanned<RawCard>>,
+}
+
+/// `card = { title, description }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCard {
+    title: Spanned<String>,
+    description: Option<String>,
 }
 
 /// One `media = [{ path, alt }]` entry.
@@ -326,6 +343,9 @@ pub(crate) struct RawVariant {
     link: Option<Spanned<String>>,
     thread: Option<Vec<RawThreadItem>>,
     media: Option<Vec<Spanned<RawMedia>>>,
+    lang: Option<Spanned<String>>,
+    visibility: Option<Spanned<String>>,
+    card: Option<Spanned<RawCard>>,
 }
 
 /// The text of a TOML string as a post: the newlines a multi-line string leaves at either end go.
@@ -545,6 +565,7 @@ impl Reader {
                     .and_then(|l| http_url(src, l, &format!("{vctx}: link"), false, errors));
                 let thread = rv.thread.map(|items| thread_items(src, items, &vctx, errors));
                 let media = rv.media.map(|m| media_list(src, m, &vctx, errors));
+                let options = post_options(src, rv.lang, rv.visibility, rv.card, &vctx, errors);
                 variants.insert(
                     name,
                     Variant {
@@ -552,6 +573,7 @@ impl Reader {
                         link,
                         thread,
                         media,
+                        options,
                         location: src.loc(&vspan),
                     },
                 );
@@ -702,6 +724,7 @@ impl Reader {
         };
 
         let media = raw.media.map(|m| media_list(src, m, &pctx, errors)).unwrap_or_default();
+        let options = post_options(src, raw.lang, raw.visibility, raw.card, &pctx, errors);
         if let Some(id) = id {
             self.posts.push(Post {
                 id,
@@ -721,6 +744,7 @@ impl Reader {
                 article,
                 media,
                 keep_metadata: raw.keep_metadata.unwrap_or(false),
+                options,
             });
         }
     }
@@ -770,6 +794,62 @@ fn media_list(
         out.push(MediaRef { path: written.to_owned(), file: dir.join(written), alt, location });
     }
     out
+}
+
+/// `lang`, `visibility` and `card` of a post or an override, each checked where it is written.
+fn post_options(
+    src: &Src<'_>,
+    lang: Option<Spanned<String>>,
+    visibility: Option<Spanned<String>>,
+    card: Option<Spanned<RawCard>>,
+    pctx: &str,
+    errors: &mut Errors,
+) -> PostOptions {
+    let lang = lang.and_then(|l| {
+        let tag = l.get_ref().trim();
+        if is_language_tag(tag) {
+            Some(tag.to_owned())
+        } else {
+            errors.push(src.err(
+                &l.span(),
+                format!(
+                    "{pctx}: lang {:?} is not a language tag: write the ISO 639-1 code of the \
+                     post's language, like \"fr\" (or a tag like \"pt-BR\")",
+                    l.get_ref()
+                ),
+            ));
+            None
+        }
+    });
+    let visibility = visibility.and_then(|v| {
+        let parsed = Visibility::parse(v.get_ref());
+        if parsed.is_none() {
+            errors.push(src.err(
+                &v.span(),
+                format!(
+                    "{pctx}: visibility {:?} must be \"public\", \"unlisted\" or \"private\" \
+                     (crieur does not send direct messages)",
+                    v.get_ref()
+                ),
+            ));
+        }
+        parsed
+    });
+    let card = card.and_then(|c| {
+        let RawCard { title, description } = c.into_inner();
+        if title.get_ref().trim().is_empty() {
+            errors.push(src.err(
+                &title.span(),
+                format!("{pctx}: the card's `title` is empty: write the title the card shows"),
+            ));
+            return None;
+        }
+        Some(LinkCard {
+            title: title.get_ref().trim().to_owned(),
+            description: description.map(|d| d.trim().to_owned()).unwrap_or_default(),
+        })
+    });
+    PostOptions { lang, visibility, card }
 }
 
 /// The first line is exactly `+++`: the rest of the text after it.
@@ -1345,5 +1425,67 @@ media = [{ path = "media/map.png", alt = "A map" }]
             "[[post]]\nid = \"a\"\nchannels = [\"blog\"]\ntext = \"\"\"\n\n  Indented line\nsecond line\n\n\"\"\"\n",
         );
         assert_eq!(f.posts().unwrap()[0].text, "  Indented line\nsecond line");
+    }
+
+    #[test]
+    fn lang_visibility_and_card_are_read_on_a_post_and_its_overrides() {
+        let f = one(
+            "posts/a.toml",
+            r#"[[post]]
+id = "a"
+channels = ["company-x", "blog"]
+text = "Bonjour"
+link = "https://example.com/a"
+lang = "fr"
+visibility = "unlisted"
+card = { title = " Lyon ", description = "Six new faces" }
+
+[post.x]
+lang = "en-GB"
+card = { title = "X card" }
+"#,
+        );
+        let posts = f.posts().unwrap();
+        let p = &posts[0];
+        assert_eq!(p.options.lang.as_deref(), Some("fr"));
+        assert_eq!(p.options.visibility, Some(crieur_core::Visibility::Unlisted));
+        assert_eq!(
+            p.options.card,
+            Some(LinkCard { title: "Lyon".into(), description: "Six new faces".into() })
+        );
+        let on_x = p.options_for("company-x", Network::X);
+        assert_eq!(on_x.lang.as_deref(), Some("en-GB"));
+        assert_eq!(on_x.visibility, Some(crieur_core::Visibility::Unlisted), "from the post");
+        assert_eq!(
+            on_x.card.map(|c| (c.title, c.description)),
+            Some(("X card".into(), String::new()))
+        );
+        assert_eq!(p.options_for("blog", Network::Webhook), p.options);
+    }
+
+    #[test]
+    fn a_bad_lang_visibility_or_card_is_named_where_it_is_written() {
+        let f = one(
+            "posts/a.toml",
+            r#"[[post]]
+id = "a"
+channels = ["blog"]
+text = "x"
+lang = "French"
+visibility = "direct"
+card = { title = "", description = "d" }
+
+[post.blog]
+card = { title = "t", image = "a.png" }
+"#,
+        );
+        let out = f.errors();
+        assert_has(
+            &out,
+            "D/posts/a.toml:5:8: error: post `a`: lang \"French\" is not a language tag",
+        );
+        assert_has(&out, "D/posts/a.toml:6:14: error: post `a`: visibility \"direct\" must be");
+        assert_has(&out, "D/posts/a.toml:7:18: error: post `a`: the card's `title` is empty");
+        assert!(out.contains("D/posts/a.toml:10:") && out.contains("image"), "{out}");
     }
 }

@@ -514,7 +514,7 @@ fn spec(place: Place, key: &str) -> Option<Value> {
         }),
         (Channel, "instance") => url("Mastodon: the server the account lives on."),
         (Channel | Post | Article | Variant, "visibility") => json!({
-            "description": "Mastodon: who sees the post.",
+            "description": "Mastodon: who sees the post (a post's own wins over its channel's).",
             "enum": ["public", "unlisted", "private"],
         }),
         (Channel, "handle") => string("Bluesky: the account's handle, like \"acme.bsky.social\"."),
@@ -649,13 +649,16 @@ fn spec(place: Place, key: &str) -> Option<Value> {
                 "required": ["path"],
             },
         }),
-        (Post | Article | Variant, "lang") => {
-            string("The post's language, like \"fr\" (Mastodon, Bluesky).")
-        }
+        (Post | Article | Variant, "lang") => pattern(
+            "The post's language, like \"fr\" or \"pt-BR\": Mastodon's `language`, Bluesky's `langs`.",
+            "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        ),
         (Post | Article | Variant, "card") => json!({
-            "description": "The link preview card (Bluesky).",
+            "description": "The link card sent as written (Bluesky), instead of reading the link's page.",
             "type": "object",
             "properties": { "title": string("The card's title."), "description": string("The card's description.") },
+            "required": ["title"],
+            "additionalProperties": false,
         }),
         _ => return None,
     })

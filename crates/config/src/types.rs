@@ -185,37 +185,8 @@ pub struct MastodonSettings {
     pub visibility: Visibility,
 }
 
-/// Who sees a Mastodon post. `direct` (a private message) is not something crieur schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// Everyone, in the public timelines.
-    Public,
-    /// Everyone, but kept out of the public timelines.
-    Unlisted,
-    /// The account's followers only.
-    Private,
-}
-
-impl Visibility {
-    /// Reads `public`, `unlisted` or `private`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "public" => Some(Self::Public),
-            "unlisted" => Some(Self::Unlisted),
-            "private" => Some(Self::Private),
-            _ => None,
-        }
-    }
-
-    /// The value Mastodon's API takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Unlisted => "unlisted",
-            Self::Private => "private",
-        }
-    }
-}
+/// Who sees a Mastodon post (the domain's type, re-exported where the config names it).
+pub use crieur_core::Visibility;
 
 /// Bluesky channel keys.
 #[derive(Debug, Clone)]

@@ -26,7 +26,10 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use ledger::{LedgerError, MediaLedger, MemoryLedger, UploadedMedia};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};
-pub use post::{Article, Channel, MediaRef, Post, PostTime, Slot, ThreadItem, Variant};
+pub use post::{
+    Article, Channel, LinkCard, MediaRef, Post, PostOptions, PostTime, Slot, ThreadItem, Variant,
+    Visibility, is_language_tag,
+};
 pub use publisher::{
     Attachment, CredentialCheck, Delivery, Outcome, Publisher, Reconciled, RejectKind, TokenVault,
     Tokens, VaultError,

@@ -44,6 +44,8 @@ pub struct Post {
     pub media: Vec<MediaRef>,
     /// `keep_metadata = true`: send the post's media with their metadata (EXIF, XMP...) as is.
     pub keep_metadata: bool,
+    /// `lang`, `visibility` and `card`: how the networks that take them show the post.
+    pub options: PostOptions,
 }
 
 impl Post {
@@ -62,6 +64,106 @@ impl Post {
         let thread = variant.and_then(|v| v.thread.as_deref()).unwrap_or(&self.thread);
         std::iter::once(own).chain(thread.iter().map(|t| &t.media[..])).collect()
     }
+
+    /// The [`PostOptions`] that apply on `channel` (of `network`): each of the override's own
+    /// (channel, else network) wins over the post's.
+    pub fn options_for(&self, channel: &str, network: Network) -> PostOptions {
+        let own = self.variant_for(channel, network).map(|v| &v.options);
+        PostOptions {
+            lang: own.and_then(|o| o.lang.clone()).or_else(|| self.options.lang.clone()),
+            visibility: own.and_then(|o| o.visibility).or(self.options.visibility),
+            card: own.and_then(|o| o.card.clone()).or_else(|| self.options.card.clone()),
+        }
+    }
+}
+
+/// What a post says about how it is shown, on the networks that take it: its language, who sees
+/// it, and its link card. Each is `None` when the post does not say (the channel's or the
+/// network's default applies).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostOptions {
+    /// `lang`: the post's language as a BCP 47 tag (`fr`, `pt-BR`); Mastodon receives its
+    /// ISO 639-1 part as `language`, Bluesky the tag in `langs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// `visibility` (Mastodon): overrides the channel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    /// `card` (Bluesky): the link card to send as written, instead of reading the link's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<LinkCard>,
+}
+
+impl PostOptions {
+    /// True when the post says nothing of the three.
+    pub fn is_empty(&self) -> bool {
+        self.lang.is_none() && self.visibility.is_none() && self.card.is_none()
+    }
+
+    /// The part `network` sends for thread item `item`: `lang` on Mastodon and Bluesky,
+    /// `visibility` on Mastodon, `card` on Bluesky's item 0 (the one that carries the link);
+    /// nothing elsewhere, so changing an option a network never sees is not an edit there.
+    pub fn for_network(&self, network: Network, item: u32) -> PostOptions {
+        let (mastodon, bluesky) = (network == Network::Mastodon, network == Network::Bluesky);
+        PostOptions {
+            lang: self.lang.clone().filter(|_| mastodon || bluesky),
+            visibility: self.visibility.filter(|_| mastodon),
+            card: self.card.clone().filter(|_| bluesky && item == 0),
+        }
+    }
+}
+
+/// A link card written in the post (`card = { title = "...", description = "..." }`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkCard {
+    /// The card's title.
+    pub title: String,
+    /// The card's description (may be empty).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Who sees a Mastodon post. `direct` (a private message) is not something crieur schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Everyone, in the public timelines.
+    Public,
+    /// Everyone, but kept out of the public timelines.
+    Unlisted,
+    /// The account's followers only.
+    Private,
+}
+
+impl Visibility {
+    /// Reads `public`, `unlisted` or `private`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Self::Public),
+            "unlisted" => Some(Self::Unlisted),
+            "private" => Some(Self::Private),
+            _ => None,
+        }
+    }
+
+    /// The value Mastodon's API takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Private => "private",
+        }
+    }
+}
+
+/// Whether `s` is a language tag crieur sends: a primary language of 2 or 3 letters, then
+/// optional subtags of 1 to 8 letters or digits, `-`-separated (`fr`, `en-GB`, `zh-Hant-TW`).
+pub fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// One entry of a `media = [{ path, alt }]` list: an image or video file sent with a post.
@@ -98,6 +200,8 @@ pub struct Variant {
     pub thread: Option<Vec<ThreadItem>>,
     /// Replaces the post's media (`Some(vec![])`: none on this network or channel).
     pub media: Option<Vec<MediaRef>>,
+    /// Replaces each of the post's options it sets.
+    pub options: PostOptions,
     /// Where the override starts.
     pub location: Location,
 }
@@ -159,4 +263,38 @@ pub struct Slot {
     pub channel: String,
     /// The instant, carrying the channel's zone (so it prints with the right offset).
     pub at: Zoned,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_are_a_primary_language_and_short_subtags() {
+        for ok in ["fr", "en-GB", "pt-BR", "zh-Hant-TW", "ast"] {
+            assert!(is_language_tag(ok), "{ok}");
+        }
+        for bad in ["", "f", "French", "en_GB", "en-", "fr-toolongsubtag", "12"] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_network_gets_only_the_options_it_sends() {
+        let all = PostOptions {
+            lang: Some("fr".into()),
+            visibility: Some(Visibility::Private),
+            card: Some(LinkCard { title: "t".into(), description: String::new() }),
+        };
+        let m = all.for_network(Network::Mastodon, 0);
+        assert_eq!(
+            (m.lang.as_deref(), m.visibility, m.card),
+            (Some("fr"), Some(Visibility::Private), None)
+        );
+        let b = all.for_network(Network::Bluesky, 0);
+        assert_eq!((b.lang.as_deref(), b.visibility, b.card.is_some()), (Some("fr"), None, true));
+        assert!(all.for_network(Network::Bluesky, 1).card.is_none(), "the link is on item 0");
+        assert!(all.for_network(Network::X, 0).is_empty());
+        assert!(all.for_network(Network::Webhook, 0).is_empty());
+    }
 }

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::{Article, Network};
+use crate::{Article, Network, PostOptions};
 
 /// One (post, channel, thread item) to send, rendered: the exact bytes the network will receive.
 ///
@@ -46,6 +46,8 @@ pub struct Delivery {
     /// metadata already removed: adapters upload [`Attachment::data`] as it is. Empty for a text
     /// post.
     pub media: Vec<Attachment>,
+    /// The post's `lang`, `visibility` and `card` on this channel (the card on item 0 only).
+    pub options: PostOptions,
 }
 
 /// One image or video of a delivery, ready to upload.
@@ -234,6 +236,7 @@ pub enum Reconciled {
 ///     attempt_started_at: jiff::Timestamp::UNIX_EPOCH,
 ///     may_have_been_sent: false,
 ///     media: Vec::new(),
+///     options: Default::default(),
 /// };
 /// let network = Memory::default();
 /// assert_eq!(network.reconcile(&delivery).await, Reconciled::NotFound);

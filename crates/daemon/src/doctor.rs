@@ -6,7 +6,8 @@
 //! writable), and each channel (its secrets resolve, its adapter accepts its settings, and its
 //! network accepts its credentials through [`Publisher::check_credentials`], one cheap
 //! authenticated read, never a post; the token's expiry). They run concurrently, each under its
-//! own timeout, so one slow network costs its own check and no more.
+//! own timeout, so one slow network costs its own check and no more. Meanwhile the limits each
+//! channel's server announces (Mastodon's) are read again and stored, as at the daemon's start.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,6 +122,15 @@ pub async fn doctor(path: &Path, adapters: Arc<dyn Adapters>, options: Options) 
         Some(store) => store.clone(),
         None => Arc::new(NoDatabase),
     };
+    // The servers' own limits (Mastodon's `/api/v2/instance`) are read again and stored, as the
+    // daemon does at start, so `validate` counts against them offline.
+    let limits = store.clone().map(|store| {
+        let (config, adapters) = (config.clone(), adapters.clone());
+        tokio::spawn(async move {
+            let refresh = crate::server_limits::refresh(adapters.as_ref(), &config, store.as_ref());
+            let _ = tokio::time::timeout(limit, refresh).await;
+        })
+    });
     let mut channels = tokio::task::JoinSet::new();
     for name in config.channels.keys() {
         let (name, config, adapters, vault) =
@@ -148,6 +158,9 @@ pub async fn doctor(path: &Path, adapters: Arc<dyn Adapters>, options: Options) 
                 by_channel.insert(format!("channel ~{}", by_channel.len()), check);
             }
         }
+    }
+    if let Some(limits) = limits {
+        let _ = limits.await;
     }
     if let Some(store) = store {
         store.close().await;

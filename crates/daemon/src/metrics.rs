@@ -317,6 +317,7 @@ mod tests {
                 category: None,
                 article: None,
                 media: Vec::new(),
+                options: Default::default(),
             })
             .collect();
         store.sync(&desired, ts(T0)).await.unwrap();

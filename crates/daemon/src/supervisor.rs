@@ -870,6 +870,7 @@ mod tests {
             attempt_started_at: ts(NOW),
             may_have_been_sent: false,
             media: Vec::new(),
+            options: Default::default(),
         };
         assert_eq!(gate.blocked(&delivery("Hello")), None);
         let blocked = gate.blocked(&delivery("   ")).expect("an empty text is blocked");

@@ -222,6 +222,9 @@ fn render<'p>(
                 category: post.category.clone(),
                 article: if item == 0 { post.article.clone() } else { None },
                 media: crate::media::for_delivery(config, post, channel, item as usize),
+                options: post
+                    .options_for(&channel.name, channel.network)
+                    .for_network(channel.network, item),
             });
         }
     }

@@ -1,5 +1,6 @@
-//! The link card of a post: the page's title and description, read at send time through the
-//! webhook adapter's address guard, with a size cap and a short timeout.
+//! The link card of a post: the page's title and description, read at send time through
+//! crieur's public-address guard (the webhooks' own, in `crieur-net-http`), with a size cap and a
+//! short timeout.
 //!
 //! Hand-written meta-tag reading: crieur needs two values from a page's head, and an HTML parser
 //! crate would bring a DOM for them.
@@ -7,9 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crieur_net_http::HttpClient;
 use crieur_net_http::reqwest::{Method, Url};
-use crieur_net_webhook::{GuardedResolver, Lookup, SystemLookup, check_url};
+use crieur_net_http::{GuardedResolver, HttpClient, Lookup, SystemLookup, check_url};
+
+/// What the guard calls a card's page in its refusals.
+const WHAT: &str = "link page";
 
 /// The most of a page read for its card.
 pub const MAX_PAGE_BYTES: usize = 512 * 1024;
@@ -55,7 +58,7 @@ impl CardFetcher {
     /// too large or has no title), for the warning.
     pub async fn fetch(&self, link: &str, log_id: &str) -> Result<Card, String> {
         let url = Url::parse(link).map_err(|e| format!("{link:?} is not a URL: {e}"))?;
-        check_url(&url, self.allow_private).map_err(|e| e.to_string())?;
+        check_url(&url, self.allow_private, WHAT).map_err(|e| e.to_string())?;
         let http = HttpClient::builder()
             .connect_timeout(PAGE_TIMEOUT)
             .timeout(PAGE_TIMEOUT)
@@ -64,6 +67,7 @@ impl CardFetcher {
                 self.lookup.clone(),
                 self.allow_private,
                 &url,
+                WHAT,
             )))
             .no_proxy()
             .build()

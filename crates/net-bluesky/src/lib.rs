@@ -12,9 +12,10 @@
 //!   `com.atproto.repo.createRecord`, with facets for every link, mention (its handle resolved
 //!   to a DID once, then cached) and hashtag ([`detect`], offsets in UTF-8 bytes), replies as
 //!   `reply.root`/`reply.parent` strong refs carried in the remote ids ([`remote_id`]), images
-//!   through `uploadBlob` with `alt` and `aspectRatio`, and the link as an
-//!   `app.bsky.embed.external` card read from the page through the webhook adapter's address
-//!   guard ([`CardFetcher`]).
+//!   through `uploadBlob` with `alt` and `aspectRatio`, the post's `lang` in `langs`, and the
+//!   link as an `app.bsky.embed.external` card: the post's own `card` when it writes one, else
+//!   read from the page through crieur's public-address guard ([`CardFetcher`]); no card (and a
+//!   warning) when the page cannot be read.
 //! - Exactly once: the record key is fixed for the delivery ([`delivery_rkey`]); every retry
 //!   uses it, and `com.atproto.repo.getRecord` on it settles an unknown outcome or a create
 //!   refused because the key exists.

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crieur_core::{
-    Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock, TokenVault,
+    Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind,
+    SystemClock, TokenVault,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use crieur_net_http::reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -471,10 +472,7 @@ impl BlueskyPublisher {
     /// The `app.bsky.embed.external` card of the link, or `None` (with a warning).
     async fn card(&self, link: &str, log_id: &str) -> Option<Value> {
         match self.cards.fetch(link, log_id).await {
-            Ok(card) => Some(json!({
-                "$type": "app.bsky.embed.external",
-                "external": { "uri": link, "title": card.title, "description": card.description },
-            })),
+            Ok(card) => Some(external(link, &card.title, &card.description)),
             Err(reason) => {
                 tracing::warn!(channel = %self.channel, delivery = log_id, link = %link, reason = %reason, "no link card: the page could not be read; posting without it");
                 None
@@ -574,7 +572,10 @@ impl BlueskyPublisher {
                 Err(outcome) => return outcome,
             }
         } else if let Some(link) = &delivery.link {
-            self.card(link, &delivery.id).await
+            match &delivery.options.card {
+                Some(card) => Some(external(link, &card.title, &card.description)),
+                None => self.card(link, &delivery.id).await,
+            }
         } else {
             None
         };
@@ -583,6 +584,9 @@ impl BlueskyPublisher {
             "text": delivery.text,
             "createdAt": self.clock.now().to_string(),
         });
+        if let Some(lang) = &delivery.options.lang {
+            record["langs"] = json!([lang]);
+        }
         let facets = self.facets(&delivery.text, &delivery.id).await;
         if !facets.is_empty() {
             record["facets"] = Value::Array(facets);
@@ -706,6 +710,14 @@ impl BlueskyPublisher {
     }
 }
 
+/// The `app.bsky.embed.external` embed of a link card.
+fn external(link: &str, title: &str, description: &str) -> Value {
+    json!({
+        "$type": "app.bsky.embed.external",
+        "external": { "uri": link, "title": title, "description": description },
+    })
+}
+
 #[async_trait::async_trait]
 impl Publisher for BlueskyPublisher {
     fn network(&self) -> Network {
@@ -749,6 +761,46 @@ impl Publisher for BlueskyPublisher {
 
     fn hold_until(&self) -> Option<Timestamp> {
         self.held()
+    }
+
+    /// `com.atproto.server.getSession` with the kept session (refreshed, or created from the
+    /// app password, only when it must be, as for a post): never a post.
+    async fn check_credentials(&self) -> CredentialCheck {
+        let url = match self.url("com.atproto.server.getSession") {
+            Ok(u) => u,
+            Err(reason) => return CredentialCheck::Unreachable { reason },
+        };
+        let (sent, _) =
+            self.send_authorized("doctor", |_| self.http.request(Method::GET, url.clone())).await;
+        let response = match sent {
+            Sent::Answer(r) => r,
+            Sent::Failed(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+            Sent::Session(e @ SessionError::Refused { .. }) => {
+                return CredentialCheck::Refused { reason: e.to_string() };
+            }
+            Sent::Session(e) => return CredentialCheck::Unreachable { reason: e.to_string() },
+        };
+        match response.status.as_u16() {
+            200 => {
+                let handle = response
+                    .json::<Value>()
+                    .and_then(|v| v.get("handle").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_else(|| self.handle.clone());
+                // App passwords do not expire; the session is renewed as it goes.
+                CredentialCheck::Accepted { account: format!("@{handle}"), expires_at: None }
+            }
+            code @ (400 | 401 | 403) => CredentialCheck::Refused {
+                reason: format!(
+                    "Bluesky refused the session of {} ({code}: {}); check `handle` and \
+                     `app_password` (an app password from Settings, App passwords)",
+                    self.handle,
+                    xrpc_error(&response)
+                ),
+            },
+            code => CredentialCheck::Unreachable {
+                reason: format!("Bluesky answered {code}: {}", xrpc_error(&response)),
+            },
+        }
     }
 }
 

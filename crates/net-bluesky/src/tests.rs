@@ -137,6 +137,20 @@ fn check_record(s: &State, record: &Value) -> Result<(), String> {
             }
         }
     }
+    if let Some(langs) = record.get("langs") {
+        let all = langs.as_array().ok_or("langs is not a list")?;
+        if all.is_empty() || all.len() > 3 || !all.iter().all(|l| l.as_str().is_some()) {
+            return Err(format!("langs {langs}"));
+        }
+    }
+    if let Some(embed) = record.get("embed")
+        && embed["$type"] == "app.bsky.embed.external"
+    {
+        let ext = &embed["external"];
+        if !(ext["uri"].is_string() && ext["title"].is_string() && ext["description"].is_string()) {
+            return Err(format!("external embed {ext}"));
+        }
+    }
     if let Some(embed) = record.get("embed")
         && embed["$type"] == "app.bsky.embed.images"
     {
@@ -185,6 +199,13 @@ impl Respond for Pds {
                 }
                 s.refreshes += 1;
                 ResponseTemplate::new(200).set_body_json(Self::new_session(&mut s))
+            }
+            ("GET", "com.atproto.server.getSession") => {
+                if let Some(e) = Self::check_access(&mut s, req) {
+                    return e;
+                }
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({ "handle": "acme.test", "did": DID }))
             }
             ("GET", "com.atproto.identity.resolveHandle") => {
                 if let Some(e) = Self::check_access(&mut s, req) {
@@ -298,6 +319,7 @@ fn delivery(id: &str, text: &str) -> Delivery {
         attempt_started_at: Timestamp::from_second(1_780_000_000).unwrap(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 
@@ -464,4 +486,61 @@ async fn a_wrong_app_password_is_unauthorized() {
     let o = p.publish(&delivery("w:sky:0", "x")).await;
     assert!(matches!(o, Outcome::Unauthorized { .. }), "{o:?}");
     assert!(!format!("{p:?}").contains("wrong"));
+}
+
+#[tokio::test]
+async fn a_posts_lang_and_written_card_are_sent_and_an_unreadable_page_leaves_no_card() {
+    let (server, pds) = mock().await;
+    let p = publisher(&server);
+    // The link's host does not resolve: only a card written in the post can be sent.
+    let link = "https://card-page.invalid/lyon";
+    let mut d = delivery("c:sky:0", "Notre bureau de Lyon");
+    d.link = Some(link.into());
+    d.options.lang = Some("fr".into());
+    d.options.card =
+        Some(crieur_core::LinkCard { title: "Lyon".into(), description: "Six new faces".into() });
+    let (with, _) = published(&p.publish(&d).await);
+    let plain = Delivery { link: Some(link.into()), ..delivery("n:sky:0", "No card") };
+    let (without, _) = published(&p.publish(&plain).await);
+    let s = pds.state();
+    let record = |id: &str| {
+        let rkey = parse_remote_id(id).unwrap().0.uri.rsplit('/').next().unwrap().to_owned();
+        s.records[&rkey].1.clone()
+    };
+    let r = record(&with);
+    assert_eq!(r["langs"], json!(["fr"]));
+    assert_eq!(
+        r["embed"],
+        json!({ "$type": "app.bsky.embed.external",
+                "external": { "uri": link, "title": "Lyon", "description": "Six new faces" } })
+    );
+    let r = record(&without);
+    assert!(r.get("embed").is_none() && r.get("langs").is_none(), "{r}");
+}
+
+#[tokio::test]
+async fn credentials_are_checked_with_get_session_and_a_wrong_password_is_refused() {
+    let (server, pds) = mock().await;
+    let p = publisher(&server);
+    match p.check_credentials().await {
+        crieur_core::CredentialCheck::Accepted { account, expires_at } => {
+            assert_eq!((account.as_str(), expires_at), ("@acme.test", None));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The session is kept: a second check logs in no more.
+    assert!(matches!(p.check_credentials().await, crieur_core::CredentialCheck::Accepted { .. }));
+    {
+        let s = pds.state();
+        assert_eq!((s.logins, s.creates), (1, 0), "one login, never a post");
+    }
+    let mut cfg = BlueskyConfig::new("sky", "acme.test", SecretString::from("wrong"));
+    cfg.service = server.uri();
+    let wrong = BlueskyPublisher::new(cfg).unwrap();
+    match wrong.check_credentials().await {
+        crieur_core::CredentialCheck::Refused { reason } => {
+            assert!(reason.contains("app_password"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

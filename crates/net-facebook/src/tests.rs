@@ -50,6 +50,7 @@ fn delivery() -> Delivery {
         attempt_started_at: "2026-11-03T11:59:30Z".parse().unwrap(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

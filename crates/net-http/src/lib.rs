@@ -4,8 +4,9 @@
 //! timeout and a total timeout, no redirects followed, no automatic retries, `User-Agent:
 //! crieur/<version>`, and response bodies read in chunks up to a cap, never buffered past it. Each
 //! adapter's config embeds the same [`HttpLimits`] for those three numbers. An adapter that must
-//! control where it connects (the webhook's SSRF guard) plugs its own DNS resolver into the
-//! builder. rustls runs on ring, the workspace's one crypto provider, which
+//! control where it connects plugs its own DNS resolver into the builder: the public-address
+//! guard ([`check_url`], [`GuardedResolver`]) that the webhook adapter and the Bluesky link
+//! cards share. rustls runs on ring, the workspace's one crypto provider, which
 //! [`install_crypto_provider`] installs before any client is built.
 //!
 //! Around it, the pieces every adapter needs to turn HTTP into an [`Outcome`](crieur_core::Outcome):
@@ -27,6 +28,7 @@
 
 mod base;
 mod client;
+mod guard;
 mod ratelimit;
 mod secret;
 #[cfg(feature = "test-util")]
@@ -38,6 +40,10 @@ pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
     HttpClient, HttpClientBuilder, HttpLimits, Response, SendError, SendFate, USER_AGENT,
     display_url, error_chain, install_crypto_provider,
+};
+pub use guard::{
+    GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
+    find_refused, forbidden_range,
 };
 pub use ratelimit::{RateWindow, header_epoch, header_u64, json_header, retry_after};
 pub use secret::{InvalidSecretHeader, bearer_header, sensitive_header};

@@ -51,6 +51,7 @@ fn delivery(media: Vec<Attachment>) -> Delivery {
         attempt_started_at: "2026-11-26T10:00:00Z".parse().unwrap(),
         may_have_been_sent: false,
         media,
+        options: Default::default(),
     }
 }
 

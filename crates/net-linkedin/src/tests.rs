@@ -47,6 +47,7 @@ pub(crate) fn delivery(text: &str) -> Delivery {
         attempt_started_at: now(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

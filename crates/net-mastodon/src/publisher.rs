@@ -4,14 +4,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crieur_core::{
-    Attachment, Clock, Delivery, Network, Outcome, Publisher, Reconciled, RejectKind, SystemClock,
-    TokenVault,
+    Attachment, Clock, CredentialCheck, Delivery, Network, Outcome, Publisher, Reconciled,
+    RejectKind, SystemClock, TokenVault,
 };
 use crieur_net_http::reqwest::header::{AUTHORIZATION, HeaderMap};
 use crieur_net_http::reqwest::{Method, StatusCode, Url};
 use crieur_net_http::{
     BuildError, HttpClient, HttpLimits, Response, SendError, bearer_header, display_url,
-    retry_after,
+    error_chain, retry_after,
 };
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
@@ -61,7 +61,8 @@ pub struct MastodonConfig {
     pub instance: String,
     /// The access token's source.
     pub auth: MastodonAuth,
-    /// `visibility` sent with every status (`public`, `unlisted`, `private`).
+    /// `visibility` sent with every status whose post does not set its own (`public`,
+    /// `unlisted`, `private`).
     pub visibility: String,
     /// Timeouts and the cap on an answer's body (default 10 s connect, 30 s total, 1 MiB).
     pub http: HttpLimits,
@@ -544,7 +545,11 @@ impl Publisher for MastodonPublisher {
                 Err(o) => return o,
             }
         }
-        let mut body = json!({ "status": d.text, "visibility": self.visibility });
+        let visibility = d.options.visibility.map_or(self.visibility.as_str(), |v| v.as_str());
+        let mut body = json!({ "status": d.text, "visibility": visibility });
+        if let Some(language) = d.options.lang.as_deref().map(language) {
+            body["language"] = json!(language);
+        }
         if let Some(r) = &d.reply_to {
             body["in_reply_to_id"] = json!(r);
         }
@@ -565,6 +570,52 @@ impl Publisher for MastodonPublisher {
     fn hold_until(&self) -> Option<Timestamp> {
         self.held()
     }
+
+    /// `GET /api/v1/accounts/verify_credentials`: never a post. Mastodon tokens do not expire.
+    async fn check_credentials(&self) -> CredentialCheck {
+        let token = match self.token().await {
+            Ok(t) => t,
+            Err(Outcome::Unauthorized { reason }) => return CredentialCheck::Refused { reason },
+            Err(Outcome::Retry { reason, .. }) => return CredentialCheck::Unreachable { reason },
+            Err(other) => return CredentialCheck::Unreachable { reason: format!("{other:?}") },
+        };
+        let url = match self.url("api/v1/accounts/verify_credentials") {
+            Ok(u) => u,
+            Err(o) => return CredentialCheck::Unreachable { reason: format!("{o:?}") },
+        };
+        let response = match self.send("doctor", &token, self.http.request(Method::GET, url)).await
+        {
+            Ok(r) => r,
+            Err(e) => return CredentialCheck::Unreachable { reason: error_chain(&e) },
+        };
+        let code = response.status.as_u16();
+        match code {
+            200 => {
+                let account = response.json::<Value>().unwrap_or(Value::Null);
+                if let Some(id) = account.get("id").and_then(Value::as_str) {
+                    *self.account_id.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(id.to_owned());
+                }
+                let acct = account.get("acct").and_then(Value::as_str).unwrap_or("?");
+                let host = self.base.host_str().unwrap_or("the server");
+                CredentialCheck::Accepted {
+                    account: format!("@{acct} on {host}"),
+                    expires_at: None,
+                }
+            }
+            401 | 403 => CredentialCheck::Refused {
+                reason: format!(
+                    "the server refused the access token ({code}: {}); set a new `access_token` \
+                     or run `crieur auth {}`",
+                    server_error(&response),
+                    self.channel
+                ),
+            },
+            _ => CredentialCheck::Unreachable {
+                reason: format!("the server answered {code}: {}", server_error(&response)),
+            },
+        }
+    }
 }
 
 /// `X-RateLimit-Reset`: an ISO 8601 instant (Mastodon), or Unix seconds (some compatible servers).
@@ -573,6 +624,12 @@ fn rate_reset(headers: &HeaderMap) -> Option<Timestamp> {
     v.parse::<Timestamp>()
         .ok()
         .or_else(|| v.parse::<i64>().ok().and_then(|s| Timestamp::from_second(s).ok()))
+}
+
+/// The `language` Mastodon takes (ISO 639-1): the primary subtag of the post's `lang`, lower
+/// case (`pt-BR` is sent as `pt`).
+fn language(lang: &str) -> String {
+    lang.split('-').next().unwrap_or(lang).to_ascii_lowercase()
 }
 
 fn media_failure(path: &str, e: &SendError) -> Outcome {

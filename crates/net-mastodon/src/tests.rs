@@ -33,6 +33,7 @@ pub(crate) fn delivery(id: &str, text: &str) -> Delivery {
         attempt_started_at: Timestamp::from_second(1_790_000_000).unwrap(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 
@@ -141,11 +142,15 @@ impl Mastodon {
         let key = key.expect("every status request carries an Idempotency-Key");
         assert_eq!(req.headers.get("content-type").unwrap(), "application/json");
         let body: Value = serde_json::from_slice(&req.body).unwrap();
-        let allowed = ["status", "visibility", "in_reply_to_id", "media_ids"];
+        let allowed = ["status", "visibility", "in_reply_to_id", "media_ids", "language"];
         for k in body.as_object().unwrap().keys() {
             assert!(allowed.contains(&k.as_str()), "unexpected field {k}");
         }
         assert!(["public", "unlisted", "private"].contains(&body["visibility"].as_str().unwrap()));
+        if let Some(l) = body.get("language") {
+            let l = l.as_str().expect("language is a string");
+            assert!(l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()), "ISO 639-1: {l}");
+        }
         if let Some(&i) = s.keys.get(&key) {
             return ResponseTemplate::new(200).set_body_json(s.statuses[i].clone());
         }
@@ -177,6 +182,8 @@ impl Mastodon {
             "created_at": "2026-09-21T22:13:20.000Z", "text": text,
             "in_reply_to_id": body.get("in_reply_to_id").cloned().unwrap_or(Value::Null),
             "media_attachments": body.get("media_ids").cloned().unwrap_or(json!([])),
+            "visibility": body["visibility"],
+            "language": body.get("language").cloned().unwrap_or(Value::Null),
         });
         s.statuses.push(status.clone());
         s.keys.insert(key, s.statuses.len() - 1);
@@ -259,6 +266,26 @@ async fn a_status_is_published_with_its_url_and_a_thread_replies_to_it() {
     let s = state.lock().unwrap();
     assert_eq!(s.statuses[1]["in_reply_to_id"], "100");
     assert_eq!(s.statuses.len(), 2);
+}
+
+#[tokio::test]
+async fn a_posts_own_visibility_and_language_win_over_the_channels() {
+    let (server, state) = server().await;
+    let p = publisher(&server, TOKEN);
+    let mut d = delivery("d0", "Bonjour le fédivers");
+    d.options.lang = Some("fr-CA".into());
+    d.options.visibility = Some(crieur_core::Visibility::Unlisted);
+    assert_eq!(published(&p.publish(&d).await), "100");
+    assert_eq!(published(&p.publish(&delivery("d1", "Plain")).await), "101");
+    let s = state.lock().unwrap();
+    assert_eq!(
+        (&s.statuses[0]["visibility"], &s.statuses[0]["language"]),
+        (&json!("unlisted"), &json!("fr"))
+    );
+    assert_eq!(
+        (&s.statuses[1]["visibility"], &s.statuses[1]["language"]),
+        (&json!("public"), &Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -382,4 +409,23 @@ async fn an_exhausted_rate_limit_holds_the_channel_until_its_reset() {
     let o = p.publish(&delivery("d1", "two")).await;
     assert!(matches!(o, Outcome::Retry { not_before: Some(t), .. } if t == reset), "{o:?}");
     assert_eq!(state.lock().unwrap().statuses.len(), 1, "nothing is sent while held");
+}
+
+#[tokio::test]
+async fn credentials_are_checked_with_verify_credentials_and_nothing_is_posted() {
+    let (server, state) = server().await;
+    match publisher(&server, TOKEN).check_credentials().await {
+        crieur_core::CredentialCheck::Accepted { account, expires_at } => {
+            assert!(account.starts_with("@acme on "), "{account}");
+            assert_eq!(expires_at, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    match publisher(&server, "wrong").check_credentials().await {
+        crieur_core::CredentialCheck::Refused { reason } => {
+            assert!(reason.contains("crieur auth fediverse"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(state.lock().unwrap().statuses.is_empty());
 }

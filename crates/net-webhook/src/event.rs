@@ -166,6 +166,7 @@ mod tests {
             attempt_started_at: "2026-11-03T08:00:00Z".parse().unwrap(),
             may_have_been_sent: false,
             media: Vec::new(),
+            options: Default::default(),
         }
     }
 

@@ -16,14 +16,16 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 
 use crate::event::event_body;
-use crate::guard::{GuardedResolver, Lookup, Refused, SystemLookup, check_url, find_refused};
 use crate::signing::SigningKey;
+use crieur_net_http::{GuardedResolver, Lookup, Refused, SystemLookup, check_url, find_refused};
 
 #[path = "metrics.rs"]
 pub(crate) mod metrics;
 
 /// How much of a refusing receiver's body goes into the reason, in characters.
 const SNIPPET_CHARS: usize = 300;
+/// What the guard calls the channel's URL in its refusals.
+const WHAT: &str = "webhook URL";
 
 /// Everything a webhook channel needs. Build it with [`WebhookConfig::new`] and adjust the public
 /// fields. `Debug` never shows the secret.
@@ -105,8 +107,8 @@ pub enum WebhookError {
     Refused {
         /// The channel.
         channel: String,
-        /// Why.
-        refused: Refused,
+        /// Why (boxed: it is the largest variant).
+        refused: Box<Refused>,
     },
     /// The HTTP client could not be set up.
     #[error("channel {channel}: {error}")]
@@ -187,9 +189,11 @@ impl WebhookPublisher {
             url: config.url.clone(),
             reason: e.to_string(),
         })?;
-        check_url(&url, config.allow_private)
-            .map_err(|refused| WebhookError::Refused { channel: channel.clone(), refused })?;
-        let resolver = GuardedResolver::new(config.lookup, config.allow_private, &url);
+        check_url(&url, config.allow_private, WHAT).map_err(|refused| WebhookError::Refused {
+            channel: channel.clone(),
+            refused: Box::new(refused),
+        })?;
+        let resolver = GuardedResolver::new(config.lookup, config.allow_private, &url, WHAT);
         let http = HttpClient::builder()
             .limits(config.http)
             .dns_resolver(Arc::new(resolver))
@@ -398,7 +402,7 @@ impl Publisher for WebhookPublisher {
         if self.is_gone() {
             return self.gone_outcome();
         }
-        if let Err(refused) = check_url(&self.url, self.allow_private) {
+        if let Err(refused) = check_url(&self.url, self.allow_private, WHAT) {
             return Outcome::Rejected { kind: RejectKind::Other, reason: refused.to_string() };
         }
         let media = crate::event::media_bytes(delivery);
@@ -480,7 +484,7 @@ impl Publisher for WebhookPublisher {
     /// `webhook-id` (`ping-` and the Unix seconds): a 2xx is accepted, 401 or 403 refused (the
     /// receiver does not accept the secret), anything else unreachable. Nothing is published.
     async fn check_credentials(&self) -> CredentialCheck {
-        if let Err(refused) = check_url(&self.url, self.allow_private) {
+        if let Err(refused) = check_url(&self.url, self.allow_private, WHAT) {
             return CredentialCheck::Refused { reason: refused.to_string() };
         }
         let now = self.clock.now();

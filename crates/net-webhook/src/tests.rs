@@ -52,6 +52,7 @@ fn delivery() -> Delivery {
         attempt_started_at: "2026-11-03T08:00:00Z".parse().unwrap(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

@@ -93,6 +93,7 @@ async fn the_documented_receiver_verifies_and_deduplicates() {
         attempt_started_at: Timestamp::now(),
         may_have_been_sent: false,
         media: vec![attachment(b"GIF89a, a picture's bytes", None)],
+        options: Default::default(),
     };
     let want = Outcome::Published {
         remote_id: "why-rust".into(),

@@ -59,6 +59,7 @@ fn delivery(item: u32, reply_to: Option<&str>, media: Vec<Attachment>) -> Delive
         attempt_started_at: now(),
         may_have_been_sent: false,
         media,
+        options: Default::default(),
     }
 }
 

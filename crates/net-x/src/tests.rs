@@ -45,6 +45,7 @@ fn delivery(item: u32, text: &str, reply_to: Option<&str>) -> Delivery {
         attempt_started_at: now(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

@@ -37,6 +37,7 @@ fn delivery() -> Delivery {
         attempt_started_at: Timestamp::now(),
         may_have_been_sent: false,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn post(id: &str, text: &str) -> Post {
         article: None,
         media: Vec::new(),
         keep_metadata: false,
+        options: Default::default(),
     }
 }
 

@@ -139,6 +139,7 @@ fn desired(post: &str, channel: &str, item: u32, due: &str) -> DesiredDelivery {
         category: None,
         article: None,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 

@@ -110,6 +110,7 @@ fn posts(channels: &[Channel]) -> Vec<Post> {
                 article: None,
                 media: Vec::new(),
                 keep_metadata: false,
+                options: Default::default(),
             }
         })
         .collect()

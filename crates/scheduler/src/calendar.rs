@@ -395,6 +395,7 @@ mod tests {
             article: None,
             media: Vec::new(),
             keep_metadata: false,
+            options: Default::default(),
         }
     }
 

@@ -887,6 +887,7 @@ mod tests {
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         }
     }
 

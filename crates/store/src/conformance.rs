@@ -69,6 +69,7 @@ fn desired(post: &str, channel: &str, item: u32, due: Timestamp, text: &str) -> 
         category: Some("hr".into()),
         article: None,
         media: Vec::new(),
+        options: Default::default(),
     }
 }
 
@@ -209,6 +210,7 @@ conformance!(
     a_partial_sync_touches_its_posts_moves_and_drops_and_keeps_the_index,
     the_summary_counts_what_status_lists,
     a_claim_ahead_takes_what_is_due_within_the_lead_and_nothing_held,
+    post_options_are_kept_and_claimed_with_their_delivery,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +340,28 @@ async fn media_lists_are_kept_and_claimed_with_their_delivery(h: Harness) {
     assert_eq!(claimed[0].media, edited.media);
     assert!(claimed[0].delivery.media.is_empty(), "the dispatcher reads the files, not the store");
     assert!(claimed[1].media.is_empty());
+}
+
+async fn post_options_are_kept_and_claimed_with_their_delivery(h: Harness) {
+    let mut with = desired("a", "bsky", 0, at(10), "bonjour");
+    with.options = crieur_core::PostOptions {
+        lang: Some("fr".into()),
+        visibility: Some(crieur_core::Visibility::Private),
+        card: Some(crieur_core::LinkCard { title: "Lyon".into(), description: String::new() }),
+    };
+    let without = desired("b", "bsky", 0, at(10), "hello");
+    h.store.sync(&[with.clone(), without.clone()], t0()).await.unwrap();
+    // Changing an option (here, the language) is an edit; the same options again are not.
+    let mut edited = with.clone();
+    edited.options.lang = Some("fr-CA".into());
+    let r = h.store.sync(&[edited.clone(), without.clone()], at(1)).await.unwrap();
+    assert_eq!(r.updated, 1, "{r:?}");
+    assert!(h.store.sync(&[edited.clone(), without.clone()], at(2)).await.unwrap().is_noop());
+    let mut claimed = h.store.claim_due("me", at(10), LEASE, 10).await.unwrap();
+    claimed.sort_by(|a, b| a.delivery.post.cmp(&b.delivery.post));
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].delivery.options, edited.options);
+    assert!(claimed[1].delivery.options.is_empty(), "{:?}", claimed[1].delivery.options);
 }
 
 async fn sync_is_idempotent(h: Harness) {

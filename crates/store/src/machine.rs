@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crieur_core::{Article, Delivery, Network, Outcome, Reconciled, RejectKind};
+use crieur_core::{Article, Delivery, Network, Outcome, PostOptions, Reconciled, RejectKind};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -75,13 +75,25 @@ pub(crate) fn batch_limit(limit: usize) -> i64 {
     i64::try_from(limit.min(MAX_BATCH)).unwrap_or(0)
 }
 
-/// The `payload` column: what a delivery carries besides its text and link.
+/// The `payload` column: what a delivery carries besides its text and link. Every part is left
+/// out when empty, so a delivery without it keeps the payload (and content hash) it had before
+/// the part existed.
 #[derive(Serialize, Deserialize, Default)]
 struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     article: Option<ArticleJson>,
+    /// The post's `lang`, `visibility` and `card`.
+    #[serde(default, skip_serializing_if = "PostOptions::is_empty")]
+    options: PostOptions,
+}
+
+/// What [`parse_payload`] reads back.
+pub(crate) struct PayloadParts {
+    pub category: Option<String>,
+    pub article: Option<Article>,
+    pub options: PostOptions,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -101,27 +113,26 @@ fn payload_json(d: &DesiredDelivery) -> Result<String, StoreError> {
             tags: a.tags.clone(),
             body_markdown: a.body_markdown.clone(),
         }),
+        options: d.options.clone(),
     };
     serde_json::to_string(&payload)
         .map_err(|e| StoreError::Invalid(format!("delivery {}: {e}", d.id)))
 }
 
-/// Reads a `payload` column back into (category, article).
-pub(crate) fn parse_payload(
-    id: &str,
-    json: &str,
-) -> Result<(Option<String>, Option<Article>), StoreError> {
+/// Reads a `payload` column back.
+pub(crate) fn parse_payload(id: &str, json: &str) -> Result<PayloadParts, StoreError> {
     let p: Payload = serde_json::from_str(json)
         .map_err(|e| StoreError::Corrupt(format!("payload of delivery {id}: {e}")))?;
-    Ok((
-        p.category,
-        p.article.map(|a| Article {
+    Ok(PayloadParts {
+        category: p.category,
+        article: p.article.map(|a| Article {
             title: a.title,
             slug: a.slug,
             tags: a.tags,
             body_markdown: a.body_markdown,
         }),
-    ))
+        options: p.options,
+    })
 }
 
 /// The `media` column: a JSON array, or NULL for a delivery without media.
@@ -618,7 +629,7 @@ pub(crate) struct RawClaim {
 
 impl RawClaim {
     pub(crate) fn into_claimed(self, reconciling: bool) -> Result<Claimed, StoreError> {
-        let (category, article) = parse_payload(&self.id, &self.payload)?;
+        let PayloadParts { category, article, options } = parse_payload(&self.id, &self.payload)?;
         let media = parse_media(&self.id, self.media.as_deref())?;
         let started = self
             .maybe_sent_since
@@ -648,6 +659,7 @@ impl RawClaim {
                 category,
                 article,
                 reply_to: self.reply_to,
+                options,
             },
         })
     }
@@ -854,6 +866,7 @@ mod tests {
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         };
         let moved = DesiredDelivery { text: "a".into(), link: Some("bc".into()), ..base.clone() };
         let p = payload_json(&base).unwrap();
@@ -861,5 +874,36 @@ mod tests {
         let nolink = DesiredDelivery { link: None, ..base.clone() };
         assert_ne!(content_hash(&base, &p, None), content_hash(&nolink, &p, None));
         assert_eq!(content_hash(&base, &p, None), content_hash(&base.clone(), &p, None));
+    }
+
+    #[test]
+    fn options_ride_in_the_payload_and_leave_a_delivery_without_them_as_it_was() {
+        let base = DesiredDelivery {
+            id: "a".into(),
+            post: "a".into(),
+            channel: "c".into(),
+            item: 0,
+            network: Network::Bluesky,
+            due_at: Timestamp::UNIX_EPOCH,
+            text: "ab".into(),
+            link: None,
+            category: Some("hr".into()),
+            article: None,
+            media: Vec::new(),
+            options: Default::default(),
+        };
+        // The payload a delivery had before options existed.
+        assert_eq!(payload_json(&base).unwrap(), r#"{"category":"hr"}"#);
+        let options = PostOptions {
+            lang: Some("fr".into()),
+            visibility: Some(crieur_core::Visibility::Unlisted),
+            card: Some(crieur_core::LinkCard { title: "T".into(), description: "D".into() }),
+        };
+        let with = DesiredDelivery { options: options.clone(), ..base.clone() };
+        let p = payload_json(&with).unwrap();
+        let back = parse_payload("a", &p).unwrap();
+        assert_eq!((back.category.as_deref(), back.options), (Some("hr"), options));
+        let before = content_hash(&base, &payload_json(&base).unwrap(), None);
+        assert_ne!(before, content_hash(&with, &p, None), "a new lang is an edit");
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Article, Delivery, Network, Outcome};
+use crate::{Article, Delivery, Network, Outcome, PostOptions};
 use jiff::{SignedDuration, Timestamp};
 
 use super::StoreError;
@@ -82,8 +82,8 @@ impl FromStr for State {
 
 /// One delivery as the post files want it now: the input of [`Store::sync`](super::Store::sync).
 ///
-/// The store computes the content hash itself (network, text, link, category, article), so an
-/// edit is noticed whatever the caller does.
+/// The store computes the content hash itself (network, text, link, category, article, media,
+/// options), so an edit is noticed whatever the caller does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredDelivery {
     /// Stable delivery id, derived from (post, channel, item), e.g. `{post}:{channel}:{item}`.
@@ -108,6 +108,8 @@ pub struct DesiredDelivery {
     pub article: Option<Article>,
     /// The images or videos to send with it, in order (empty for a text post).
     pub media: Vec<DeliveryMedia>,
+    /// The post's `lang`, `visibility` and `card` on this channel (the card on item 0 only).
+    pub options: PostOptions,
 }
 
 /// One image or video of a delivery, as the store keeps it: where to read it when sending.

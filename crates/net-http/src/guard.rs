@@ -1,15 +1,24 @@
-//! The SSRF guard: which URLs and addresses a webhook may reach, and the resolver that enforces it
-//! at connection time.
+//! The public-address guard: which URLs and addresses crieur may reach when the URL comes from
+//! the user's files (a webhook's `url`, the page of a post's `link` read for a Bluesky card), and
+//! the resolver that enforces it at connection time.
+//!
+//! Kept here, in the one HTTP crate every adapter shares, so that every adapter that fetches a
+//! user-written URL applies the same rules with the same code: the webhook adapter for its
+//! receiver, the Bluesky adapter for link cards.
 //!
 //! The rules (config.md, "Webhook safety"): `https` only, and no address that points inside the
 //! host's network (loopback, private, link-local, unique-local, CGNAT, metadata, unspecified,
 //! broadcast, multicast, documentation and other special-purpose ranges, and IPv4 addresses
-//! embedded in IPv6 ones), unless the channel sets `allow_private = true`, which lifts both rules.
+//! embedded in IPv6 ones), unless the caller allows private addresses (a webhook channel's
+//! `allow_private = true`), which lifts both rules.
 //!
-//! Names are resolved by [`GuardedResolver`], plugged into the HTTP client: it refuses the whole
-//! name if any of its addresses is forbidden, and otherwise hands exactly the checked addresses to
-//! the connector, so a second DNS answer cannot slip another address in (no DNS rebinding).
-//! IP-literal URLs never reach a resolver, so [`check_url`] checks them directly.
+//! Names are resolved by [`GuardedResolver`], plugged into the HTTP client
+//! ([`HttpClientBuilder::dns_resolver`](crate::HttpClientBuilder::dns_resolver)): it refuses the
+//! whole name if any of its addresses is forbidden, and otherwise hands exactly the checked
+//! addresses to the connector, so a second DNS answer cannot slip another address in (no DNS
+//! rebinding). IP-literal URLs never reach a resolver, so [`check_url`] checks them directly.
+//! Every refusal names what the URL is for (`what`: "webhook URL", "link page"), the URL and the
+//! range, and says what to do.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,29 +27,34 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crieur_net_http::display_url;
-use crieur_net_http::reqwest::Url;
-use crieur_net_http::reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Host;
 
-/// A URL or address the guard refuses. Its message names the URL, the address and the range, and
-/// says what to do.
+use crate::display_url;
+
+/// A URL or address the guard refuses. Its message names what the URL is for, the URL, the
+/// address and the range, and says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// The scheme is not `https` (or, with `allow_private`, not `http`/`https`).
     #[error(
-        "webhook URL {url} uses {scheme}:, but webhooks must use https: (plain http: and private \
-         addresses are allowed only with allow_private = true on the channel)"
+        "{what} {url} uses {scheme}:, but it must use https: (plain http: and private addresses \
+         are allowed only with allow_private = true on the channel)"
     )]
     Scheme {
+        /// What the URL is for (`webhook URL`, `link page`).
+        what: &'static str,
         /// The URL, without credentials or query.
         url: String,
         /// Its scheme.
         scheme: String,
     },
     /// The scheme is neither `http` nor `https`.
-    #[error("webhook URL {url} uses {scheme}:, which crieur cannot send to: use an https: URL")]
+    #[error("{what} {url} uses {scheme}:, which crieur cannot connect to: use an https: URL")]
     UnsupportedScheme {
+        /// What the URL is for.
+        what: &'static str,
         /// The URL, without credentials or query.
         url: String,
         /// Its scheme.
@@ -48,11 +62,13 @@ pub enum Refused {
     },
     /// The URL's host is, or resolves to, a forbidden address.
     #[error(
-        "webhook URL {url} points to {addr}, a {range} address; crieur refuses to connect to it \
+        "{what} {url} points to {addr}, a {range} address; crieur refuses to connect to it \
          (use a public https address, or set allow_private = true on the channel for an intranet \
          or test receiver)"
     )]
     Address {
+        /// What the URL is for.
+        what: &'static str,
         /// The URL, without credentials or query.
         url: String,
         /// The forbidden address.
@@ -62,21 +78,22 @@ pub enum Refused {
     },
 }
 
-/// Checks the scheme and, for an IP-literal host, the address of `url`. Host names are checked by
-/// [`GuardedResolver`] when the request connects.
+/// Checks the scheme and, for an IP-literal host, the address of `url`, a `what` (named in the
+/// refusal: "webhook URL", "link page"). Host names are checked by [`GuardedResolver`] when the
+/// request connects.
 ///
 /// # Errors
 /// [`Refused`] when the URL breaks a rule that `allow_private` does not lift.
-pub fn check_url(url: &Url, allow_private: bool) -> Result<(), Refused> {
+pub fn check_url(url: &Url, allow_private: bool, what: &'static str) -> Result<(), Refused> {
     let shown = display_url(url);
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}
         "http" => {
-            return Err(Refused::Scheme { url: shown, scheme: "http".into() });
+            return Err(Refused::Scheme { what, url: shown, scheme: "http".into() });
         }
         other => {
-            return Err(Refused::UnsupportedScheme { url: shown, scheme: other.into() });
+            return Err(Refused::UnsupportedScheme { what, url: shown, scheme: other.into() });
         }
     }
     if allow_private {
@@ -88,7 +105,7 @@ pub fn check_url(url: &Url, allow_private: bool) -> Result<(), Refused> {
         Some(Host::Domain(_)) | None => return Ok(()),
     };
     match forbidden_range(addr) {
-        Some(range) => Err(Refused::Address { url: shown, addr, range }),
+        Some(range) => Err(Refused::Address { what, url: shown, addr, range }),
         None => Ok(()),
     }
 }
@@ -226,18 +243,20 @@ impl Lookup for StaticLookup {
     }
 }
 
-/// The resolver the webhook's HTTP client uses: looks the name up, refuses it if any address is
-/// forbidden (unless `allow_private`), and returns exactly the addresses it checked.
+/// The resolver of an HTTP client that reaches user-written URLs: looks the name up, refuses it
+/// if any address is forbidden (unless `allow_private`), and returns exactly the addresses it
+/// checked.
 ///
 /// # Errors
-/// The resolution fails with [`Refused::Address`] (found again by the publisher in the error
-/// chain, to answer `Rejected` instead of `Retry`), with the lookup's error, or with a "no
-/// address" error.
+/// The resolution fails with [`Refused::Address`] (found again by the caller in the error chain
+/// with [`find_refused`], to answer `Rejected` instead of `Retry`), with the lookup's error, or
+/// with a "no address" error.
 #[derive(Clone)]
 pub struct GuardedResolver {
     lookup: Arc<dyn Lookup>,
     allow_private: bool,
     url: String,
+    what: &'static str,
 }
 
 impl std::fmt::Debug for GuardedResolver {
@@ -250,9 +269,14 @@ impl std::fmt::Debug for GuardedResolver {
 }
 
 impl GuardedResolver {
-    /// A resolver for the webhook at `url` (named in its errors).
-    pub fn new(lookup: Arc<dyn Lookup>, allow_private: bool, url: &Url) -> Self {
-        Self { lookup, allow_private, url: display_url(url) }
+    /// A resolver for the `what` at `url` (both named in its errors).
+    pub fn new(
+        lookup: Arc<dyn Lookup>,
+        allow_private: bool,
+        url: &Url,
+        what: &'static str,
+    ) -> Self {
+        Self { lookup, allow_private, url: display_url(url), what }
     }
 
     /// Resolves `host` and applies the rules; the addresses returned are the ones to connect to.
@@ -269,7 +293,12 @@ impl GuardedResolver {
                 if let Some(range) = forbidden_range(*addr) {
                     return Err(io::Error::new(
                         io::ErrorKind::PermissionDenied,
-                        Refused::Address { url: self.url.clone(), addr: *addr, range },
+                        Refused::Address {
+                            what: self.what,
+                            url: self.url.clone(),
+                            addr: *addr,
+                            range,
+                        },
                     ));
                 }
             }
@@ -293,7 +322,7 @@ impl Resolve for GuardedResolver {
 
 /// Finds a [`Refused`] in an error chain, including inside an [`io::Error`] built by
 /// [`GuardedResolver`].
-pub(crate) fn find_refused(err: &crieur_net_http::SendError) -> Option<Refused> {
+pub fn find_refused(err: &crate::SendError) -> Option<Refused> {
     if let Some(r) = err.find_cause::<Refused>() {
         return Some(r.clone());
     }
@@ -373,19 +402,25 @@ mod tests {
         }
     }
 
+    const W: &str = "webhook URL";
+
     #[test]
     fn check_url_rules() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(check_url(&u("https://blog.example.com/hook"), false).is_ok());
-        assert!(check_url(&u("https://93.184.215.14/hook"), false).is_ok());
-        let err = check_url(&u("http://example.com/hook?token=abc"), false).unwrap_err();
+        assert!(check_url(&u("https://blog.example.com/hook"), false, W).is_ok());
+        assert!(check_url(&u("https://93.184.215.14/hook"), false, W).is_ok());
+        let err = check_url(&u("http://example.com/hook?token=abc"), false, W).unwrap_err();
         assert_eq!(
             err,
-            Refused::Scheme { url: "http://example.com/hook".into(), scheme: "http".into() }
+            Refused::Scheme {
+                what: W,
+                url: "http://example.com/hook".into(),
+                scheme: "http".into()
+            }
         );
         assert!(err.to_string().contains("allow_private = true"));
         assert!(!err.to_string().contains("abc"));
-        let err = check_url(&u("https://[::1]:8443/h"), false).unwrap_err();
+        let err = check_url(&u("https://[::1]:8443/h"), false, W).unwrap_err();
         assert_eq!(
             err.to_string(),
             "webhook URL https://[::1]:8443/h points to ::1, a loopback (::1) address; crieur \
@@ -393,16 +428,20 @@ mod tests {
              on the channel for an intranet or test receiver)"
         );
         assert!(matches!(
-            check_url(&u("https://169.254.169.254/latest"), false),
-            Err(Refused::Address { range: "cloud metadata (169.254.169.254)", .. })
+            check_url(&u("https://169.254.169.254/latest"), false, "link page"),
+            Err(Refused::Address {
+                what: "link page",
+                range: "cloud metadata (169.254.169.254)",
+                ..
+            })
         ));
         assert!(matches!(
-            check_url(&u("ftp://example.com/x"), true),
+            check_url(&u("ftp://example.com/x"), true, W),
             Err(Refused::UnsupportedScheme { .. })
         ));
         // allow_private lifts both rules.
-        assert!(check_url(&u("http://127.0.0.1:8080/h"), true).is_ok());
-        assert!(check_url(&u("https://10.0.0.1/h"), true).is_ok());
+        assert!(check_url(&u("http://127.0.0.1:8080/h"), true, W).is_ok());
+        assert!(check_url(&u("https://10.0.0.1/h"), true, W).is_ok());
     }
 
     fn resolver(addrs: &[&str], allow_private: bool) -> GuardedResolver {
@@ -411,6 +450,7 @@ mod tests {
             Arc::new(lookup),
             allow_private,
             &Url::parse("https://blog.test/hooks/crieur").unwrap(),
+            W,
         )
     }
 
@@ -424,6 +464,7 @@ mod tests {
         assert_eq!(
             refused,
             &Refused::Address {
+                what: W,
                 url: "https://blog.test/hooks/crieur".into(),
                 addr: ip("10.0.0.1"),
                 range: "private (10.0.0.0/8)"
