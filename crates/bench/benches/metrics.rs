@@ -136,6 +136,7 @@ async fn ready(case: &Case, uri: &str) -> (tempfile::TempDir, MetricsLane) {
             category: None,
             article: None,
             media: Vec::new(),
+            options: Default::default(),
         })
         .collect();
     store.sync(&desired, t0()).await.unwrap();

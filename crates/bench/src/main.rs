@@ -190,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         if b.cli.smoke { ", smoke mode" } else { "" }
     );
     let all = scenario == Scenario::All;
-    let steps: [(Scenario, Step); 6] = [
+    let steps: [(Scenario, Step); 7] = [
         (Scenario::Capacity, Bench::capacity),
         (Scenario::Latency, Bench::latency),
         (Scenario::Throughput, Bench::throughput),

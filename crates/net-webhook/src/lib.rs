@@ -27,10 +27,10 @@ pub use crieur_net_http::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
     forbidden_range,
 };
-pub use publisher::metrics::{METRICS_TYPE, answer_figures, metrics_body};
 pub use event::{
     EVENT_TYPE, MAX_MEDIA_BYTES, PING_TYPE, event_body, markdown_to_html, media_bytes, ping_body,
 };
+pub use publisher::metrics::{METRICS_TYPE, answer_figures, metrics_body};
 pub use publisher::{WebhookConfig, WebhookError, WebhookPublisher};
 pub use signing::{MIN_KEY_BYTES, SECRET_PREFIX, SigningKey};
 

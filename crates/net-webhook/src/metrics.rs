@@ -169,7 +169,7 @@ impl Engagement for WebhookPublisher {
                 self.channel
             )));
         }
-        check_url(&self.url, self.allow_private).map_err(|r| failed(r.to_string()))?;
+        check_url(&self.url, self.allow_private, super::WHAT).map_err(|r| failed(r.to_string()))?;
         let mut out = BTreeMap::new();
         for p in posts {
             if let Some(m) = self.post_metrics(p, now).await? {
