@@ -70,15 +70,29 @@ async fn wd(client: &reqwest::Client, method: reqwest::Method, url: String, body
     v["value"].clone()
 }
 
-/// axe-core's source, from where `.ci/run` installs it.
+/// The axe-core release the page test checks with.
+const AXE: &str = "axe-core@4.14.1";
+
+/// axe-core's source, from the git-ignored `.ci/axe`; installed there with npm when missing (the
+/// registry is the only place it comes from; a failed install fails the test, naming the command).
 fn axe_source() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".ci/axe/node_modules/axe-core/axe.min.js");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(".ci/axe/node_modules/axe-core/axe.min.js");
+    if !path.exists() {
+        let args = ["install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund"];
+        let status = std::process::Command::new("npm")
+            .args(args)
+            .args(["--prefix", ".ci/axe", AXE])
+            .current_dir(root)
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "installing {AXE} failed ({status:?}): run `npm install --no-save --no-package-lock \
+             --prefix .ci/axe {AXE}` (npm is Debian's package npm)"
+        );
+    }
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "axe-core is missing ({}: {e}): run `npm install --no-save --no-package-lock --prefix .ci/axe axe-core@4.14.1` (.ci/run does)",
-            path.display()
-        )
+        panic!("axe-core is missing after its install ({}: {e})", path.display())
     })
 }
 
