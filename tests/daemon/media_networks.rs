@@ -63,18 +63,25 @@ fn assert_clean_picture(what: &str, bytes: &[u8], jpeg: bool) {
     }
 }
 
+/// A project whose channels `{prefix}-x`, `-li` and `-fb` point at `net`, with the networks'
+/// credentials in its environment and an empty `posts/media` folder.
+fn networks_project(net: &Networks, prefix: &str) -> Project {
+    let mut project =
+        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels(prefix)));
+    for (name, value) in Networks::envs() {
+        project = project.with_env(name, value);
+    }
+    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    project
+}
+
 /// A project with the three channels `m-x`, `m-li`, `m-fb` on `net`, the two pictures, and one
 /// post on all three due in two seconds.
 fn project(net: &Networks) -> Project {
     // The fixtures carry what must not leave the machine, so the checks can fail.
     assert_eq!(exif_gps(TEAM), Some(true), "the JPEG fixture has a GPS position");
     assert!(contains(DESK, b"eXIf") && contains(DESK, b"tEXt"));
-    let mut project =
-        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("m")));
-    for (name, value) in Networks::envs() {
-        project = project.with_env(name, value);
-    }
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    let project = networks_project(net, "m");
     std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
     std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
     let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
@@ -447,12 +454,7 @@ async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
     let video = phone_mp4(9 * 1024 * 1024 + 12_345);
     assert!(contains(&video, b"+45.7601"));
     let net = Networks::start().await;
-    let mut project =
-        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("v")));
-    for (name, value) in Networks::envs() {
-        project = project.with_env(name, value);
-    }
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    let project = networks_project(&net, "v");
     std::fs::write(project.path().join("posts/media/first-morning.mp4"), &video).unwrap();
     let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
         .unwrap();
@@ -511,12 +513,7 @@ async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
 #[tokio::test]
 async fn validate_places_the_video_rules_on_their_media_entries() {
     let net = Networks::start().await;
-    let mut project =
-        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("v")));
-    for (name, value) in Networks::envs() {
-        project = project.with_env(name, value);
-    }
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    let project = networks_project(&net, "v");
     std::fs::write(project.path().join("posts/media/clip.mp4"), phone_mp4(4096)).unwrap();
     std::fs::write(project.path().join("posts/media/team.jpg"), TEAM).unwrap();
     project.write(
@@ -571,12 +568,7 @@ async fn validate_places_the_video_rules_on_their_media_entries() {
 async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_again() {
     let net = Networks::start().await;
     net.state().x_no_media_scope = true;
-    let mut project =
-        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("m")));
-    for (name, value) in Networks::envs() {
-        project = project.with_env(name, value);
-    }
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    let project = networks_project(&net, "m");
     std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
     let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
         .unwrap();
@@ -622,12 +614,7 @@ async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_item_of_an_x_thread_carries_its_own_pictures() {
     let net = Networks::start().await;
-    let mut project =
-        Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &net.channels("t")));
-    for (name, value) in Networks::envs() {
-        project = project.with_env(name, value);
-    }
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
+    let project = networks_project(&net, "t");
     std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
     std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
     let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
