@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crieur_core::{Outcome, RejectKind};
@@ -128,14 +128,15 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Builds the client: rustls, HTTP/1.1, no redirects followed, no automatic retries.
+    /// Builds the client: rustls with the process's one [`tls_config`], HTTP/1.1, no redirects
+    /// followed, no automatic retries.
     ///
     /// # Errors
     /// [`BuildError`] when the TLS backend cannot start (for example no usable root
     /// certificates).
     pub fn build(self) -> Result<HttpClient, BuildError> {
-        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .user_agent(USER_AGENT)
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
@@ -150,6 +151,34 @@ impl HttpClientBuilder {
         let client = builder.build().map_err(|e| BuildError(error_chain(&e.without_url())))?;
         Ok(HttpClient { client, max_body_bytes: self.max_body_bytes })
     }
+}
+
+/// The TLS configuration every [`HttpClient`] of the process shares: TLS 1.2 and 1.3 with ring,
+/// the platform's root certificates (and `SSL_CERT_FILE`/`SSL_CERT_DIR` when set), ALPN
+/// `http/1.1`. Read once, on the first call: building the verifier parses every root certificate
+/// of the system, which took milliseconds and a few hundred KiB for each of a daemon's clients.
+/// Clones share the verifier.
+///
+/// # Errors
+/// [`BuildError`] when no usable root certificate was found (the same error on every call).
+pub fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, BuildError>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            install_crypto_provider();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+                .map_err(|e| BuildError(format!("no usable root certificates: {e}")))?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| BuildError(e.to_string()))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
 }
 
 /// Installs ring as the process's rustls crypto provider, unless one is installed already.

@@ -39,7 +39,7 @@ pub use base::api_base;
 pub use client::{
     BodyError, BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
     HttpClient, HttpClientBuilder, HttpLimits, Response, SendError, SendFate, USER_AGENT,
-    display_url, error_chain, install_crypto_provider,
+    display_url, error_chain, install_crypto_provider, tls_config,
 };
 pub use guard::{
     GuardedResolver, Lookup, LookupFuture, Refused, StaticLookup, SystemLookup, check_url,
