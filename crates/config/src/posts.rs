@@ -240,21 +240,7 @@ where
         reader.file(&source.path, &source.text, source.file_index, ctx);
         Some(reader)
     };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || sources.len() < 2 {
-        return sources.iter().map(one).collect();
-    }
-    let chunk = sources.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = sources
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
+    crieur_core::map_parallel(sources, 1, one)
 }
 
 /// What the post reader needs from the config.

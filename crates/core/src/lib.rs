@@ -16,6 +16,7 @@ pub mod engagement;
 mod ledger;
 mod location;
 mod network;
+mod parallel;
 mod post;
 mod publisher;
 pub mod store;
@@ -26,6 +27,7 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use ledger::{LedgerError, MediaLedger, MemoryLedger, UploadedMedia};
 pub use location::Location;
 pub use network::{Network, UnknownNetwork};
+pub use parallel::map_parallel;
 pub use post::{
     Article, Channel, LinkCard, MediaRef, Post, PostOptions, PostTime, Slot, ThreadItem, Variant,
     Visibility, is_language_tag,

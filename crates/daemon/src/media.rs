@@ -1,10 +1,9 @@
 //! Media between the files and the store: each file read once for `validate` and `preview`
 //! (judged by the policy's `media.*` rules on its bytes), and the list each delivery carries.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crieur_config::Config;
 use crieur_core::store::DeliveryMedia;
@@ -41,24 +40,28 @@ fn kind(k: Kind) -> MediaKind {
 pub type Read = Result<Arc<Media>, String>;
 
 /// Every media file a plan needs, each read and prepared once (per metadata choice), kept for
-/// the plan's life.
+/// the plan's life. Shared by the threads that judge a plan's posts.
 #[derive(Default)]
 pub struct Catalog {
-    files: RefCell<HashMap<(PathBuf, bool), Read>>,
+    files: Mutex<HashMap<(PathBuf, bool), Read>>,
 }
 
 impl Catalog {
     /// The file of `entry`, prepared as it would be sent, or why it cannot be.
+    ///
+    /// Locks the catalog while a file not yet in it is read, so each file is read once even when
+    /// several threads ask for it (posts with pictures are few; the others never lock).
     pub fn get(&self, entry: &MediaRef, keep_metadata: bool) -> Read {
         let key = (entry.file.clone(), keep_metadata);
-        if let Some(found) = self.files.borrow().get(&key) {
-            return found.clone();
-        }
-        let read = crieur_scheduler::media::read_media(&entry.file, keep_metadata)
-            .map(Arc::new)
-            .map_err(|e| e.reason());
-        self.files.borrow_mut().insert(key, read.clone());
-        read
+        let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files
+            .entry(key)
+            .or_insert_with(|| {
+                crieur_scheduler::media::read_media(&entry.file, keep_metadata)
+                    .map(Arc::new)
+                    .map_err(|e| e.reason())
+            })
+            .clone()
     }
 }
 

@@ -3,7 +3,7 @@
 //! `preview`, `validate` and the daemon's sync all go through here, so what the preview shows is
 //! what the daemon schedules and sends: same slots, same rendered bytes, same rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crieur_config::Config;
 use crieur_core::{Channel, Diagnostic, Post, Severity};
@@ -272,20 +272,28 @@ pub fn assess(
             }
         }
     }
-    let mut rendered = HashMap::new();
-    let mut text = HashMap::new();
+    // Each (post, channel) once, judged on every core; only what the calendar lays keeps its
+    // rendering (the rest is dropped as soon as it is judged: `validate` renders every post).
+    let laid: HashSet<(usize, &str)> =
+        calendar.entries.iter().filter_map(|e| Some((e.post?, e.channel.as_str()))).collect();
+    let mut seen = HashSet::new();
+    pairs.retain(|(i, ch)| seen.insert((*i, ch.name.as_str())));
     let media = crate::media::Catalog::default();
-    for (i, ch) in pairs {
-        let key = (i, ch.name.clone());
-        if rendered.contains_key(&key) {
-            continue;
-        }
+    let judged = crieur_core::map_parallel(&pairs, 64, |&(i, ch)| {
         let r = judge.render(&posts[i], ch);
         let eff = judge.effective(ch);
         let mut diags = crieur_policy::check_post(&posts[i], ch, &r, &eff);
         diags.extend(crate::media::judge(config, &media, &posts[i], ch, &eff));
-        text.insert(key.clone(), shown(diags));
-        rendered.insert(key, r);
+        (shown(diags), laid.contains(&(i, ch.name.as_str())).then_some(r))
+    });
+    let mut rendered = HashMap::new();
+    let mut text = HashMap::new();
+    for (&(i, ch), (diags, r)) in pairs.iter().zip(judged) {
+        let key = (i, ch.name.clone());
+        if let Some(r) = r {
+            rendered.insert(key.clone(), r);
+        }
+        text.insert(key, diags);
     }
     let mut scheduled = Vec::new();
     for e in &calendar.entries {

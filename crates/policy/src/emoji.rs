@@ -90,6 +90,11 @@ pub(crate) fn emoji_len(cs: &[char], i: usize, light_weight: impl Fn(char) -> bo
         let j = if next == Some(VS16) { i + 2 } else { i + 1 };
         return if cs.get(j) == Some(&KEYCAP) { j + 1 - i } else { 0 };
     }
+    // Past the keycap bases, no ASCII character starts an emoji (the common case, decided
+    // without a table lookup).
+    if c.is_ascii() {
+        return 0;
+    }
     if c == VS16 {
         return 1;
     }

@@ -12,7 +12,7 @@
 //! invalid. Ranges are reported in UTF-16 units, like X's own libraries.
 
 use serde::Serialize;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::emoji::emoji_len;
 use crate::tld::{CCTLDS, GTLDS};
@@ -61,8 +61,12 @@ fn is_invalid(c: char) -> bool {
 /// Never panics; works in time linear in the text for ordinary input.
 pub fn count_x(text: &str, max: u32) -> XCount {
     let original16 = text.encode_utf16().count();
-    let normalized: String = text.nfc().collect();
-    let cs: Vec<char> = normalized.chars().collect();
+    // Most texts are NFC already: the quick check saves composing them again.
+    let cs: Vec<char> = if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars().collect()
+    } else {
+        text.nfc().collect()
+    };
     let mut off16 = Vec::with_capacity(cs.len() + 1);
     let mut acc = 0usize;
     for &c in &cs {
