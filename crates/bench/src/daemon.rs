@@ -11,13 +11,18 @@ use std::time::{Duration, Instant};
 use crate::BenchError;
 use crate::project::{SECRET, SECRET_ENV};
 
-/// A `crieur` command for `config`, with the bench secret in its environment and nothing
-/// inherited that would change where it looks for its config or state.
+/// The malloc settings `deploy/crieur.service` gives crieur (its `Environment=GLIBC_TUNABLES=`
+/// line; a test keeps the two equal): the bench measures crieur as the unit runs it.
+pub const UNIT_GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
+
+/// A `crieur` command for `config`, with the bench secret and the unit's malloc settings in its
+/// environment, and nothing inherited that would change where it looks for its config or state.
 pub fn command(crieur: &Path, config: &Path) -> Command {
     let mut cmd = Command::new(crieur);
     cmd.arg("--config")
         .arg(config)
         .env(SECRET_ENV, SECRET)
+        .env("GLIBC_TUNABLES", UNIT_GLIBC_TUNABLES)
         .env_remove("CRIEUR_CONFIG")
         .env_remove("STATE_DIRECTORY")
         .env_remove("NOTIFY_SOCKET")
@@ -314,6 +319,17 @@ impl Drop for Daemon {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_daemons_run_with_the_units_malloc_settings() {
+        let unit = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/crieur.service"
+        ))
+        .unwrap();
+        let line = format!("Environment=GLIBC_TUNABLES={UNIT_GLIBC_TUNABLES}");
+        assert!(unit.lines().any(|l| l == line), "deploy/crieur.service lacks `{line}`");
+    }
 
     #[test]
     fn reads_its_own_memory_and_cpu() {

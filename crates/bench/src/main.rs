@@ -40,6 +40,9 @@ struct Cli {
     /// Where the daemons run: any of sqlite, pg1, pg3 (comma-separated).
     #[arg(long, global = true, value_delimiter = ',', default_value = "sqlite,pg1,pg3")]
     backends: Vec<Backend>,
+    /// `[queue] claim_lead_ms` of the daemons (default: crieur's own, 300).
+    #[arg(long, global = true)]
+    claim_lead_ms: Option<u32>,
     /// How long the idle daemon is watched, in seconds (default 60; 2 with --smoke).
     #[arg(long, global = true)]
     idle_secs: Option<u64>,
@@ -504,8 +507,14 @@ impl Bench {
             c.dedup();
             c
         };
-        let config =
-            project::write_webhook_project(dir, url, self.receiver.addr(), &channels, &posts)?;
+        let config = project::write_webhook_project(
+            dir,
+            url,
+            self.receiver.addr(),
+            &channels,
+            &posts,
+            self.cli.claim_lead_ms,
+        )?;
         let endpoint = if self.scrape {
             Some(crieur_bench::scrape::add_endpoint(&config, crieur_bench::scrape::free_port()?)?)
         } else {
@@ -856,6 +865,7 @@ impl Bench {
                 self.receiver.addr(),
                 &project::channel_names(channels),
                 &due,
+                self.cli.claim_lead_ms,
             )?;
             self.receiver.take();
             // First start: migrations and the first sync of the queue.

@@ -102,13 +102,18 @@ pub fn write_webhook_project(
     receiver: SocketAddr,
     channels: &[String],
     posts: &[Due],
+    claim_lead_ms: Option<u32>,
 ) -> Result<PathBuf, BenchError> {
     let mut config = String::new();
     let _ = writeln!(config, "timezone = \"UTC\"\n\n[storage]\nurl = {}\n", quoted(storage_url));
     let _ = writeln!(
         config,
-        "[queue]\nfiles = [\"posts/*.toml\"]\nmissed = \"publish-late\"\nmax_late = \"2h\"\n"
+        "[queue]\nfiles = [\"posts/*.toml\"]\nmissed = \"publish-late\"\nmax_late = \"2h\""
     );
+    if let Some(lead) = claim_lead_ms {
+        let _ = writeln!(config, "claim_lead_ms = {lead}");
+    }
+    config.push('\n');
     for name in channels {
         let _ = writeln!(
             config,
@@ -412,10 +417,12 @@ mod tests {
             "127.0.0.1:9".parse().unwrap(),
             &channels,
             &posts,
+            Some(0),
         )
         .unwrap();
         let config = crieur_config::load_config(&path).unwrap();
         assert_eq!(config.channels.len(), 3);
+        assert_eq!(config.queue.claim_lead, std::time::Duration::ZERO);
         let loaded = crieur_config::load_posts(&config).unwrap();
         assert_eq!(loaded.len(), 600);
         let p = loaded.iter().find(|p| p.id == "p-000007").unwrap();

@@ -52,7 +52,7 @@ pub(crate) fn light_weight(c: char) -> bool {
     matches!(c as u32, 0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037)
 }
 
-fn is_invalid(c: char) -> bool {
+const fn is_invalid(c: char) -> bool {
     matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}')
 }
 
@@ -197,7 +197,11 @@ struct Match {
 
 fn extract_in(cs: &[char]) -> Vec<Found> {
     let mut out = Vec::new();
-    if !cs.contains(&'.') {
+    // Every link holds a label, a `.` and a TLD, so some `.` sits between a label character and
+    // a domain character. A text without one (prose: "It works. Really.") has no link, and is
+    // answered without building the scanner.
+    let label_char = |c: char| c == '_' || c == '-' || is_domain_char(c);
+    if !cs.windows(3).any(|w| w[1] == '.' && label_char(w[0]) && is_domain_char(w[2])) {
         return out;
     }
     let mut scan = Scanner::new(cs);
@@ -295,7 +299,7 @@ fn starts_with_ci(cs: &[char], at: usize, pat: &str) -> bool {
 }
 
 /// Punctuation that cannot be part of a host name.
-fn is_punct(c: char) -> bool {
+const fn is_punct(c: char) -> bool {
     matches!(
         c,
         '!' | '\''
@@ -330,7 +334,7 @@ fn is_punct(c: char) -> bool {
     )
 }
 
-fn is_space(c: char) -> bool {
+const fn is_space(c: char) -> bool {
     matches!(
         c,
         '\u{09}'..='\u{0D}'
@@ -348,12 +352,31 @@ fn is_space(c: char) -> bool {
     )
 }
 
-fn is_directional(c: char) -> bool {
+const fn is_directional(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A character allowed in a host label (anything but punctuation, spaces and markers).
 fn is_domain_char(c: char) -> bool {
+    match u8::try_from(c) {
+        Ok(b) if b.is_ascii() => ASCII_DOMAIN_CHARS[usize::from(b)],
+        _ => domain_char(c),
+    }
+}
+
+/// [`is_domain_char`] for each ASCII character, worked out at compile time: most text is ASCII,
+/// and the scanner asks about every character.
+const ASCII_DOMAIN_CHARS: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0u8;
+    while b < 128 {
+        table[b as usize] = domain_char(b as char);
+        b += 1;
+    }
+    table
+};
+
+const fn domain_char(c: char) -> bool {
     !(is_punct(c) || is_space(c) || is_invalid(c) || is_directional(c))
 }
 

@@ -83,6 +83,11 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool_opts = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.unwrap_or(4))
+            // An idle daemon keeps one connection: the others (each with its own thread and
+            // page cache) close after 10 s unused and open again in about a millisecond when a
+            // burst needs them.
+            .min_connections(1)
+            .idle_timeout(Some(std::time::Duration::from_secs(10)))
             // A COMMIT refused for a full disk may be rolled back by SQLite itself; the driver
             // then still counts the connection as inside a transaction and refuses to begin
             // another on it, forever. Such a connection is closed instead of handed out, so
