@@ -39,11 +39,17 @@ pub fn load_posts(config: &Config) -> Result<Vec<Post>, Errors> {
 
 pub(crate) fn load_posts_up_to(config: &Config, limit: usize) -> Result<Vec<Post>, Errors> {
     let mut errors = Errors::default();
-    let files = queue_files_into(config, &mut errors);
-    let sources = files.into_iter().enumerate().map(|(file_index, path)| {
-        read_source(&path).map(|text| PostSource { file_index, path, text })
+    let files: Vec<(usize, PathBuf)> =
+        queue_files_into(config, &mut errors).into_iter().enumerate().collect();
+    // Read on every core too: the files are many and small.
+    let sources = crieur_core::map_parallel(&files, 16, |(file_index, path)| {
+        read_source(path).map(|text| PostSource {
+            file_index: *file_index,
+            path: path.clone(),
+            text,
+        })
     });
-    read_posts_into(config, sources, limit, errors)
+    read_posts_into(config, sources.into_iter(), limit, errors)
 }
 
 /// The text of one post file, with its place in the queue: what [`read_posts`] reads.

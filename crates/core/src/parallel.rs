@@ -1,11 +1,15 @@
 //! An order-keeping map over the machine's cores. Written here rather than taken from rayon:
-//! crieur needs one such map (post files, then (post, channel) pairs), and scoped threads give
-//! it in a few lines without a work-stealing pool kept alive for the process.
+//! crieur needs one such map (post files, then (post, channel) pairs), and scoped threads taking
+//! the next item from one counter give it in a few lines, without a pool kept for the process.
 
-/// Maps `f` over `items` on up to one scoped thread per core, in even chunks, and returns the
-/// results in `items`' order. Runs on the calling thread when there is one core or fewer than
-/// `min_per_thread * 2` items (a thread costs more than a few small items). Holds no lock; a
-/// panic in `f` is resumed on the caller.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Maps `f` over `items` on up to one thread per core (the caller's among them) and returns the
+/// results in `items`' order. Each thread takes the next item not yet taken, so items of very
+/// different cost (a file of one post beside a file of a hundred) still share the cores evenly.
+/// Runs on the calling thread alone when there is one core or fewer than `min_per_thread * 2`
+/// items (a thread costs more than a few small items). Holds no lock; a panic in `f` is resumed
+/// on the caller.
 ///
 /// ```
 /// let squares = crieur_core::map_parallel(&[1, 2, 3, 4], 1, |n| n * n);
@@ -22,18 +26,29 @@ where
     if threads < 2 {
         return items.iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { return done };
+            done.push((i, f(item)));
+        }
+    };
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        let theirs = helpers
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        for (i, r) in mine.into_iter().chain(theirs) {
+            slots[i] = Some(r);
+        }
+    });
+    // Every index below `items.len()` was taken by exactly one thread, and every thread
+    // returned (a panic was resumed above): no slot is empty.
+    slots.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -41,7 +56,7 @@ mod tests {
     use super::map_parallel;
 
     #[test]
-    fn keeps_the_order_of_the_items_whatever_the_chunks() {
+    fn keeps_the_order_of_the_items_whatever_their_number() {
         for n in [0, 1, 2, 3, 7, 100, 1001] {
             let items: Vec<usize> = (0..n).collect();
             for min in [1, 2, 50] {
@@ -49,6 +64,14 @@ mod tests {
                 assert_eq!(out, items.iter().map(|i| i * 3).collect::<Vec<_>>(), "{n} items");
             }
         }
+    }
+
+    #[test]
+    fn items_of_very_different_cost_all_come_back_in_order() {
+        let items: Vec<u64> = (0..300).map(|i| if i % 97 == 0 { 200_000 } else { 10 }).collect();
+        let sum = |n: &u64| (0..*n).fold(0u64, |a, b| a.wrapping_add(b * b));
+        let out = map_parallel(&items, 1, sum);
+        assert_eq!(out, items.iter().map(sum).collect::<Vec<_>>());
     }
 
     #[test]
