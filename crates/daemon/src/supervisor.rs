@@ -235,6 +235,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
         }
+        release_memory();
         let round = cancel.child_token();
         // Engagement snapshots in their own task: the dispatcher never waits for them.
         let metrics_lane = metrics.spawn(round.clone());
@@ -329,6 +330,16 @@ pub fn storage_key(config: &Config) -> Result<Option<Key>, Error> {
     Ok(Some(Key::from_base64(text.expose_secret())?))
 }
 
+/// Gives back to the system what the allocator kept of a sync's burst (the files, the laying,
+/// the rows read), on a blocking thread: glibc keeps it otherwise, and an idle daemon stayed at
+/// its start's peak (BENCHMARKS.md).
+fn release_memory() {
+    tokio::task::spawn_blocking(|| {
+        let released = crieur_memory::release_freed();
+        tracing::debug!(released, "memory freed by the sync given back to the system");
+    });
+}
+
 /// One re-sync asked for by a reload, a file change or the hourly job: true when the store now
 /// matches the files (the dispatcher should look again), false when the sync failed and the
 /// queue was kept as it was (logged at error level: each problem of an invalid post file with
@@ -338,6 +349,7 @@ pub async fn resync(syncer: &Syncer, health: &FilesHealth) -> bool {
     match syncer.sync().await {
         Ok(_) => {
             health.valid(Files::Posts);
+            release_memory();
             true
         }
         Err(Error::Files(errors)) => {
