@@ -12,6 +12,27 @@ use super::receiver::Receiver;
 use crate::common;
 pub use crate::common::daemon::Daemon;
 
+/// A JPEG as a phone writes it: EXIF (make, GPS position), XMP, IPTC and a comment.
+pub const TEAM: &[u8] = include_bytes!("../fixtures/media/lyon-team.jpg");
+/// A PNG with `tEXt` and `eXIf` chunks.
+pub const DESK: &[u8] = include_bytes!("../fixtures/media/lyon-desk.png");
+/// The alt texts and the post text the picture tests write.
+pub const TEAM_ALT: &str = "Six people smiling in front of the Lyon office door";
+pub const DESK_ALT: &str = "A desk by a window overlooking the Saône";
+pub const PHOTO_TEXT: &str = "Our Lyon office, day one. What should we add?";
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The whole second `secs` seconds from now: a post's `at` that is soon, written as the files
+/// write it.
+pub fn soon(secs: i64) -> Timestamp {
+    Timestamp::from_second((Timestamp::now() + jiff::SignedDuration::from_secs(secs)).as_second())
+        .unwrap()
+}
+
 /// The channels' Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
 pub fn secret() -> String {
     format!(
@@ -91,6 +112,15 @@ impl Project {
     /// The config file.
     pub fn config(&self) -> PathBuf {
         self.path().join("crieur.toml")
+    }
+
+    /// Writes the two pictures, [`TEAM`] and [`DESK`], as `posts/media/lyon-team.jpg` and
+    /// `posts/media/lyon-desk.png`.
+    pub fn write_pictures(&self) {
+        let dir = self.path().join("posts/media");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("lyon-team.jpg"), TEAM).unwrap();
+        std::fs::write(dir.join("lyon-desk.png"), DESK).unwrap();
     }
 
     /// Writes a file (relative path) atomically: a rename, so a watcher never reads half of it.

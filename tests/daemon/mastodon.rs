@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::harness::{self, Project, wait_status};
+use super::harness::{self, Project, soon, wait_status};
 use crate::common::http::{Conn, HeadError, Response, Server};
 
 const TOKEN: &str = "mastodon-test-token";
@@ -228,11 +228,6 @@ fn project(m: &Mastodon, posts: &str) -> Project {
     .with_env("CRIEUR_RECONCILE_EVERY_MS", "300");
     p.write("posts/queue.toml", posts);
     p
-}
-
-fn soon(secs: i64) -> Timestamp {
-    Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(secs)).as_second())
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,20 +5,12 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use jiff::{SignedDuration, Timestamp};
 use sha2::Digest as _;
 
-use super::harness::{self, Project, webhook_channels};
+use super::harness::{
+    self, DESK, DESK_ALT, PHOTO_TEXT, Project, TEAM, TEAM_ALT, contains, soon, webhook_channels,
+};
 use super::receiver::Receiver;
-
-/// A JPEG as a phone writes it: EXIF (make, GPS position), XMP, IPTC and a comment.
-const TEAM: &[u8] = include_bytes!("../fixtures/media/lyon-team.jpg");
-/// A PNG with `tEXt` and `eXIf` chunks.
-const DESK: &[u8] = include_bytes!("../fixtures/media/lyon-desk.png");
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pictures_reach_the_webhook_without_their_metadata_and_with_their_alt() {
@@ -31,18 +23,15 @@ async fn two_pictures_reach_the_webhook_without_their_metadata_and_with_their_al
     let rx = Receiver::start(&harness::secret()).await;
     let channels = webhook_channels(&rx, &["blog"], "Mon 08:00");
     let project = Project::new(&harness::config("sqlite://crieur.db", harness::QUEUE, &channels));
-    std::fs::create_dir_all(project.path().join("posts/media")).unwrap();
-    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
-    std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
-    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
-        .unwrap();
+    project.write_pictures();
+    let at = soon(2);
     project.write(
         "posts/photo.toml",
         &format!(
             "[[post]]\nid = \"lyon-office-photo\"\nchannels = [\"blog\"]\n\
-             text = \"Our Lyon office, day one. What should we add?\"\nat = \"{at}\"\n\
-             media = [\n  {{ path = \"media/lyon-team.jpg\", alt = \"Six people smiling in front of the Lyon office door\" }},\n  \
-             {{ path = \"media/lyon-desk.png\", alt = \"A desk by a window overlooking the Saône\" }},\n]\n"
+             text = \"{PHOTO_TEXT}\"\nat = \"{at}\"\n\
+             media = [\n  {{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }},\n  \
+             {{ path = \"media/lyon-desk.png\", alt = \"{DESK_ALT}\" }},\n]\n"
         ),
     );
     let validate = project.run(&["validate"]).await;
@@ -60,14 +49,8 @@ async fn two_pictures_reach_the_webhook_without_their_metadata_and_with_their_al
     let media = request.body["data"]["media"].as_array().unwrap().clone();
     assert_eq!(media.len(), 2, "{media:?}");
     let expect = [
-        (
-            "media/lyon-team.jpg",
-            "image/jpeg",
-            "Six people smiling in front of the Lyon office door",
-            48,
-            32,
-        ),
-        ("media/lyon-desk.png", "image/png", "A desk by a window overlooking the Saône", 32, 24),
+        ("media/lyon-team.jpg", "image/jpeg", TEAM_ALT, 48, 32),
+        ("media/lyon-desk.png", "image/png", DESK_ALT, 32, 24),
     ];
     let mut received = Vec::new();
     for (m, (path, content_type, alt, width, height)) in media.iter().zip(expect) {

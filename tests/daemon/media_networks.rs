@@ -8,24 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::harness::{self, Project, wait_status};
+use super::harness::{
+    self, DESK, DESK_ALT, PHOTO_TEXT, Project, TEAM, TEAM_ALT, contains, soon, wait_status,
+};
 use super::uploads::{FB_PAGE, FB_TOKEN, LI_AUTHOR, LI_TOKEN, Networks, X_TOKEN};
-
-/// A JPEG as a phone writes it: EXIF (make, GPS position), XMP, IPTC and a comment.
-const TEAM: &[u8] = include_bytes!("../fixtures/media/lyon-team.jpg");
-/// A PNG with `tEXt` and `eXIf` chunks.
-const DESK: &[u8] = include_bytes!("../fixtures/media/lyon-desk.png");
-
-const TEAM_ALT: &str = "Six people smiling in front of the Lyon office door";
-const DESK_ALT: &str = "A desk by a window overlooking the Saône";
-const TEXT: &str = "Our Lyon office, day one. What should we add?";
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 /// Whether an EXIF reader independent of crieur's finds EXIF in `bytes`, and a GPS position in
 /// it.
@@ -82,15 +70,13 @@ fn project(net: &Networks) -> Project {
     assert_eq!(exif_gps(TEAM), Some(true), "the JPEG fixture has a GPS position");
     assert!(contains(DESK, b"eXIf") && contains(DESK, b"tEXt"));
     let project = networks_project(net, "m");
-    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
-    std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
-    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
-        .unwrap();
+    project.write_pictures();
+    let at = soon(2);
     project.write(
         "posts/photo.toml",
         &format!(
             "[[post]]\nid = \"lyon-office-photo\"\nchannels = [\"m-x\", \"m-li\", \"m-fb\"]\n\
-             text = \"{TEXT}\"\nat = \"{at}\"\n\
+             text = \"{PHOTO_TEXT}\"\nat = \"{at}\"\n\
              media = [\n  {{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }},\n  \
              {{ path = \"media/lyon-desk.png\", alt = \"{DESK_ALT}\" }},\n]\n"
         ),
@@ -129,7 +115,7 @@ async fn two_pictures_reach_x_linkedin_and_facebook_without_metadata_each_with_i
     // X: two uploads, each polled until processed and described, then one post naming both.
     assert_eq!(s.x_posts.len(), 1, "one post on X");
     let post = &s.x_posts[0];
-    assert_eq!(post.text, TEXT);
+    assert_eq!(post.text, PHOTO_TEXT);
     assert_eq!(post.media_ids.len(), 2);
     assert_eq!(s.count("x initialize"), 2, "{:#?}", s.log);
     let mut x_bytes = Vec::new();
@@ -177,7 +163,7 @@ async fn two_pictures_reach_x_linkedin_and_facebook_without_metadata_each_with_i
     // Facebook: two unpublished photos with alt_text_custom, then one feed post attaching both.
     assert_eq!(s.fb_posts.len(), 1, "one post on Facebook");
     let post = &s.fb_posts[0];
-    assert_eq!(post.message, TEXT);
+    assert_eq!(post.message, PHOTO_TEXT);
     assert_eq!(s.count("fb photo"), 2);
     for (id, (jpeg, alt, content_type, x)) in post.attached.iter().zip([
         (true, TEAM_ALT, "image/jpeg", &x_bytes[0]),
@@ -456,12 +442,11 @@ async fn a_video_goes_to_x_in_segments_and_is_posted_once_processed() {
     let net = Networks::start().await;
     let project = networks_project(&net, "v");
     std::fs::write(project.path().join("posts/media/first-morning.mp4"), &video).unwrap();
-    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
-        .unwrap();
+    let at = soon(2);
     project.write(
         "posts/video.toml",
         &format!(
-            "[[post]]\nid = \"first-morning\"\nchannels = [\"v-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+            "[[post]]\nid = \"first-morning\"\nchannels = [\"v-x\"]\ntext = \"{PHOTO_TEXT}\"\nat = \"{at}\"\n\
              media = [{{ path = \"media/first-morning.mp4\", alt = \"{ALT}\" }}]\n"
         ),
     );
@@ -570,12 +555,11 @@ async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_a
     net.state().x_no_media_scope = true;
     let project = networks_project(&net, "m");
     std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
-    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
-        .unwrap();
+    let at = soon(2);
     project.write(
         "posts/photo.toml",
         &format!(
-            "[[post]]\nid = \"scope\"\nchannels = [\"m-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+            "[[post]]\nid = \"scope\"\nchannels = [\"m-x\"]\ntext = \"{PHOTO_TEXT}\"\nat = \"{at}\"\n\
              media = [{{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }}]\n"
         ),
     );
@@ -615,14 +599,12 @@ async fn an_x_token_without_media_write_holds_the_channel_and_says_to_run_auth_a
 async fn each_item_of_an_x_thread_carries_its_own_pictures() {
     let net = Networks::start().await;
     let project = networks_project(&net, "t");
-    std::fs::write(project.path().join("posts/media/lyon-team.jpg"), TEAM).unwrap();
-    std::fs::write(project.path().join("posts/media/lyon-desk.png"), DESK).unwrap();
-    let at = Timestamp::from_second((Timestamp::now() + SignedDuration::from_secs(2)).as_second())
-        .unwrap();
+    project.write_pictures();
+    let at = soon(2);
     project.write(
         "posts/thread.toml",
         &format!(
-            "[[post]]\nid = \"thread\"\nchannels = [\"t-x\"]\ntext = \"{TEXT}\"\nat = \"{at}\"\n\
+            "[[post]]\nid = \"thread\"\nchannels = [\"t-x\"]\ntext = \"{PHOTO_TEXT}\"\nat = \"{at}\"\n\
              media = [{{ path = \"media/lyon-team.jpg\", alt = \"{TEAM_ALT}\" }}]\n\n\
              [[post.thread]]\ntext = \"2/ And the desk by the window.\"\n\
              media = [{{ path = \"media/lyon-desk.png\", alt = \"{DESK_ALT}\" }}]\n"
