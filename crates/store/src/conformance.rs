@@ -316,6 +316,24 @@ async fn a_claim_ahead_takes_what_is_due_within_the_lead_and_nothing_held(h: Har
     assert_eq!(state_of(s, "a:x:0").await.state, State::Publishing);
 }
 
+/// Syncs `with` beside `without`, then `edited` in its place: one update, and the same again is
+/// no change. Returns both deliveries claimed at their instant, `edited`'s first.
+async fn edit_then_claim(
+    h: &Harness,
+    with: &DesiredDelivery,
+    edited: &DesiredDelivery,
+    without: &DesiredDelivery,
+) -> Vec<crate::Claimed> {
+    h.store.sync(&[with.clone(), without.clone()], t0()).await.unwrap();
+    let r = h.store.sync(&[edited.clone(), without.clone()], at(1)).await.unwrap();
+    assert_eq!(r.updated, 1, "{r:?}");
+    assert!(h.store.sync(&[edited.clone(), without.clone()], at(2)).await.unwrap().is_noop());
+    let mut claimed = h.store.claim_due("me", at(10), LEASE, 10).await.unwrap();
+    claimed.sort_by(|a, b| a.delivery.post.cmp(&b.delivery.post));
+    assert_eq!(claimed.len(), 2);
+    claimed
+}
+
 async fn media_lists_are_kept_and_claimed_with_their_delivery(h: Harness) {
     let photo = |path: &str, alt: &str, keep: bool| crate::DeliveryMedia {
         path: path.into(),
@@ -327,16 +345,10 @@ async fn media_lists_are_kept_and_claimed_with_their_delivery(h: Harness) {
     with.media =
         vec![photo("media/team.jpg", "Six people", false), photo("desk.png", "A desk", true)];
     let without = desired("b", "blog", 0, at(10), "text only");
-    h.store.sync(&[with.clone(), without.clone()], t0()).await.unwrap();
     // Changing the media (here, one alt text) is an edit; the same list again is not.
     let mut edited = with.clone();
     edited.media[1].alt = "A desk by a window".into();
-    let r = h.store.sync(&[edited.clone(), without.clone()], at(1)).await.unwrap();
-    assert_eq!(r.updated, 1, "{r:?}");
-    assert!(h.store.sync(&[edited.clone(), without.clone()], at(2)).await.unwrap().is_noop());
-    let mut claimed = h.store.claim_due("me", at(10), LEASE, 10).await.unwrap();
-    claimed.sort_by(|a, b| a.delivery.post.cmp(&b.delivery.post));
-    assert_eq!(claimed.len(), 2);
+    let claimed = edit_then_claim(&h, &with, &edited, &without).await;
     assert_eq!(claimed[0].media, edited.media);
     assert!(claimed[0].delivery.media.is_empty(), "the dispatcher reads the files, not the store");
     assert!(claimed[1].media.is_empty());
@@ -350,16 +362,10 @@ async fn post_options_are_kept_and_claimed_with_their_delivery(h: Harness) {
         card: Some(crieur_core::LinkCard { title: "Lyon".into(), description: String::new() }),
     };
     let without = desired("b", "bsky", 0, at(10), "hello");
-    h.store.sync(&[with.clone(), without.clone()], t0()).await.unwrap();
     // Changing an option (here, the language) is an edit; the same options again are not.
     let mut edited = with.clone();
     edited.options.lang = Some("fr-CA".into());
-    let r = h.store.sync(&[edited.clone(), without.clone()], at(1)).await.unwrap();
-    assert_eq!(r.updated, 1, "{r:?}");
-    assert!(h.store.sync(&[edited.clone(), without.clone()], at(2)).await.unwrap().is_noop());
-    let mut claimed = h.store.claim_due("me", at(10), LEASE, 10).await.unwrap();
-    claimed.sort_by(|a, b| a.delivery.post.cmp(&b.delivery.post));
-    assert_eq!(claimed.len(), 2);
+    let claimed = edit_then_claim(&h, &with, &edited, &without).await;
     assert_eq!(claimed[0].delivery.options, edited.options);
     assert!(claimed[1].delivery.options.is_empty(), "{:?}", claimed[1].delivery.options);
 }
