@@ -178,6 +178,7 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             Arc::new(Syncer { config: config.clone(), store: store.clone(), clock: clock.clone() });
         if first {
             syncer.sync().await?;
+            release_memory();
         } else if !health.is_invalid(Files::Config) {
             // A reload: post files that are invalid change nothing.
             resync(&syncer, &health).await;
@@ -235,7 +236,6 @@ pub async fn run(options: RunOptions, adapters: Arc<dyn Adapters>) -> Result<End
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the queue's state"),
         }
-        release_memory();
         let round = cancel.child_token();
         // Engagement snapshots in their own task: the dispatcher never waits for them.
         let metrics_lane = metrics.spawn(round.clone());
