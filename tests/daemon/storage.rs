@@ -129,12 +129,16 @@ async fn ride_out(
         "the watchdog is pinged again"
     );
     let log = daemon.log();
+    // Once per episode, not once per retry. SQLite can fit a commit into WAL space a checkpoint
+    // freed while the disk is still full, which ends an episode early and starts another: each
+    // is then logged once, and each ends with the line saying writes are accepted again.
+    let faults = log.matches("the database cannot commit").count();
+    assert!(faults >= 1, "the fault is logged:\n{log}");
     assert_eq!(
-        log.matches("the database cannot commit").count(),
-        1,
-        "logged once for the episode:\n{log}"
+        faults,
+        log.matches("the database accepts writes again").count(),
+        "logged once for each episode, and each episode ended:\n{log}"
     );
-    assert!(log.contains("the database accepts writes again"), "{log}");
     daemon.signal("TERM");
     assert_eq!(daemon.exit(Duration::from_secs(20)).await.and_then(|s| s.code()), Some(0), "{log}");
     let per_id = rx.check_traffic();
