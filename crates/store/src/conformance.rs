@@ -815,8 +815,12 @@ async fn concurrent_claimers_never_share_a_row(h: Harness) {
     let set: Vec<_> =
         (0..1000).map(|i| desired(&format!("p{i:04}"), "x", 0, t0(), "concurrent")).collect();
     h.store.sync(&set, t0()).await.unwrap();
+    // Each worker holds its first batch until all four have one, so every worker claims while
+    // the others hold rows, however the runtime happens to schedule them.
+    let first_batches = Arc::new(tokio::sync::Barrier::new(4));
     let mut tasks = Vec::new();
     for worker in 0..4 {
+        let first_batches = first_batches.clone();
         // PostgreSQL: each worker is its own instance (own pool). SQLite: one instance per file,
         // so the workers share it.
         let own_instance = h.backend == Backend::Postgres;
@@ -830,8 +834,14 @@ async fn concurrent_claimers_never_share_a_row(h: Harness) {
         tasks.push(tokio::spawn(async move {
             let owner = format!("worker-{worker}");
             let mut mine = Vec::new();
+            let mut first = true;
             loop {
                 let batch = store.claim_due(&owner, at(1), LEASE, 25).await.unwrap();
+                if first {
+                    assert_eq!(batch.len(), 25, "1,000 rows leave a full first batch to each");
+                    first_batches.wait().await;
+                    first = false;
+                }
                 if batch.is_empty() {
                     break;
                 }
@@ -867,7 +877,7 @@ async fn concurrent_claimers_never_share_a_row(h: Harness) {
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 1000, "every row claimed exactly once");
     assert_eq!(distinct.len(), 1000);
-    assert!(workers_with_rows >= 2, "the claims were concurrent");
+    assert_eq!(workers_with_rows, 4, "the claims were concurrent");
     let status = h.store.status().await.unwrap();
     assert!(status.deliveries.iter().all(|d| d.state == State::Published && d.attempts == 1));
 }
