@@ -183,11 +183,14 @@ pub fn render_parts(
         && !placed
         && matches!(network, Network::X | Network::Linkedin | Network::Mastodon)
     {
-        let l = if network == Network::Linkedin { escape_little_text(l) } else { l.clone() };
         if !(body.is_empty() || body.ends_with('\n')) {
             body.push(' ');
         }
-        body.push_str(&l);
+        if network == Network::Linkedin {
+            escape_little_text_into(&mut body, l);
+        } else {
+            body.push_str(l);
+        }
     }
     let mut rendered_thread = Vec::with_capacity(thread.len());
     for item in thread {
@@ -220,7 +223,7 @@ fn render_one(
     let linkedin = network == Network::Linkedin;
     let plain = |s: &str, out: &mut String| {
         if linkedin {
-            out.push_str(&escape_little_text(s));
+            escape_little_text_into(out, s);
         } else {
             out.push_str(s);
         }
@@ -228,7 +231,7 @@ fn render_one(
     let mut out = String::with_capacity(text.len() + 16);
     let mut notes = PartNotes::default();
     let mut placed = false;
-    let mut prose = String::new();
+    let mut prose = String::with_capacity(text.len());
     let toks = tokenize(text);
     for (i, tok) in toks.iter().cloned().enumerate() {
         match tok {
@@ -250,7 +253,7 @@ fn render_one(
             Tok::Hashtag { tag, word, problem } => {
                 if linkedin && problem != Some(HashtagProblem::NoLetter) {
                     out.push_str("{hashtag|\\#|");
-                    out.push_str(&escape_little_text(tag));
+                    escape_little_text_into(&mut out, tag);
                     out.push('}');
                 } else {
                     plain("#", &mut out);
@@ -285,7 +288,7 @@ fn render_one(
             }
         }
     }
-    notes.open = invites_reply(&prose);
+    notes.open = invites_reply(prose);
     (out, notes, placed)
 }
 
@@ -364,18 +367,23 @@ pub const LINKEDIN_RESERVED: &[char] =
 /// Escapes every reserved character of LinkedIn's little text format with a backslash.
 pub fn escape_little_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
+    escape_little_text_into(&mut out, s);
+    out
+}
+
+/// [`escape_little_text`], appended to `out`.
+fn escape_little_text_into(out: &mut String, s: &str) {
     for c in s.chars() {
         if LINKEDIN_RESERVED.contains(&c) {
             out.push('\\');
         }
         out.push(c);
     }
-    out
 }
 
 /// Whether the text asks a question (`?`, `？`, `¿`, `؟` outside links) or invites a reply
 /// ("let us know", "what do you think", "dites-nous"... in English or French).
-fn invites_reply(prose: &str) -> bool {
+fn invites_reply(mut prose: String) -> bool {
     const INVITATIONS: &[&str] = &[
         "tell us",
         "let us know",
@@ -397,17 +405,31 @@ fn invites_reply(prose: &str) -> bool {
     if prose.contains(['?', '？', '¿', '؟']) {
         return true;
     }
-    let lower = prose.to_lowercase();
-    INVITATIONS.iter().any(|p| lower.contains(p))
+    // Lowered in place when ASCII (the common case): the same result without a second string.
+    if prose.is_ascii() {
+        prose.make_ascii_lowercase();
+    } else {
+        prose = prose.to_lowercase();
+    }
+    INVITATIONS.iter().any(|p| prose.contains(p))
 }
 
+/// `template` with each placeholder replaced, one after the other (a value that holds a later
+/// placeholder has it replaced too); a placeholder the text does not hold costs no copy.
 fn fill(template: &str, vars: &UtmVars<'_>) -> String {
-    template
-        .replace("{network}", vars.network.as_str())
-        .replace("{channel}", vars.channel)
-        .replace("{campaign}", vars.campaign.unwrap_or(""))
-        .replace("{category}", vars.category.unwrap_or(""))
-        .replace("{post}", vars.post)
+    let mut out = template.to_owned();
+    for (placeholder, value) in [
+        ("{network}", vars.network.as_str()),
+        ("{channel}", vars.channel),
+        ("{campaign}", vars.campaign.unwrap_or("")),
+        ("{category}", vars.category.unwrap_or("")),
+        ("{post}", vars.post),
+    ] {
+        if out.contains(placeholder) {
+            out = out.replace(placeholder, value);
+        }
+    }
+    out
 }
 
 /// Adds `utm_source`, `utm_medium` and `utm_campaign` to `link` (templates filled from
@@ -443,7 +465,7 @@ pub fn tag_link(link: &str, utm: &Utm, vars: &UtmVars<'_>) -> (String, Vec<UtmCo
     let Utm::Tags { source, medium, campaign } = utm else {
         return (link.to_owned(), conflicts);
     };
-    let mut added = Vec::new();
+    let mut added = String::new();
     for (param, template) in
         [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
     {
@@ -454,10 +476,12 @@ pub fn tag_link(link: &str, utm: &Utm, vars: &UtmVars<'_>) -> (String, Vec<UtmCo
         let present: Vec<&String> =
             existing.iter().filter(|(k, _)| k == param).map(|(_, v)| v).collect();
         if present.is_empty() {
-            added.push(format!(
-                "{param}={}",
-                url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
-            ));
+            if !added.is_empty() {
+                added.push('&');
+            }
+            added.push_str(param);
+            added.push('=');
+            added.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
         } else if !present.iter().any(|v| **v == value) {
             conflicts.push(UtmConflict {
                 param: param.to_owned(),
@@ -478,7 +502,7 @@ pub fn tag_link(link: &str, utm: &Utm, vars: &UtmVars<'_>) -> (String, Vec<UtmCo
             out.push('&');
         }
     }
-    out.push_str(&added.join("&"));
+    out.push_str(&added);
     if let Some(f) = fragment {
         out.push('#');
         out.push_str(f);

@@ -60,6 +60,52 @@ const fn is_invalid(c: char) -> bool {
 ///
 /// Never panics; works in time linear in the text for ordinary input.
 pub fn count_x(text: &str, max: u32) -> XCount {
+    if text.is_ascii() { count_ascii(text, max) } else { count_any(text, max) }
+}
+
+/// [`count_x`] for ASCII text, which is most of what a queue holds: already NFC, free of emoji
+/// and of invalid characters, one UTF-16 unit per byte, every character weighing 1, so only the
+/// links change the sum and no table per character is needed.
+fn count_ascii(text: &str, max: u32) -> XCount {
+    let n = text.len();
+    let urls = if may_hold_link(text.chars()) {
+        let cs: Vec<char> = text.chars().collect();
+        extract_in(&cs)
+    } else {
+        Vec::new()
+    };
+    let max_scaled = u64::from(max) * SCALE;
+    let mut weighted: u64 = 0;
+    let mut valid_display: usize = 0;
+    let mut next_url = 0;
+    let mut i = 0;
+    while i < n {
+        while next_url < urls.len() && urls[next_url].start < i {
+            next_url += 1;
+        }
+        // Of several links found at one index, the last one counts (as in `count_any`).
+        let mut at_i = None;
+        while next_url < urls.len() && urls[next_url].start == i {
+            at_i = Some(urls[next_url].skip16);
+            next_url += 1;
+        }
+        let next = if let Some(skip16) = at_i {
+            weighted += u64::from(X_URL_WEIGHT) * SCALE;
+            (i + skip16).min(n).max(i + 1)
+        } else {
+            weighted += SCALE;
+            i + 1
+        };
+        if weighted <= max_scaled {
+            valid_display = next - 1;
+        }
+        i = next;
+    }
+    finish(weighted, max, n, n, valid_display, true)
+}
+
+/// [`count_x`] for any text.
+fn count_any(text: &str, max: u32) -> XCount {
     let original16 = text.encode_utf16().count();
     // Most texts are NFC already: the quick check saves composing them again.
     let cs: Vec<char> = if is_nfc_quick(text.chars()) == IsNormalized::Yes {
@@ -76,7 +122,7 @@ pub fn count_x(text: &str, max: u32) -> XCount {
     off16.push(acc);
     let normalized16 = acc;
 
-    let urls = extract_in(&cs);
+    let urls = if may_hold_link(cs.iter().copied()) { extract_in(&cs) } else { Vec::new() };
     let mut url_at = vec![None; cs.len()];
     for u in &urls {
         if let Some(slot) = url_at.get_mut(u.start) {
@@ -126,6 +172,19 @@ pub fn count_x(text: &str, max: u32) -> XCount {
         i = next;
     }
 
+    finish(weighted, max, original16, normalized16, valid_display, valid)
+}
+
+/// The count's fields from the weighted sum (scaled), the text's UTF-16 lengths before and
+/// after normalisation, the last UTF-16 index that fits, and whether every character is valid.
+fn finish(
+    weighted: u64,
+    max: u32,
+    original16: usize,
+    normalized16: usize,
+    valid_display: usize,
+    valid: bool,
+) -> XCount {
     let weighted_length = weighted / SCALE;
     let valid = valid && weighted_length > 0 && weighted_length <= u64::from(max);
     let permillage = if max == 0 {
@@ -163,7 +222,17 @@ pub struct UrlSpan {
 ///
 /// The text is taken as is (no normalisation), so the spans index into it.
 pub fn extract_urls(text: &str) -> Vec<UrlSpan> {
+    if !may_hold_link(text.chars()) {
+        return Vec::new();
+    }
     let cs: Vec<char> = text.chars().collect();
+    if text.is_ascii() {
+        // One byte per character: the indices are the byte offsets.
+        return extract_in(&cs)
+            .into_iter()
+            .map(|u| UrlSpan { start: u.start, end: u.end.min(cs.len()) })
+            .collect();
+    }
     let mut bytes = Vec::with_capacity(cs.len() + 1);
     let mut acc = 0;
     for &c in &cs {
@@ -195,15 +264,23 @@ struct Match {
     end: usize,
 }
 
+/// Whether `text` may hold a link: every link holds a label, a `.` and a TLD, so some `.` sits
+/// between a label character and a domain character. A text without one (prose: "It works.
+/// Really.") has no link, and is answered without building the scanner.
+fn may_hold_link(mut chars: impl Iterator<Item = char>) -> bool {
+    let label_char = |c: char| c == '_' || c == '-' || is_domain_char(c);
+    let (Some(mut a), Some(mut b)) = (chars.next(), chars.next()) else { return false };
+    for c in chars {
+        if b == '.' && label_char(a) && is_domain_char(c) {
+            return true;
+        }
+        (a, b) = (b, c);
+    }
+    false
+}
+
 fn extract_in(cs: &[char]) -> Vec<Found> {
     let mut out = Vec::new();
-    // Every link holds a label, a `.` and a TLD, so some `.` sits between a label character and
-    // a domain character. A text without one (prose: "It works. Really.") has no link, and is
-    // answered without building the scanner.
-    let label_char = |c: char| c == '_' || c == '-' || is_domain_char(c);
-    if !cs.windows(3).any(|w| w[1] == '.' && label_char(w[0]) && is_domain_char(w[2])) {
-        return out;
-    }
     let mut scan = Scanner::new(cs);
     let mut from = 0;
     while let Some(m) = scan.find_match(from) {
@@ -849,6 +926,37 @@ mod tests {
 
     fn urls(text: &str) -> Vec<&str> {
         extract_urls(text).into_iter().map(|s| &text[s.start..s.end]).collect()
+    }
+
+    /// `extract_urls` without its shortcuts: every text through the character scanner.
+    fn urls_by_the_scanner(text: &str) -> Vec<UrlSpan> {
+        let cs: Vec<char> = text.chars().collect();
+        let byte = |i: usize| text.char_indices().nth(i).map_or(text.len(), |(b, _)| b);
+        extract_in(&cs)
+            .into_iter()
+            .map(|u| UrlSpan { start: byte(u.start), end: byte(u.end) })
+            .collect()
+    }
+
+    mod shortcuts {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn the_ascii_shortcut_counts_as_the_general_counter(
+                text in "([a-z]{1,6}|[A-Z0-9]{1,3}|[ ._/:?#=&()-]|https?://|www\\.|\\.(com|co|fr|tv|io)|t\\.co/|\n){0,40}",
+                max in prop_oneof![Just(280u32), 0u32..40],
+            ) {
+                proptest::prop_assert_eq!(count_ascii(&text, max), count_any(&text, max));
+                proptest::prop_assert_eq!(extract_urls(&text), urls_by_the_scanner(&text));
+            }
+
+            #[test]
+            fn the_link_prefilter_only_skips_texts_without_links(text in "(.|[a-z]{1,4}|\\.|é|\u{301}|https://|\\.com){0,20}") {
+                proptest::prop_assert_eq!(extract_urls(&text), urls_by_the_scanner(&text));
+            }
+        }
     }
 
     #[test]
