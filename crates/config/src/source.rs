@@ -100,19 +100,18 @@ impl LineIndex {
 
     pub fn new(text: &str) -> Self {
         let mut checkpoints = vec![(0, 1, 1)];
-        let (mut line, mut col) = (1u32, 1u32);
-        let mut next = Self::STEP;
-        for (i, ch) in text.char_indices() {
-            if i >= next {
-                checkpoints.push((i, line, col));
-                next = i + Self::STEP;
+        let (mut at, mut line, mut col) = (0, 1, 1);
+        loop {
+            let mut next = at + Self::STEP;
+            if next >= text.len() {
+                break;
             }
-            if ch == '\n' {
-                line = line.saturating_add(1);
-                col = 1;
-            } else {
-                col = col.saturating_add(1);
+            while !text.is_char_boundary(next) {
+                next += 1;
             }
+            (line, col) = Self::advance(&text[at..next], line, col);
+            checkpoints.push((next, line, col));
+            at = next;
         }
         Self { checkpoints }
     }
@@ -125,16 +124,24 @@ impl LineIndex {
             end -= 1;
         }
         let i = self.checkpoints.partition_point(|c| c.0 <= end).saturating_sub(1);
-        let (start, mut line, mut col) = self.checkpoints.get(i).copied().unwrap_or((0, 1, 1));
-        for ch in text.get(start..end).unwrap_or_default().chars() {
-            if ch == '\n' {
-                line = line.saturating_add(1);
-                col = 1;
-            } else {
-                col = col.saturating_add(1);
+        let (start, line, col) = self.checkpoints.get(i).copied().unwrap_or((0, 1, 1));
+        Self::advance(text.get(start..end).unwrap_or_default(), line, col)
+    }
+
+    /// Line and column after `segment`, from `line` and `col` at its start: whole-slice counts
+    /// (newline bytes, then the characters after the last one) rather than a step per character.
+    fn advance(segment: &str, line: u32, col: u32) -> (u32, u32) {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        match segment.rfind('\n') {
+            Some(last) => {
+                let newlines = segment.bytes().filter(|&b| b == b'\n').count();
+                (
+                    line.saturating_add(count(newlines)),
+                    count(segment[last + 1..].chars().count()).saturating_add(1),
+                )
             }
+            None => (line, col.saturating_add(count(segment.chars().count()))),
         }
-        (line, col)
     }
 }
 
@@ -258,7 +265,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn line_index_agrees_with_from_offset(text in "(?s).{0,700}", offsets in proptest::collection::vec(0usize..800, 1..20)) {
+        fn line_index_agrees_with_from_offset(text in "(?s)(.|\n|é|ab c){0,700}", offsets in proptest::collection::vec(0usize..800, 1..20)) {
             let index = LineIndex::new(&text);
             let src = Src::new(Path::new("f"), &text, &index);
             for o in offsets {
