@@ -28,7 +28,8 @@ where
     }
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut done = Vec::new();
+        // About an even share each; a thread that takes more grows its list.
+        let mut done = Vec::with_capacity(items.len() / threads + 1);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else { return done };

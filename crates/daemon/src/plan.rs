@@ -190,7 +190,7 @@ pub struct Assessment {
     pub calendar: Calendar,
     /// Each (post index, channel) laid in the window, rendered.
     pub rendered: HashMap<(usize, String), Rendered>,
-    /// Text-rule diagnostics by (post index, channel).
+    /// Text-rule diagnostics by (post index, channel); a pair without any has no entry.
     pub text: HashMap<(usize, String), Vec<Diagnostic>>,
     /// Calendar-rule diagnostics (with a post: about that entry; without: about the window).
     pub calendar_rules: Vec<Diagnostic>,
@@ -214,17 +214,42 @@ impl Assessment {
                     ));
             }
         }
-        all.sort_by(|a, b| {
-            (&a.location, &a.rule, &a.post, &a.channel).cmp(&(
-                &b.location,
-                &b.rule,
-                &b.post,
-                &b.channel,
-            ))
-        });
-        all.dedup();
-        all
+        sorted_once(all)
     }
+}
+
+/// `all` sorted by location, rule, post and channel (the order of `validate`'s output), without
+/// duplicates.
+fn sorted_once(all: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    // Sorted by location (path, line, column) as `Location` orders them, but with each path
+    // compared once: the few distinct paths (found by their bytes) are ranked in path order,
+    // and thousands of diagnostics compare ranks instead of walking path components.
+    let keys: Vec<Option<(usize, u32, u32)>> = {
+        let distinct: HashSet<&std::ffi::OsStr> =
+            all.iter().filter_map(|d| d.location.as_ref()).map(|l| l.path.as_os_str()).collect();
+        let mut ordered: Vec<&std::path::Path> =
+            distinct.into_iter().map(std::path::Path::new).collect();
+        ordered.sort_unstable();
+        let mut rank_of: HashMap<&std::ffi::OsStr, usize> = HashMap::new();
+        let mut rank = 0;
+        for (i, p) in ordered.iter().enumerate() {
+            // Paths equal as paths (`a//b`, `a/b`) but not as bytes share a rank.
+            if i > 0 && ordered[i - 1] != *p {
+                rank += 1;
+            }
+            rank_of.insert(p.as_os_str(), rank);
+        }
+        all.iter()
+            .map(|d| d.location.as_ref().map(|l| (rank_of[l.path.as_os_str()], l.line, l.col)))
+            .collect()
+    };
+    let mut keyed: Vec<_> = keys.into_iter().zip(all).collect();
+    keyed.sort_by(|(ka, a), (kb, b)| {
+        ka.cmp(kb).then_with(|| (&a.rule, &a.post, &a.channel).cmp(&(&b.rule, &b.post, &b.channel)))
+    });
+    let mut sorted: Vec<Diagnostic> = keyed.into_iter().map(|(_, d)| d).collect();
+    sorted.dedup();
+    sorted
 }
 
 /// Lays `posts` over [`from`, `to`), renders and judges them. With `every_post`, the text rules
@@ -256,44 +281,50 @@ pub fn assess(
     let calendar = lay(&channels, posts, &history, from, to, now)?;
     let judge = Judge::new(config);
     let by_name: HashMap<&str, &Channel> = channels.iter().map(|c| (c.name.as_str(), c)).collect();
+    // Each (post, channel) once.
     let mut pairs: Vec<(usize, &Channel)> = Vec::new();
     if every_post {
         for (i, p) in posts.iter().enumerate() {
-            for c in &p.channels {
-                if let Some(ch) = by_name.get(c.as_str()) {
+            for (k, c) in p.channels.iter().enumerate() {
+                if let Some(ch) = by_name.get(c.as_str())
+                    && !p.channels[..k].contains(c)
+                {
                     pairs.push((i, ch));
                 }
             }
         }
     } else {
+        let mut seen = HashSet::new();
         for e in &calendar.entries {
-            if let (Some(i), Some(ch)) = (e.post, by_name.get(e.channel.as_str())) {
+            if let (Some(i), Some(ch)) = (e.post, by_name.get(e.channel.as_str()))
+                && seen.insert((i, ch.name.as_str()))
+            {
                 pairs.push((i, ch));
             }
         }
     }
-    // Each (post, channel) once, judged on every core; only what the calendar lays keeps its
-    // rendering (the rest is dropped as soon as it is judged: `validate` renders every post).
+    // Judged on every core; only what the calendar lays keeps its rendering (the rest is
+    // dropped as soon as it is judged: `validate` renders every post), boxed so that the
+    // results moved between threads stay small.
     let laid: HashSet<(usize, &str)> =
         calendar.entries.iter().filter_map(|e| Some((e.post?, e.channel.as_str()))).collect();
-    let mut seen = HashSet::new();
-    pairs.retain(|(i, ch)| seen.insert((*i, ch.name.as_str())));
     let media = crate::media::Catalog::default();
     let judged = crieur_core::map_parallel(&pairs, 64, |&(i, ch)| {
         let r = judge.render(&posts[i], ch);
         let eff = judge.effective(ch);
         let mut diags = crieur_policy::check_post(&posts[i], ch, &r, &eff);
         diags.extend(crate::media::judge(config, &media, &posts[i], ch, &eff));
-        (shown(diags), laid.contains(&(i, ch.name.as_str())).then_some(r))
+        (shown(diags), laid.contains(&(i, ch.name.as_str())).then(|| Box::new(r)))
     });
     let mut rendered = HashMap::new();
     let mut text = HashMap::new();
     for (&(i, ch), (diags, r)) in pairs.iter().zip(judged) {
-        let key = (i, ch.name.clone());
         if let Some(r) = r {
-            rendered.insert(key.clone(), r);
+            rendered.insert((i, ch.name.clone()), *r);
         }
-        text.insert(key, diags);
+        if !diags.is_empty() {
+            text.insert((i, ch.name.clone()), diags);
+        }
     }
     let mut scheduled = Vec::new();
     for e in &calendar.entries {
@@ -314,8 +345,12 @@ pub fn assess(
             location: Some(posts[i].location.clone()),
         });
     }
-    let category: HashMap<&str, Option<&String>> =
-        posts.iter().map(|p| (p.id.as_str(), p.category.as_ref())).collect();
+    // Only the published history needs the categories of the queue's posts.
+    let category: HashMap<&str, Option<&String>> = if known.history.is_empty() {
+        HashMap::new()
+    } else {
+        posts.iter().map(|p| (p.id.as_str(), p.category.as_ref())).collect()
+    };
     let published: Vec<crieur_policy::Published> = known
         .history
         .iter()
@@ -350,6 +385,37 @@ pub fn rfc3339(at: &jiff::Zoned) -> String {
 mod tests {
     use super::*;
     use crate::testing::{NOW, POSTS, Project, ts};
+
+    proptest::proptest! {
+        /// The ranked sort gives what sorting by (location, rule, post, channel) gives, for paths
+        /// that order differently as bytes and as paths (`a.b` and `a/b`) or are equal only as
+        /// paths (`a//b` and `a/b`).
+        #[test]
+        fn ranked_sort_is_the_plain_sort(picks in proptest::collection::vec(
+            (0usize..6, 1u32..4, 1u32..3, 0usize..3, proptest::option::of(0usize..2), proptest::option::of(0usize..2)),
+            0..40,
+        )) {
+            const PATHS: [&str; 6] = ["a/b", "a.b", "a//b", "posts/x.toml", "posts/x.toml/", "b"];
+            let all: Vec<Diagnostic> = picks
+                .iter()
+                .map(|&(p, line, col, rule, post, channel)| Diagnostic {
+                    rule: ["length", "empty", "hashtags.max"][rule].to_owned(),
+                    severity: crieur_core::Severity::Error,
+                    message: "m".to_owned(),
+                    post: post.map(|i| format!("p{i}")),
+                    channel: channel.map(|i| format!("c{i}")),
+                    location: (p < 5).then(|| crieur_core::Location::new(PATHS[p], line, col)),
+                })
+                .collect();
+            let mut plain = all.clone();
+            plain.sort_by(|a, b| {
+                (&a.location, &a.rule, &a.post, &a.channel)
+                    .cmp(&(&b.location, &b.rule, &b.post, &b.channel))
+            });
+            plain.dedup();
+            proptest::prop_assert_eq!(sorted_once(all), plain);
+        }
+    }
 
     #[tokio::test]
     async fn a_database_that_does_not_exist_yet_is_an_empty_history() {
