@@ -224,11 +224,22 @@ fn hashtags_style_rule(out: &mut Out<'_, '_>, part: &Part<'_>, h: &HashtagUse) {
 fn hashtags_banned_rule(out: &mut Out<'_, '_>, part: &Part<'_>, h: &HashtagUse) {
     let banned = out.eff.banned_hashtags.iter().find(|b| {
         let b = b.strip_prefix('#').unwrap_or(b);
-        b.to_lowercase() == h.tag.to_lowercase() || b.to_lowercase() == h.word.to_lowercase()
+        same_ignoring_case(b, &h.tag) || same_ignoring_case(b, &h.word)
     });
     if let Some(b) = banned {
         let message = format!("#{} is banned by banned_hashtags ({b}): remove it", h.tag);
         out.push(rule::HASHTAGS_BANNED, part.index, message);
+    }
+}
+
+/// Whether `a` and `b` are equal once lowercased; ASCII pairs are compared without lowering
+/// copies (a non-ASCII character may lower to ASCII, as the Kelvin sign does, so any other pair
+/// is lowered in full).
+fn same_ignoring_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 
@@ -375,6 +386,20 @@ pub fn check_one(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_is_ignored_as_lowercasing_would() {
+        for (a, b, same) in [
+            ("OpenSource", "opensource", true),
+            ("Open", "opensource", false),
+            ("\u{212A}ube", "kube", true),
+            ("ÉTÉ", "été", true),
+            ("été", "ete", false),
+        ] {
+            assert_eq!(same_ignoring_case(a, b), same, "{a} {b}");
+            assert_eq!(same, a.to_lowercase() == b.to_lowercase(), "{a} {b}");
+        }
+    }
     use crate::render::render;
     use crate::settings::{PolicyLayer, Utm};
     use crate::testing::{channel, mentions, post, thread_item};

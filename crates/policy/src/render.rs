@@ -384,24 +384,6 @@ fn escape_little_text_into(out: &mut String, s: &str) {
 /// Whether the text asks a question (`?`, `？`, `¿`, `؟` outside links) or invites a reply
 /// ("let us know", "what do you think", "dites-nous"... in English or French).
 fn invites_reply(mut prose: String) -> bool {
-    const INVITATIONS: &[&str] = &[
-        "tell us",
-        "let us know",
-        "let me know",
-        "share your",
-        "what do you think",
-        "your thoughts",
-        "comment below",
-        "reply",
-        "dites-nous",
-        "dis-nous",
-        "partagez",
-        "qu'en pensez-vous",
-        "qu’en pensez-vous",
-        "votre avis",
-        "racontez-nous",
-        "répondez",
-    ];
     if prose.contains(['?', '？', '¿', '؟']) {
         return true;
     }
@@ -411,7 +393,30 @@ fn invites_reply(mut prose: String) -> bool {
     } else {
         prose = prose.to_lowercase();
     }
-    INVITATIONS.iter().any(|p| prose.contains(p))
+    // One pass over the text, trying only the phrases that start with the byte at hand: what
+    // `contains` for each phrase answers, without a search per phrase.
+    let bytes = prose.as_bytes();
+    (0..bytes.len()).any(|i| {
+        invitations_starting_with(bytes[i]).iter().any(|p| bytes[i..].starts_with(p.as_bytes()))
+    })
+}
+
+/// The invitations to reply, by their first byte.
+fn invitations_starting_with(first: u8) -> &'static [&'static str] {
+    match first {
+        b'c' => &["comment below"],
+        b'd' => &["dites-nous", "dis-nous"],
+        b'l' => &["let us know", "let me know"],
+        b'p' => &["partagez"],
+        b'q' => &["qu'en pensez-vous", "qu’en pensez-vous"],
+        b'r' => &["reply", "racontez-nous", "répondez"],
+        b's' => &["share your"],
+        b't' => &["tell us"],
+        b'v' => &["votre avis"],
+        b'w' => &["what do you think"],
+        b'y' => &["your thoughts"],
+        _ => &[],
+    }
 }
 
 /// `template` with each placeholder replaced, one after the other (a value that holds a later
@@ -518,6 +523,39 @@ mod tests {
     use crate::settings::PolicyConfig;
     use crate::testing::{channel, mentions, post, thread_item};
     use crieur_core::Variant;
+
+    #[test]
+    fn every_invitation_is_found_by_its_first_byte() {
+        const INVITATIONS: &[&str] = &[
+            "tell us",
+            "let us know",
+            "let me know",
+            "share your",
+            "what do you think",
+            "your thoughts",
+            "comment below",
+            "reply",
+            "dites-nous",
+            "dis-nous",
+            "partagez",
+            "qu'en pensez-vous",
+            "qu’en pensez-vous",
+            "votre avis",
+            "racontez-nous",
+            "répondez",
+        ];
+        let listed: usize = (0..=u8::MAX).map(|b| invitations_starting_with(b).len()).sum();
+        assert_eq!(listed, INVITATIONS.len());
+        for p in INVITATIONS {
+            assert!(invitations_starting_with(p.as_bytes()[0]).contains(p), "{p}");
+            for text in [p.to_string(), format!("So, {}!", p.to_uppercase()), format!("x{p}x")] {
+                assert!(invites_reply(text.clone()), "{text}");
+            }
+        }
+        for text in ["Our new office opens.", "Tell", "RÉPONDE", "dis nous", ""] {
+            assert!(!invites_reply(text.to_owned()), "{text}");
+        }
+    }
 
     fn render_on(p: &Post, network: Network) -> Rendered {
         let ch = channel(&format!("company-{network}"), network);
