@@ -128,8 +128,14 @@ where
     // uniqueness afterwards, in queue order, with the errors in the order one reader would
     // have found them.
     let parsed = parse_apart(&sources, &ctx, limit);
-    let mut reader =
-        Reader { posts: Vec::new(), ids: BTreeMap::new(), errors, limit, deferred: None };
+    let total = parsed.iter().flatten().map(|f| f.posts.len()).sum::<usize>().min(limit + 1);
+    let mut reader = Reader {
+        posts: Vec::with_capacity(total),
+        ids: BTreeMap::new(),
+        errors,
+        limit,
+        deferred: None,
+    };
     for (source, file) in sources.into_iter().zip(parsed) {
         if reader.posts.len() > limit {
             break;
