@@ -1,6 +1,6 @@
 //! Post files: `[[post]]` tables in `*.toml`, and Markdown articles with TOML front matter.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -131,7 +131,7 @@ where
     let total = parsed.iter().flatten().map(|f| f.posts.len()).sum::<usize>().min(limit + 1);
     let mut reader = Reader {
         posts: Vec::with_capacity(total),
-        ids: BTreeMap::new(),
+        ids: HashMap::with_capacity(total),
         errors,
         limit,
         deferred: None,
@@ -244,7 +244,7 @@ where
         let source = source.as_ref().ok()?.borrow();
         let mut reader = Reader {
             posts: Vec::new(),
-            ids: BTreeMap::new(),
+            ids: HashMap::new(),
             errors: Errors::default(),
             limit,
             deferred: Some(Vec::new()),
@@ -263,7 +263,7 @@ pub(crate) struct Ctx {
 pub(crate) struct Reader {
     pub posts: Vec<Post>,
     /// First place of each id.
-    pub ids: BTreeMap<String, Location>,
+    pub ids: HashMap<String, Location>,
     pub errors: Errors,
     /// The most posts to read.
     pub limit: usize,
@@ -579,14 +579,14 @@ impl Reader {
         }
         let at = at_raw.and_then(|(_, v)| post_time(src, v, &pctx, errors));
 
-        let Some(raw) =
+        let Some(mut raw) =
             src.de::<RawPost>(as_value(span.clone(), table), &format!("in {what}"), errors)
         else {
             return;
         };
 
         // id
-        let id = match &raw.id {
+        let id = match raw.id.take() {
             None => {
                 errors.push(head.err(
                     &span,
@@ -610,7 +610,7 @@ impl Reader {
                 let here = src.loc(&id.span());
                 let before = errors.len();
                 self.deferred.get_or_insert_default().push((here, before));
-                Some(id.get_ref().clone())
+                Some(id.into_inner())
             }
             Some(id) => {
                 let here = src.loc(&id.span());
@@ -627,14 +627,14 @@ impl Reader {
                     }
                     None => {
                         self.ids.insert(id.get_ref().clone(), here);
-                        Some(id.get_ref().clone())
+                        Some(id.into_inner())
                     }
                 }
             }
         };
         // channels
         let mut channels = Vec::new();
-        match &raw.channels {
+        match raw.channels.take() {
             None => errors.push(head.err(
                 &span,
                 format!("{pctx} has no `channels`: add channels = [\"NAME\", ...] with names from [channels]"),
@@ -644,7 +644,9 @@ impl Reader {
                 format!("{pctx}: `channels` is empty; known channels: {}", list(&ctx.channels)),
             )),
             Some(list_) => {
-                for c in list_.get_ref() {
+                let list_ = list_.into_inner();
+                channels.reserve(list_.len());
+                for c in list_ {
                     if !ctx.channels.contains(c.get_ref()) {
                         errors.push(src.err(
                             &c.span(),
@@ -657,24 +659,24 @@ impl Reader {
                     } else if channels.contains(c.get_ref()) {
                         errors.push(src.err(&c.span(), format!("{pctx}: channel `{}` is listed twice", c.get_ref())));
                     } else {
-                        channels.push(c.get_ref().clone());
+                        channels.push(c.into_inner());
                     }
                 }
             }
         }
 
-        let label = |v: &Option<Spanned<String>>, key: &str, errors: &mut Errors| {
-            v.as_ref().and_then(|v| {
+        let label = |v: Option<Spanned<String>>, key: &str, errors: &mut Errors| {
+            v.and_then(|v| {
                 if v.get_ref().trim().is_empty() {
                     errors.push(src.err(&v.span(), format!("{pctx}: `{key}` is empty")));
                     None
                 } else {
-                    Some(v.get_ref().clone())
+                    Some(v.into_inner())
                 }
             })
         };
-        let category = label(&raw.category, "category", errors);
-        let campaign = label(&raw.campaign, "campaign", errors);
+        let category = label(raw.category.take(), "category", errors);
+        let campaign = label(raw.campaign.take(), "campaign", errors);
         let link = raw
             .link
             .as_ref()
@@ -714,7 +716,7 @@ impl Reader {
                 let article = Article {
                     title: title.get_ref().trim().to_owned(),
                     slug,
-                    tags: raw.tags.clone().unwrap_or_default(),
+                    tags: raw.tags.take().unwrap_or_default(),
                     body_markdown: body,
                 };
                 (text, text_location, Some(article))

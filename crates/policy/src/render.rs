@@ -397,7 +397,12 @@ fn invites_reply(mut prose: String) -> bool {
     // `contains` for each phrase answers, without a search per phrase.
     let bytes = prose.as_bytes();
     (0..bytes.len()).any(|i| {
-        invitations_starting_with(bytes[i]).iter().any(|p| bytes[i..].starts_with(p.as_bytes()))
+        let rest = &bytes[i..];
+        invitations_starting_with(rest[0]).iter().any(|p| {
+            // Every phrase has two bytes or more: the second one is compared before the rest.
+            let p = p.as_bytes();
+            rest.len() >= p.len() && rest[1] == p[1] && rest[..p.len()] == *p
+        })
     })
 }
 
@@ -547,6 +552,7 @@ mod tests {
         let listed: usize = (0..=u8::MAX).map(|b| invitations_starting_with(b).len()).sum();
         assert_eq!(listed, INVITATIONS.len());
         for p in INVITATIONS {
+            assert!(p.len() >= 2, "{p}: the search compares the second byte first");
             assert!(invitations_starting_with(p.as_bytes()[0]).contains(p), "{p}");
             for text in [p.to_string(), format!("So, {}!", p.to_uppercase()), format!("x{p}x")] {
                 assert!(invites_reply(text.clone()), "{text}");
