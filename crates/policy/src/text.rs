@@ -65,69 +65,79 @@ fn mention_may_follow(prev: Option<char>) -> bool {
 }
 
 /// Splits `text` into tokens; concatenating their source text gives `text` back.
+///
+/// Between links it jumps from one `{`, `#` or `@` to the next (ASCII bytes, so never inside a
+/// character): nothing else starts a token.
 pub(crate) fn tokenize<'a>(text: &'a str) -> Vec<Tok<'a>> {
     let urls = extract_urls(text);
+    let bytes = text.as_bytes();
     let mut toks = Vec::new();
     let mut plain_start = 0;
     let mut i = 0;
     let mut next_url = 0;
-    let mut prev: Option<char> = None;
     let flush = |toks: &mut Vec<Tok<'a>>, from: usize, to: usize| {
         if to > from {
             toks.push(Tok::Text(&text[from..to]));
         }
     };
     while i < text.len() {
-        if let Some(u) = urls.get(next_url)
-            && u.start == i
+        // A link that a hashtag or mention ran over is not one: it, and every link after it,
+        // stay plain text.
+        let url_start = match urls.get(next_url) {
+            Some(u) if u.start >= i => u.start,
+            _ => text.len(),
+        };
+        if url_start == i
+            && let Some(u) = urls.get(next_url)
         {
             flush(&mut toks, plain_start, i);
             toks.push(Tok::Url(&text[u.start..u.end]));
             next_url += 1;
-            prev = text[..u.end].chars().next_back();
             i = u.end;
             plain_start = i;
             continue;
         }
-        let rest = &text[i..];
-        let Some(c) = rest.chars().next() else { break };
+        let Some(j) = bytes[i..url_start].iter().position(|b| matches!(b, b'{' | b'#' | b'@'))
+        else {
+            i = url_start;
+            continue;
+        };
+        let j = i + j;
+        let rest = &text[j..];
+        let prev = text[..j].chars().next_back();
         if rest.starts_with(LINK_PLACEHOLDER) {
-            flush(&mut toks, plain_start, i);
+            flush(&mut toks, plain_start, j);
             toks.push(Tok::LinkPlaceholder);
-            i += LINK_PLACEHOLDER.len();
+            i = j + LINK_PLACEHOLDER.len();
             plain_start = i;
-            prev = Some('}');
             continue;
         }
-        if c == '#'
+        if bytes[j] == b'#'
             && hashtag_may_follow(prev)
             && let Some(tok) = hashtag(rest)
         {
-            flush(&mut toks, plain_start, i);
+            flush(&mut toks, plain_start, j);
             let tag_len = match &tok {
                 Tok::Hashtag { tag, .. } => tag.len(),
                 _ => 0,
             };
             toks.push(tok);
             // Only the linked part is the hashtag; a joined rest stays plain text.
-            i += 1 + tag_len;
+            i = j + 1 + tag_len;
             plain_start = i;
-            prev = text[..i].chars().next_back();
             continue;
         }
-        if c == '@'
+        if bytes[j] == b'@'
             && mention_may_follow(prev)
             && let Some(key) = mention(rest)
         {
-            flush(&mut toks, plain_start, i);
+            flush(&mut toks, plain_start, j);
             toks.push(Tok::Mention { key });
-            i += 1 + key.len();
+            i = j + 1 + key.len();
             plain_start = i;
-            prev = key.chars().next_back();
             continue;
         }
-        prev = Some(c);
-        i += c.len_utf8();
+        i = j + 1;
     }
     flush(&mut toks, plain_start, text.len());
     toks
@@ -196,6 +206,84 @@ pub(crate) fn is_x_handle(handle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tokenizer as first written, a step per character: what [`tokenize`] must equal.
+    fn tokenize_by_char<'a>(text: &'a str) -> Vec<Tok<'a>> {
+        let urls = extract_urls(text);
+        let mut toks = Vec::new();
+        let mut plain_start = 0;
+        let mut i = 0;
+        let mut next_url = 0;
+        let mut prev: Option<char> = None;
+        let flush = |toks: &mut Vec<Tok<'a>>, from: usize, to: usize| {
+            if to > from {
+                toks.push(Tok::Text(&text[from..to]));
+            }
+        };
+        while i < text.len() {
+            if let Some(u) = urls.get(next_url)
+                && u.start == i
+            {
+                flush(&mut toks, plain_start, i);
+                toks.push(Tok::Url(&text[u.start..u.end]));
+                next_url += 1;
+                prev = text[..u.end].chars().next_back();
+                i = u.end;
+                plain_start = i;
+                continue;
+            }
+            let rest = &text[i..];
+            let Some(c) = rest.chars().next() else { break };
+            if rest.starts_with(LINK_PLACEHOLDER) {
+                flush(&mut toks, plain_start, i);
+                toks.push(Tok::LinkPlaceholder);
+                i += LINK_PLACEHOLDER.len();
+                plain_start = i;
+                prev = Some('}');
+                continue;
+            }
+            if c == '#'
+                && hashtag_may_follow(prev)
+                && let Some(tok) = hashtag(rest)
+            {
+                flush(&mut toks, plain_start, i);
+                let tag_len = match &tok {
+                    Tok::Hashtag { tag, .. } => tag.len(),
+                    _ => 0,
+                };
+                toks.push(tok);
+                // Only the linked part is the hashtag; a joined rest stays plain text.
+                i += 1 + tag_len;
+                plain_start = i;
+                prev = text[..i].chars().next_back();
+                continue;
+            }
+            if c == '@'
+                && mention_may_follow(prev)
+                && let Some(key) = mention(rest)
+            {
+                flush(&mut toks, plain_start, i);
+                toks.push(Tok::Mention { key });
+                i += 1 + key.len();
+                plain_start = i;
+                prev = key.chars().next_back();
+                continue;
+            }
+            prev = Some(c);
+            i += c.len_utf8();
+        }
+        flush(&mut toks, plain_start, text.len());
+        toks
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn jumping_between_token_starts_splits_as_a_step_per_character(
+            text in "(#|@|\\{link\\}|\\{|tag|Tag|_|-|\\.com|https://|t\\.co/x|é|\u{301}|👍| |a@b|1|/){0,24}"
+        ) {
+            proptest::prop_assert_eq!(tokenize(&text), tokenize_by_char(&text));
+        }
+    }
 
     fn hashtags(text: &str) -> Vec<(String, String, Option<HashtagProblem>)> {
         tokenize(text)
