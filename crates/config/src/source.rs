@@ -96,7 +96,7 @@ pub(crate) struct LineIndex {
 }
 
 impl LineIndex {
-    const STEP: usize = 256;
+    const STEP: usize = 64;
 
     pub fn new(text: &str) -> Self {
         let mut checkpoints = vec![(0, 1, 1)];

@@ -228,7 +228,9 @@ fn render_one(
             out.push_str(s);
         }
     };
-    let mut out = String::with_capacity(text.len() + 16);
+    // Room for the link, which goes in once (at `{link}`, or after the text on X, LinkedIn and
+    // Mastodon), and for a few escapes.
+    let mut out = String::with_capacity(text.len() + link.map_or(0, str::len) + 24);
     let mut notes = PartNotes::default();
     let mut placed = false;
     let mut prose = String::with_capacity(text.len());
@@ -364,6 +366,17 @@ fn mention(
 pub const LINKEDIN_RESERVED: &[char] =
     &['\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~'];
 
+/// [`LINKEDIN_RESERVED`] as a table of bytes (every reserved character is ASCII).
+const RESERVED_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < LINKEDIN_RESERVED.len() {
+        table[LINKEDIN_RESERVED[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Escapes every reserved character of LinkedIn's little text format with a backslash.
 pub fn escape_little_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -373,12 +386,16 @@ pub fn escape_little_text(s: &str) -> String {
 
 /// [`escape_little_text`], appended to `out`.
 fn escape_little_text_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        if LINKEDIN_RESERVED.contains(&c) {
-            out.push('\\');
-        }
-        out.push(c);
+    // Every reserved character is ASCII, so the text is copied a run at a time, from one
+    // reserved byte (never inside a UTF-8 sequence) to the next.
+    let mut rest = s;
+    while let Some(at) = rest.bytes().position(|b| RESERVED_BYTES[usize::from(b)]) {
+        out.push_str(&rest[..at]);
+        out.push('\\');
+        out.push_str(&rest[at..=at]);
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 /// Whether the text asks a question (`?`, `？`, `¿`, `؟` outside links) or invites a reply
@@ -528,6 +545,20 @@ mod tests {
     use crate::settings::PolicyConfig;
     use crate::testing::{channel, mentions, post, thread_item};
     use crieur_core::Variant;
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_a_run_at_a_time_escapes_each_reserved_character(s in "[a-zé\\\\|{}@\\[\\]()<>#*_~ ]{0,30}") {
+            let mut each = String::new();
+            for c in s.chars() {
+                if LINKEDIN_RESERVED.contains(&c) {
+                    each.push('\\');
+                }
+                each.push(c);
+            }
+            proptest::prop_assert_eq!(escape_little_text(&s), each);
+        }
+    }
 
     #[test]
     fn every_invitation_is_found_by_its_first_byte() {

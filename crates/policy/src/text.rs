@@ -71,7 +71,7 @@ fn mention_may_follow(prev: Option<char>) -> bool {
 pub(crate) fn tokenize<'a>(text: &'a str) -> Vec<Tok<'a>> {
     let urls = extract_urls(text);
     let bytes = text.as_bytes();
-    let mut toks = Vec::new();
+    let mut toks = Vec::with_capacity(8);
     let mut plain_start = 0;
     let mut i = 0;
     let mut next_url = 0;
