@@ -64,7 +64,11 @@ pub fn measure(network: Network, text: &str, limit: Option<u32>) -> Length {
 
 /// UTF-16 code units, saturating.
 pub fn utf16_length(text: &str) -> u32 {
-    u32::try_from(text.encode_utf16().count()).unwrap_or(u32::MAX)
+    // One unit per character, two for those outside the Basic Multilingual Plane: exactly the
+    // characters whose UTF-8 form starts with a byte of 0xF0 or more. Two counting passes over
+    // the bytes instead of encoding each character.
+    let beyond_bmp = text.bytes().filter(|&b| b >= 0xF0).count();
+    u32::try_from(text.chars().count() + beyond_bmp).unwrap_or(u32::MAX)
 }
 
 /// Mastodon's count: graphemes, every `http(s)://` link as 23, and a remote mention
@@ -146,6 +150,16 @@ pub fn bluesky_length(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn utf16_length_counts_as_encoding_would(text in "(.|a|é|👍|\u{10FFFF}|\u{FFFF}){0,30}") {
+            proptest::prop_assert_eq!(
+                utf16_length(&text) as usize,
+                text.encode_utf16().count()
+            );
+        }
+    }
 
     #[test]
     fn network_lengths() {
