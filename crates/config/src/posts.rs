@@ -129,17 +129,49 @@ where
     // have found them.
     let parsed = parse_apart(&sources, &ctx, limit);
     let total = parsed.iter().flatten().map(|f| f.posts.len()).sum::<usize>().min(limit + 1);
+    // First, with the ids borrowed: which posts repeat an id seen before them (their error,
+    // naming the first place), and after which file the limit stops the reading.
+    let mut repeated: Vec<Vec<Option<ConfigError>>> = Vec::with_capacity(parsed.len());
+    {
+        let mut seen: HashMap<&str, &Location> = HashMap::with_capacity(total);
+        for file in &parsed {
+            if seen.len() > limit {
+                break;
+            }
+            let Some(file) = file else {
+                repeated.push(Vec::new());
+                continue;
+            };
+            let checks = file.deferred.as_deref().unwrap_or_default();
+            let mut of_file = Vec::with_capacity(file.posts.len());
+            for (post, (here, _)) in file.posts.iter().zip(checks) {
+                match seen.get(post.id.as_str()) {
+                    Some(first) => of_file.push(Some(ConfigError::at(
+                        here.clone(),
+                        format!(
+                            "duplicate post id `{}`: first used at {first}; ids must be unique across all post files",
+                            post.id
+                        ),
+                    ))),
+                    None => {
+                        seen.insert(&post.id, here);
+                        of_file.push(None);
+                    }
+                }
+            }
+            repeated.push(of_file);
+        }
+    }
+    // Then the posts are moved out in queue order, each file's errors in the order one reader
+    // would have found them.
     let mut reader = Reader {
         posts: Vec::with_capacity(total),
-        ids: HashMap::with_capacity(total),
+        ids: HashMap::new(),
         errors,
         limit,
         deferred: None,
     };
-    for (source, file) in sources.into_iter().zip(parsed) {
-        if reader.posts.len() > limit {
-            break;
-        }
+    for ((source, file), repeats) in sources.into_iter().zip(parsed).zip(repeated) {
         let Some(file) = file else {
             if let Err(e) = source {
                 reader.errors.push(e);
@@ -149,21 +181,12 @@ where
         let mut file_errors = file.errors.0.into_iter();
         let mut taken = 0;
         let checks = file.deferred.unwrap_or_default();
-        for (post, (here, before)) in file.posts.into_iter().zip(checks) {
+        for ((post, (_, before)), repeat) in file.posts.into_iter().zip(checks).zip(repeats) {
             reader.errors.0.extend(file_errors.by_ref().take(before - taken));
             taken = before;
-            match reader.ids.get(&post.id) {
-                Some(first) => reader.errors.push(ConfigError::at(
-                    here,
-                    format!(
-                        "duplicate post id `{}`: first used at {first}; ids must be unique across all post files",
-                        post.id
-                    ),
-                )),
-                None => {
-                    reader.ids.insert(post.id.clone(), here);
-                    reader.posts.push(post);
-                }
+            match repeat {
+                Some(error) => reader.errors.push(error),
+                None => reader.posts.push(post),
             }
         }
         reader.errors.0.extend(file_errors);

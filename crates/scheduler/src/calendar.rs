@@ -311,6 +311,10 @@ fn fill<'c>(
     let order = queue_order(posts);
     for &p in &order {
         let post = &posts[p];
+        // Only a fixed time or the history pins a post: without either, nothing to do here.
+        if post.at.is_none() && history.is_empty() {
+            continue;
+        }
         for (l, prior) in targets(post, &by_name, history) {
             let lane = &mut lanes[l];
             let tz = &lane.channel.timezone;
