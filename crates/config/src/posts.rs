@@ -164,17 +164,12 @@ where
     }
     // Then the posts are moved out in queue order, each file's errors in the order one reader
     // would have found them.
-    let mut reader = Reader {
-        posts: Vec::with_capacity(total),
-        ids: HashMap::new(),
-        errors,
-        limit,
-        deferred: None,
-    };
+    let mut errors = errors;
+    let mut posts = Vec::with_capacity(total);
     for ((source, file), repeats) in sources.into_iter().zip(parsed).zip(repeated) {
         let Some(file) = file else {
             if let Err(e) = source {
-                reader.errors.push(e);
+                errors.push(e);
             }
             continue;
         };
@@ -182,16 +177,15 @@ where
         let mut taken = 0;
         let checks = file.deferred.unwrap_or_default();
         for ((post, (_, before)), repeat) in file.posts.into_iter().zip(checks).zip(repeats) {
-            reader.errors.0.extend(file_errors.by_ref().take(before - taken));
+            errors.0.extend(file_errors.by_ref().take(before - taken));
             taken = before;
             match repeat {
-                Some(error) => reader.errors.push(error),
-                None => reader.posts.push(post),
+                Some(error) => errors.push(error),
+                None => posts.push(post),
             }
         }
-        reader.errors.0.extend(file_errors);
+        errors.0.extend(file_errors);
     }
-    let Reader { posts, mut errors, .. } = reader;
     if posts.len() > limit {
         errors.push(ConfigError::general(format!(
             "more than {limit} posts in the queue files: crieur refuses to load so many; archive \

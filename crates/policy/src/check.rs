@@ -386,20 +386,6 @@ pub fn check_one(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn case_is_ignored_as_lowercasing_would() {
-        for (a, b, same) in [
-            ("OpenSource", "opensource", true),
-            ("Open", "opensource", false),
-            ("\u{212A}ube", "kube", true),
-            ("ÉTÉ", "été", true),
-            ("été", "ete", false),
-        ] {
-            assert_eq!(same_ignoring_case(a, b), same, "{a} {b}");
-            assert_eq!(same, a.to_lowercase() == b.to_lowercase(), "{a} {b}");
-        }
-    }
     use crate::render::render;
     use crate::settings::{PolicyLayer, Utm};
     use crate::testing::{channel, mentions, post, thread_item};
@@ -762,5 +748,19 @@ mod tests {
         assert_eq!(v["valid"], true);
         assert_eq!(v["diagnostics"][0]["rule"], "hashtags.style");
         assert_eq!(v["diagnostics"][0]["severity"], "warning");
+    }
+
+    #[test]
+    fn case_is_ignored_as_lowercasing_would() {
+        for (a, b, same) in [
+            ("OpenSource", "opensource", true),
+            ("Open", "opensource", false),
+            ("\u{212A}ube", "kube", true),
+            ("ÉTÉ", "été", true),
+            ("été", "ete", false),
+        ] {
+            assert_eq!(same_ignoring_case(a, b), same, "{a} {b}");
+            assert_eq!(same, a.to_lowercase() == b.to_lowercase(), "{a} {b}");
+        }
     }
 }

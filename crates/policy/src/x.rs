@@ -68,12 +68,8 @@ pub fn count_x(text: &str, max: u32) -> XCount {
 /// links change the sum and no table per character is needed.
 fn count_ascii(text: &str, max: u32) -> XCount {
     let n = text.len();
-    let urls = if may_hold_link(text.chars()) {
-        let cs: Vec<char> = text.chars().collect();
-        extract_in(&cs)
-    } else {
-        Vec::new()
-    };
+    // One character per byte: the links' character indices are byte offsets too.
+    let urls = find_links(text);
     let max_scaled = u64::from(max) * SCALE;
     let mut weighted: u64 = 0;
     let mut valid_display: usize = 0;
@@ -222,28 +218,30 @@ pub struct UrlSpan {
 ///
 /// The text is taken as is (no normalisation), so the spans index into it.
 pub fn extract_urls(text: &str) -> Vec<UrlSpan> {
+    let found = find_links(text);
+    if found.is_empty() || text.is_ascii() {
+        // One byte per character: the indices are the byte offsets.
+        return found
+            .into_iter()
+            .map(|u| UrlSpan { start: u.start, end: u.end.min(text.len()) })
+            .collect();
+    }
+    let bytes: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+    let last = bytes.len() - 1;
+    found
+        .into_iter()
+        .map(|u| UrlSpan { start: bytes[u.start], end: bytes[u.end.min(last)] })
+        .collect()
+}
+
+/// The links of `text` as it is (no normalisation), in character indices; a text that cannot
+/// hold one is answered without collecting its characters.
+fn find_links(text: &str) -> Vec<Found> {
     if !may_hold_link(text.chars()) {
         return Vec::new();
     }
     let cs: Vec<char> = text.chars().collect();
-    if text.is_ascii() {
-        // One byte per character: the indices are the byte offsets.
-        return extract_in(&cs)
-            .into_iter()
-            .map(|u| UrlSpan { start: u.start, end: u.end.min(cs.len()) })
-            .collect();
-    }
-    let mut bytes = Vec::with_capacity(cs.len() + 1);
-    let mut acc = 0;
-    for &c in &cs {
-        bytes.push(acc);
-        acc += c.len_utf8();
-    }
-    bytes.push(acc);
     extract_in(&cs)
-        .into_iter()
-        .map(|u| UrlSpan { start: bytes[u.start], end: bytes[u.end.min(cs.len())] })
-        .collect()
 }
 
 /// A link in character indices; `skip16` is how many UTF-16 units X's counter jumps over.
